@@ -1,0 +1,279 @@
+//! Process grids: how many ranks along x and y, and who neighbours whom.
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::str::FromStr;
+
+/// A `px × py` grid of ranks: `px` along x (columns), `py` along y (rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcGrid {
+    /// Ranks along x.
+    pub px: usize,
+    /// Ranks along y.
+    pub py: usize,
+}
+
+/// The ranks next to one rank in a [`ProcGrid`]; `None` at a non-periodic edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Neighbors {
+    /// Towards row 0 (smaller y).
+    pub north: Option<usize>,
+    /// Towards the last row (larger y).
+    pub south: Option<usize>,
+    /// Towards column 0 (smaller x).
+    pub west: Option<usize>,
+    /// Towards the last column (larger x).
+    pub east: Option<usize>,
+}
+
+impl ProcGrid {
+    /// A grid of `px × py` ranks; both must be at least 1.
+    pub fn new(px: usize, py: usize) -> Result<Self> {
+        if px == 0 || py == 0 {
+            return Err(Error::Decomposition(format!(
+                "process grid {px}x{py}: both sides must be at least 1"
+            )));
+        }
+        Ok(ProcGrid { px, py })
+    }
+
+    /// The number of ranks, `px * py`.
+    pub fn size(&self) -> usize {
+        self.px * self.py
+    }
+
+    /// Every `px × py` with `px * py == ranks`, `px` ascending.
+    pub fn factorizations(ranks: usize) -> Vec<ProcGrid> {
+        (1..=ranks)
+            .filter(|px| ranks % px == 0)
+            .map(|px| ProcGrid { px, py: ranks / px })
+            .collect()
+    }
+
+    /// Cells on the cuts between blocks of an `nx × ny` grid: `(px-1)·ny + (py-1)·nx`.
+    ///
+    /// Each cut cell is sent once in each direction per halo exchange of width 1, so this is
+    /// half the cells a width-1 star-stencil exchange moves.
+    pub fn cut_cells(&self, nx: usize, ny: usize) -> usize {
+        (self.px - 1) * ny + (self.py - 1) * nx
+    }
+
+    /// The grid for `ranks` ranks that cuts an `nx × ny` grid least ([`Self::cut_cells`]).
+    ///
+    /// Only grids whose every block holds at least one cell are candidates (`px <= nx`,
+    /// `py <= ny`). Ties go to the squarer grid, then to more ranks along y (row cuts make
+    /// contiguous halos in row-major storage). Works for any rank count, primes included.
+    pub fn auto(ranks: usize, nx: usize, ny: usize) -> Result<Self> {
+        if ranks == 0 {
+            return Err(Error::Decomposition("no ranks to decompose over".into()));
+        }
+        Self::factorizations(ranks)
+            .into_iter()
+            .filter(|g| g.px <= nx && g.py <= ny)
+            .min_by_key(|g| (g.cut_cells(nx, ny), g.px.abs_diff(g.py), g.px))
+            .ok_or_else(|| {
+                Error::Decomposition(format!(
+                    "{ranks} ranks cannot split a {nx}x{ny} grid: every factorisation puts more ranks than cells along x or y"
+                ))
+            })
+    }
+
+    /// The `(cx, cy)` coordinates of `rank`.
+    pub fn coords(&self, rank: usize) -> (usize, usize) {
+        debug_assert!(rank < self.size());
+        (rank % self.px, rank / self.px)
+    }
+
+    /// The rank at coordinates `(cx, cy)`.
+    pub fn rank_at(&self, cx: usize, cy: usize) -> usize {
+        debug_assert!(cx < self.px && cy < self.py);
+        cy * self.px + cx
+    }
+
+    /// The neighbours of `rank`; `periodic_x`/`periodic_y` wrap the grid around in that direction.
+    pub fn neighbors(&self, rank: usize, periodic_x: bool, periodic_y: bool) -> Neighbors {
+        let (cx, cy) = self.coords(rank);
+        let step = |c: usize, n: usize, back: bool, wrap: bool| -> Option<usize> {
+            match (back, wrap) {
+                (true, _) if c > 0 => Some(c - 1),
+                (false, _) if c + 1 < n => Some(c + 1),
+                (true, true) => Some(n - 1),
+                (false, true) => Some(0),
+                (_, false) => None,
+            }
+        };
+        Neighbors {
+            west: step(cx, self.px, true, periodic_x).map(|x| self.rank_at(x, cy)),
+            east: step(cx, self.px, false, periodic_x).map(|x| self.rank_at(x, cy)),
+            north: step(cy, self.py, true, periodic_y).map(|y| self.rank_at(cx, y)),
+            south: step(cy, self.py, false, periodic_y).map(|y| self.rank_at(cx, y)),
+        }
+    }
+}
+
+impl fmt::Display for ProcGrid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.px, self.py)
+    }
+}
+
+impl FromStr for ProcGrid {
+    type Err = Error;
+
+    /// Parses `PXxPY`, e.g. `4x2`.
+    fn from_str(s: &str) -> Result<Self> {
+        let (px, py) = parse_pair(s).ok_or_else(|| {
+            Error::Decomposition(format!("'{s}' is not of the form PXxPY, e.g. 2x2"))
+        })?;
+        ProcGrid::new(px, py)
+    }
+}
+
+/// Parses `AxB` (also `A×B`, `A,B`) into two positive-or-zero integers.
+pub(crate) fn parse_pair(s: &str) -> Option<(usize, usize)> {
+    let s = s.trim();
+    let (a, b) = s
+        .split_once(['x', 'X', ','])
+        .or_else(|| s.split_once('×'))?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coords_and_ranks_are_inverse_and_x_runs_fastest() {
+        let g = ProcGrid::new(3, 2).unwrap();
+        assert_eq!(g.coords(0), (0, 0));
+        assert_eq!(g.coords(2), (2, 0));
+        assert_eq!(g.coords(3), (0, 1));
+        for r in 0..g.size() {
+            let (cx, cy) = g.coords(r);
+            assert_eq!(g.rank_at(cx, cy), r);
+        }
+    }
+
+    #[test]
+    fn neighbors_of_a_3x2_grid() {
+        let g = ProcGrid::new(3, 2).unwrap();
+        // 0 1 2
+        // 3 4 5
+        let n = g.neighbors(4, false, false);
+        assert_eq!(
+            n,
+            Neighbors {
+                north: Some(1),
+                south: None,
+                west: Some(3),
+                east: Some(5)
+            }
+        );
+        let n = g.neighbors(0, false, false);
+        assert_eq!(
+            n,
+            Neighbors {
+                north: None,
+                south: Some(3),
+                west: None,
+                east: Some(1)
+            }
+        );
+        let n = g.neighbors(0, true, true);
+        assert_eq!(
+            n,
+            Neighbors {
+                north: Some(3),
+                south: Some(3),
+                west: Some(2),
+                east: Some(1)
+            }
+        );
+        let one = ProcGrid::new(1, 1).unwrap();
+        let n = one.neighbors(0, true, false);
+        assert_eq!(
+            n,
+            Neighbors {
+                north: None,
+                south: None,
+                west: Some(0),
+                east: Some(0)
+            }
+        );
+    }
+
+    #[test]
+    fn auto_minimises_cut_cells() {
+        // Square grid: the squarest factorisation.
+        assert_eq!(
+            ProcGrid::auto(4, 100, 100).unwrap(),
+            ProcGrid { px: 2, py: 2 }
+        );
+        // Ties on a square grid go to cuts between rows.
+        assert_eq!(
+            ProcGrid::auto(2, 100, 100).unwrap(),
+            ProcGrid { px: 1, py: 2 }
+        );
+        // A prime count on a wide grid cuts across the long side: 4 cuts of 600 < 4 cuts of 1000.
+        assert_eq!(
+            ProcGrid::auto(5, 1000, 600).unwrap(),
+            ProcGrid { px: 5, py: 1 }
+        );
+        assert_eq!(
+            ProcGrid::auto(5, 600, 1000).unwrap(),
+            ProcGrid { px: 1, py: 5 }
+        );
+        // 6 ranks on 1000x600: 3x2 cuts 2*600+1*1000=2200; 2x3 cuts 600+2000=2600; 6x1 cuts 3000.
+        assert_eq!(
+            ProcGrid::auto(6, 1000, 600).unwrap(),
+            ProcGrid { px: 3, py: 2 }
+        );
+        // Every candidate is checked against brute force.
+        for ranks in 1..=24 {
+            for (nx, ny) in [(7, 300), (64, 64), (500, 20), (13, 17)] {
+                let Ok(g) = ProcGrid::auto(ranks, nx, ny) else {
+                    continue;
+                };
+                let best = ProcGrid::factorizations(ranks)
+                    .into_iter()
+                    .filter(|f| f.px <= nx && f.py <= ny)
+                    .map(|f| f.cut_cells(nx, ny))
+                    .min()
+                    .unwrap();
+                assert_eq!(g.cut_cells(nx, ny), best);
+                assert_eq!(g.size(), ranks);
+            }
+        }
+    }
+
+    #[test]
+    fn auto_skips_grids_with_empty_blocks_and_fails_clearly() {
+        // 4 ranks on a 3-wide grid cannot be 4x1.
+        assert_eq!(
+            ProcGrid::auto(4, 3, 1000).unwrap(),
+            ProcGrid { px: 1, py: 4 }
+        );
+        let e = ProcGrid::auto(7, 3, 3).unwrap_err();
+        assert!(
+            e.to_string().contains("7 ranks cannot split a 3x3 grid"),
+            "{e}"
+        );
+        assert!(ProcGrid::auto(0, 3, 3).is_err());
+    }
+
+    #[test]
+    fn parses_pxpy() {
+        assert_eq!(
+            "4x2".parse::<ProcGrid>().unwrap(),
+            ProcGrid { px: 4, py: 2 }
+        );
+        assert_eq!(
+            " 1X3 ".parse::<ProcGrid>().unwrap(),
+            ProcGrid { px: 1, py: 3 }
+        );
+        assert!("0x2".parse::<ProcGrid>().is_err());
+        assert!("4".parse::<ProcGrid>().is_err());
+        assert!("ax2".parse::<ProcGrid>().is_err());
+        assert!("-1x2".parse::<ProcGrid>().is_err());
+    }
+}

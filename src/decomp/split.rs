@@ -1,0 +1,58 @@
+//! Balanced 1D splits.
+
+use std::ops::Range;
+
+/// The cells of part `k` when `n` cells are split into `parts` balanced, contiguous parts.
+///
+/// The first `n % parts` parts get `n / parts + 1` cells, the others `n / parts`; parts tile
+/// `0..n` in order. `parts` must be at least 1 and `k < parts`.
+///
+/// ```
+/// assert_eq!(halo::decomp::split(10, 3, 0), 0..4);
+/// assert_eq!(halo::decomp::split(10, 3, 1), 4..7);
+/// assert_eq!(halo::decomp::split(10, 3, 2), 7..10);
+/// ```
+pub fn split(n: usize, parts: usize, k: usize) -> Range<usize> {
+    assert!(parts > 0 && k < parts, "split: part {k} of {parts}");
+    let base = n / parts;
+    let extra = n % parts;
+    let start = k * base + k.min(extra);
+    let len = base + usize::from(k < extra);
+    start..start + len
+}
+
+/// The sizes of all `parts` parts of [`split`], in order.
+pub fn split_counts(n: usize, parts: usize) -> Vec<usize> {
+    (0..parts).map(|k| split(n, parts, k).len()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_tile_the_range_and_differ_by_at_most_one() {
+        for n in 0..40 {
+            for parts in 1..12 {
+                let mut next = 0;
+                let counts = split_counts(n, parts);
+                for k in 0..parts {
+                    let r = split(n, parts, k);
+                    assert_eq!(r.start, next, "n={n} parts={parts} k={k}");
+                    next = r.end;
+                }
+                assert_eq!(next, n);
+                let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+                assert!(hi - lo <= 1, "n={n} parts={parts}: {counts:?}");
+                assert_eq!(counts.iter().sum::<usize>(), n);
+            }
+        }
+    }
+
+    #[test]
+    fn larger_parts_come_first() {
+        assert_eq!(split_counts(7, 3), vec![3, 2, 2]);
+        assert_eq!(split_counts(8, 3), vec![3, 3, 2]);
+        assert_eq!(split_counts(2, 4), vec![1, 1, 0, 0]);
+    }
+}

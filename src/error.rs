@@ -1,0 +1,93 @@
+//! The library's error type.
+//!
+//! Every fallible call in `halo` returns [`Result<T>`]. Errors are plain values that can be compared
+//! and printed; their `Display` form is one line meant for a user, so a program can print it as is.
+
+use thiserror::Error as ThisError;
+
+/// Everything that can go wrong in `halo`.
+#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+pub enum Error {
+    /// A root rank that is not a rank of the communicator.
+    #[error("root rank {root} is out of range for a communicator of {size} ranks")]
+    RootOutOfRange {
+        /// The root that was asked for.
+        root: usize,
+        /// The communicator's size.
+        size: usize,
+    },
+    /// A buffer whose length does not fit the operation.
+    #[error("{what}: expected {expected} elements, found {found}")]
+    LengthMismatch {
+        /// Which buffer of which operation.
+        what: &'static str,
+        /// The length the operation needs.
+        expected: usize,
+        /// The length it was given.
+        found: usize,
+    },
+    /// Data that does not split into equal chunks, one per rank.
+    #[error("{what}: {len} elements do not split into {ranks} equal chunks")]
+    NotDivisible {
+        /// Which operation.
+        what: &'static str,
+        /// The number of elements given.
+        len: usize,
+        /// The number of ranks.
+        ranks: usize,
+    },
+    /// An equal-chunk collective whose ranks passed different lengths.
+    #[error("{what}: ranks passed chunks of different lengths (from {min} to {max} elements); use the varcount form")]
+    UnequalLengths {
+        /// Which operation.
+        what: &'static str,
+        /// The shortest chunk any rank passed.
+        min: usize,
+        /// The longest chunk any rank passed.
+        max: usize,
+    },
+    /// A 2D array whose shape does not fit the operation.
+    #[error("{what}: expected shape {expected:?} (rows, columns), found {found:?}")]
+    ShapeMismatch {
+        /// Which array of which operation.
+        what: &'static str,
+        /// The shape the operation needs.
+        expected: (usize, usize),
+        /// The shape it was given.
+        found: (usize, usize),
+    },
+    /// The root passed no buffer to an operation that needs one there.
+    #[error("{what}: the root rank passed no buffer")]
+    MissingRootData {
+        /// Which operation.
+        what: &'static str,
+    },
+    /// A count that does not fit MPI's 32-bit `int` counts.
+    #[error(
+        "{what}: {count} elements exceed MPI's limit of {} per message",
+        i32::MAX
+    )]
+    CountOverflow {
+        /// Which operation.
+        what: &'static str,
+        /// The count that was too large.
+        count: usize,
+    },
+    /// A process grid or decomposition that cannot be built.
+    #[error("{0}")]
+    Decomposition(String),
+    /// A failure that one rank met and every rank agreed on (see [`crate::comm::Comm::agree`]).
+    #[error("rank {rank}: {message}")]
+    Agreed {
+        /// The lowest rank that failed.
+        rank: usize,
+        /// That rank's error, as text.
+        message: String,
+    },
+    /// MPI was initialised already in this process, or could not be.
+    #[error("MPI is already initialised in this process")]
+    AlreadyInitialized,
+}
+
+/// `Result` with [`Error`] as its error type.
+pub type Result<T> = std::result::Result<T, Error>;

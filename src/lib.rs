@@ -1,0 +1,35 @@
+//! `halo`: tightly coupled high-performance computing on MPI, from safe, typed Rust.
+//!
+//! A tightly coupled job splits one problem over many ranks that exchange data every step; when
+//! one rank fails the whole job stops. `halo` is built in layers, each usable on its own:
+//!
+//! 1. [`comm`]: message passing over OpenMPI (through rsmpi). Broadcast, scatter, gather (and
+//!    their variable-count forms), allgather, reduce and allreduce that return [`Result`] instead
+//!    of aborting, block scatter/gather of a global 2D array onto a process grid, and an
+//!    error-agreement step so that every rank leaves together.
+//! 2. [`decomp`]: domain decomposition as pure index math (no MPI): process grids, each rank's
+//!    block of the global grid, neighbours.
+//!
+//! ```no_run
+//! use halo::comm::ReduceOp;
+//!
+//! fn main() -> halo::Result<()> {
+//!     let mpi = halo::comm::init()?;          // once per process; dropping it finalises MPI
+//!     let world = mpi.world();
+//!     let n = world.broadcast(0, 1000u64)?;   // root 0's value on every rank
+//!     let total = world.all_reduce_value(n * world.rank() as u64, ReduceOp::Sum)?;
+//!     if world.rank() == 0 {
+//!         println!("{} ranks, total {total}", world.size());
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Run it with `mpirun -n 4 target/release/examples/NAME`. The examples in `examples/` (one per
+//! idea: `hello`, `broadcast`, `scatter`, `gather`, `scatter_gather_2d`) check their own answers.
+#![warn(missing_docs)]
+
+pub mod decomp;
+pub mod error;
+
+pub use error::{Error, Result};
