@@ -29,6 +29,7 @@
 //! idea: `hello`, `broadcast`, `scatter`, `gather`, `scatter_gather_2d`) check their own answers.
 #![warn(missing_docs)]
 
+pub mod comm;
 pub mod decomp;
 pub mod error;
 

@@ -1,0 +1,193 @@
+//! A self-check of every collective, in the manner of the Parallel Research Kernels: each check
+//! builds data every rank can predict, runs the collective, verifies the answer on every rank that
+//! receives one, and agrees on the verdict, so all ranks report the same result.
+
+use super::{Comm, ReduceOp};
+use crate::error::{Error, Result};
+use ndarray::Array2;
+
+/// The outcome of one checked collective.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    /// The collective, by its `Comm` method name.
+    pub name: &'static str,
+    /// Bytes each rank sent or received in it (the larger of the two), on this rank.
+    pub bytes: usize,
+    /// The slowest rank's time for the collective, in seconds.
+    pub seconds: f64,
+    /// Whether every rank saw the right answer.
+    pub ok: bool,
+}
+
+/// Runs every collective of [`Comm`] with `n` elements per rank and checks its answer.
+///
+/// Returns one [`CheckResult`] per collective, identical on every rank. A wrong answer is a
+/// result with `ok == false`, not an error; an `Err` means MPI itself could not be used.
+pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let last = size - 1;
+    let mut out = Vec::new();
+    let mut record = |name, bytes, seconds, ok| -> Result<()> {
+        out.push(verdict(comm, name, bytes, seconds, ok)?);
+        Ok(())
+    };
+
+    // broadcast_vec from the last rank.
+    let t = Comm::wtime();
+    let data = (rank == last).then(|| (0..n).map(|i| i as f64 + 0.5).collect::<Vec<_>>());
+    let got = comm.broadcast_vec(last, data)?;
+    let ok = got.len() == n && got.iter().enumerate().all(|(i, &x)| x == i as f64 + 0.5);
+    record("broadcast_vec", 8 * n, Comm::wtime() - t, ok)?;
+
+    // broadcast_into of a slice every rank sized.
+    let t = Comm::wtime();
+    let mut buf = vec![0u32; n];
+    if rank == 0 {
+        buf.iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = 7 * i as u32);
+    }
+    comm.broadcast_into(0, &mut buf)?;
+    let ok = buf.iter().enumerate().all(|(i, &x)| x == 7 * i as u32);
+    record("broadcast_into", 4 * n, Comm::wtime() - t, ok)?;
+
+    // scatter: rank r gets r*n .. r*n+n.
+    let t = Comm::wtime();
+    let all: Vec<u64> = (0..(n * size) as u64).collect();
+    let got = comm.scatter(0, (rank == 0).then_some(&all[..]))?;
+    let ok = got
+        .iter()
+        .copied()
+        .eq((rank * n) as u64..((rank + 1) * n) as u64);
+    record("scatter", 8 * n, Comm::wtime() - t, ok)?;
+
+    // scatter_varcount: rank r gets n + r elements, each equal to r.
+    let t = Comm::wtime();
+    let lens: Vec<usize> = (0..size).map(|r| n + r).collect();
+    let data: Vec<i32> = (0..size)
+        .flat_map(|r| std::iter::repeat_n(r as i32, n + r))
+        .collect();
+    let got = comm.scatter_varcount(0, (rank == 0).then_some((&data[..], &lens[..])))?;
+    let ok = got.len() == n + rank && got.iter().all(|&x| x == rank as i32);
+    record("scatter_varcount", 4 * (n + rank), Comm::wtime() - t, ok)?;
+
+    // gather: rank r sends r*n .. r*n+n, so the root holds 0 .. size*n.
+    let t = Comm::wtime();
+    let mine: Vec<f64> = (rank * n..(rank + 1) * n).map(|x| x as f64).collect();
+    let got = comm.gather(0, &mine)?;
+    let ok = match got {
+        Some(all) => all.iter().enumerate().all(|(i, &x)| x == i as f64) && all.len() == n * size,
+        None => rank != 0,
+    };
+    record("gather", 8 * n, Comm::wtime() - t, ok)?;
+
+    // gather_varcount: rank r sends n + r % 3 copies of r.
+    let t = Comm::wtime();
+    let len_of = |r: usize| n + r % 3;
+    let mine = vec![rank as u8; len_of(rank)];
+    let got = comm.gather_varcount(last, &mine)?;
+    let ok = match got {
+        Some(all) => (0..size).all(|r| all.chunk(r) == vec![r as u8; len_of(r)]),
+        None => rank != last,
+    };
+    record("gather_varcount", len_of(rank), Comm::wtime() - t, ok)?;
+
+    // all_gather: rank r sends n copies of r.
+    let t = Comm::wtime();
+    let got = comm.all_gather(&vec![rank as i64; n])?;
+    let ok = got.len() == n * size && got.iter().enumerate().all(|(i, &x)| x == (i / n) as i64);
+    record("all_gather", 8 * n * size, Comm::wtime() - t, ok)?;
+
+    // all_gather_varcount: rank r sends r + 1 elements.
+    let t = Comm::wtime();
+    let got = comm.all_gather_varcount(&vec![rank as u16; rank + 1])?;
+    let ok = (0..size).all(|r| got.chunk(r) == vec![r as u16; r + 1]);
+    record(
+        "all_gather_varcount",
+        2 * (size * (size + 1) / 2),
+        Comm::wtime() - t,
+        ok,
+    )?;
+
+    // reduce and all_reduce: element k on rank r is r + k; integers stay exact in f64.
+    let mine: Vec<f64> = (0..n).map(|k| (rank + k) as f64).collect();
+    let sum_of = |k: usize| (size * (size - 1) / 2 + size * k) as f64;
+    let t = Comm::wtime();
+    let got = comm.reduce(0, &mine, ReduceOp::Sum)?;
+    let ok = match got {
+        Some(v) => v.iter().enumerate().all(|(k, &x)| x == sum_of(k)),
+        None => rank != 0,
+    };
+    record("reduce(sum)", 8 * n, Comm::wtime() - t, ok)?;
+
+    let t = Comm::wtime();
+    let sum = comm.all_reduce(&mine, ReduceOp::Sum)?;
+    let max = comm.all_reduce(&mine, ReduceOp::Max)?;
+    let min = comm.all_reduce(&mine, ReduceOp::Min)?;
+    let ok =
+        (0..n).all(|k| sum[k] == sum_of(k) && max[k] == (last + k) as f64 && min[k] == k as f64);
+    record("all_reduce(sum,max,min)", 3 * 8 * n, Comm::wtime() - t, ok)?;
+
+    // Blocks of a 2D array over the automatic process grid: scatter, change, gather back.
+    let side = (n as f64).sqrt().ceil().max(size as f64) as usize;
+    let decomp = comm.decompose(side + 3, side, None)?;
+    let global = Array2::from_shape_fn((decomp.ny, decomp.nx), |(i, j)| (i * decomp.nx + j) as f64);
+    let t = Comm::wtime();
+    let mut block = comm.scatter_blocks(0, (rank == 0).then_some(&global), &decomp)?;
+    let me = decomp.block(rank);
+    let mut ok = block.dim() == me.shape();
+    for ((i, j), v) in block.indexed_iter_mut() {
+        ok &= *v == global[[me.rows.start + i, me.cols.start + j]];
+        *v = -*v - rank as f64;
+    }
+    let back = comm.gather_blocks(0, &block, &decomp)?;
+    if let Some(back) = back {
+        ok &= back
+            .indexed_iter()
+            .all(|((i, j), &v)| v == -global[[i, j]] - decomp.owner(i, j) as f64);
+    }
+    record(
+        "scatter_blocks+gather_blocks",
+        8 * me.cells(),
+        Comm::wtime() - t,
+        ok,
+    )?;
+
+    // Error agreement: the last rank fails, every rank gets the same error naming it.
+    let t = Comm::wtime();
+    let local: Result<()> = if rank == last {
+        Err(Error::Decomposition("deliberate failure".into()))
+    } else {
+        Ok(())
+    };
+    let ok = comm.agree(local)
+        == Err(Error::Agreed {
+            rank: last,
+            message: "deliberate failure".into(),
+        });
+    record("agree", 0, Comm::wtime() - t, ok)?;
+
+    // Misuse: a root out of range fails alike everywhere without a message sent.
+    let ok = comm.broadcast(size, 1u8) == Err(Error::RootOutOfRange { root: size, size });
+    record("misuse: root out of range", 0, 0.0, ok)?;
+
+    Ok(out)
+}
+
+/// Agrees across ranks on `ok` and on the slowest time.
+fn verdict(
+    comm: &Comm,
+    name: &'static str,
+    bytes: usize,
+    seconds: f64,
+    ok: bool,
+) -> Result<CheckResult> {
+    let all_ok = comm.all_reduce_value(u8::from(ok), ReduceOp::Min)? == 1;
+    let seconds = comm.all_reduce_value(seconds, ReduceOp::Max)?;
+    Ok(CheckResult {
+        name,
+        bytes,
+        seconds,
+        ok: all_ok,
+    })
+}

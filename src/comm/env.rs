@@ -1,0 +1,113 @@
+//! Starting and finishing MPI.
+
+use super::Comm;
+use crate::error::{Error, Result};
+use mpi::environment::Universe;
+use mpi::traits::*;
+use mpi::Threading;
+
+/// MPI, running: created by [`init`], finalises MPI when dropped.
+///
+/// Keep it alive in `main` for as long as any [`Comm`] is used.
+pub struct Mpi {
+    universe: Universe,
+    threading: Threading,
+}
+
+/// Starts MPI for a single-threaded program (`MPI_Init`).
+///
+/// A program started without `mpirun` runs as a one-rank job. Fails if MPI was already started.
+pub fn init() -> Result<Mpi> {
+    init_with_threading(Threading::Single)
+}
+
+/// Starts MPI asking for `threading` support (`MPI_Init_thread`).
+///
+/// `halo` itself needs at most [`Threading::Funneled`]: rayon threads compute, the main thread
+/// communicates. [`Mpi::threading`] tells what the library granted.
+pub fn init_with_threading(threading: Threading) -> Result<Mpi> {
+    let (universe, threading) =
+        mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
+    Ok(Mpi {
+        universe,
+        threading,
+    })
+}
+
+impl Mpi {
+    /// Every rank of the job.
+    pub fn world(&self) -> Comm {
+        Comm::new(self.universe.world())
+    }
+
+    /// The thread support MPI granted.
+    pub fn threading(&self) -> Threading {
+        self.threading
+    }
+
+    /// The MPI library's own version string (`MPI_Get_library_version`), first line only.
+    pub fn library_version(&self) -> String {
+        mpi::environment::library_version()
+            .map(|v| {
+                v.lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_else(|_| "unknown".into())
+    }
+
+    /// The name of the host this rank runs on (`MPI_Get_processor_name`).
+    pub fn processor_name(&self) -> String {
+        mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+/// This process's rank as the launcher announced it, read from the environment before MPI starts
+/// (`OMPI_COMM_WORLD_RANK`, `PMIX_RANK`, `PMI_RANK`, `SLURM_PROCID`); 0 when started alone.
+///
+/// Lets a program decide that only rank 0 prints, for errors met before [`init`] (such as bad
+/// command-line arguments).
+pub fn launcher_rank() -> usize {
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    .unwrap_or(0)
+}
+
+/// Makes a panic on any rank end the whole job at once, with one line naming the rank.
+///
+/// Without it, a rank that panics leaves its peers waiting in their next collective. The hook
+/// prints `halo: rank R panicked at FILE:LINE: MESSAGE` (no backtrace) and calls `MPI_Abort` on
+/// the world communicator, which ends every rank with `code`.
+pub fn abort_on_panic(code: i32) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let live = mpi::environment::is_initialized() && !mpi::environment::is_finalized();
+        let rank = if live {
+            mpi::topology::SimpleCommunicator::world().rank() as usize
+        } else {
+            launcher_rank()
+        };
+        eprintln!("halo: rank {rank} panicked{at}: {msg}");
+        if live {
+            mpi::topology::SimpleCommunicator::world().abort(code);
+        }
+    }));
+}

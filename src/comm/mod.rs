@@ -1,0 +1,170 @@
+//! Layer 1: message passing over MPI, safe and typed.
+//!
+//! [`init`] starts MPI once per process and hands out an [`Mpi`] guard (dropping it finalises
+//! MPI); [`Mpi::world`] gives the [`Comm`] of every rank of the job. `Comm` wraps an rsmpi
+//! communicator with collectives that return [`crate::Result`] instead of aborting:
+//!
+//! | MPI | checked, allocating form | zero-overhead form |
+//! |---|---|---|
+//! | `MPI_Bcast` | [`Comm::broadcast`], [`Comm::broadcast_vec`], [`Comm::broadcast_string`] | [`Comm::broadcast_into`] |
+//! | `MPI_Scatter(v)` | [`Comm::scatter`], [`Comm::scatter_varcount`] | [`Comm::scatter_into`] |
+//! | `MPI_Gather(v)` | [`Comm::gather`], [`Comm::gather_varcount`] | [`Comm::gather_into`] |
+//! | `MPI_Allgather(v)` | [`Comm::all_gather`], [`Comm::all_gather_varcount`] | [`Comm::all_gather_into`] |
+//! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
+//! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
+//! | blocks of a 2D array | [`Comm::scatter_blocks`], [`Comm::gather_blocks`] | |
+//!
+//! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
+//! mistake such as scattering 10 elements over 3 ranks becomes the same `Err` on every rank),
+//! and derive counts from the data. The agreement costs one small extra collective.
+//!
+//! **Zero-overhead forms** (`*_into`) send no extra messages: they check what the calling rank can
+//! see (root in range, its own buffer lengths) and otherwise trust that all ranks pass matching
+//! shapes, as MPI does. Use them in hot loops; put an [`Comm::agree`] after any rank-local step
+//! that can fail on some ranks and not others.
+//!
+//! [`Comm::agree`] is the error-agreement step the Parallel Research Kernels call `bail_out`: an
+//! allreduce of a failure flag, so that every rank returns the same error together, and rank 0
+//! can print it once.
+//!
+//! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `scatter_gather_2d.rs`.
+
+mod agree;
+mod blocks;
+mod check;
+mod collectives;
+mod env;
+mod varcount;
+
+pub use check::{run_checks, CheckResult};
+pub use collectives::{ReduceOp, Reducible};
+pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
+pub use mpi::traits::Equivalence;
+pub use mpi::Threading;
+pub use varcount::VarChunks;
+
+use crate::decomp::{Decomposition, ProcGrid};
+use crate::error::{Error, Result};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+/// A group of ranks that communicate: the world of a job, or part of it.
+///
+/// Not `Send`: MPI calls stay on the thread that initialised MPI (the design's "funneled" rule);
+/// do arithmetic on other threads, communicate from this one.
+pub struct Comm {
+    raw: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+}
+
+impl Comm {
+    pub(crate) fn new(raw: SimpleCommunicator) -> Self {
+        let rank = raw.rank() as usize;
+        let size = raw.size() as usize;
+        Comm { raw, rank, size }
+    }
+
+    /// This rank's number, `0..size()`.
+    #[inline]
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks.
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether this rank is `root`.
+    #[inline]
+    pub fn is_rank(&self, root: usize) -> bool {
+        self.rank == root
+    }
+
+    /// The underlying rsmpi communicator, for what `halo` does not wrap.
+    pub fn raw(&self) -> &SimpleCommunicator {
+        &self.raw
+    }
+
+    /// Blocks until every rank has called it.
+    pub fn barrier(&self) {
+        self.raw.barrier();
+    }
+
+    /// Ends the whole job with `code` (`MPI_Abort`): for failures that cannot be agreed on.
+    pub fn abort(&self, code: i32) -> ! {
+        self.raw.abort(code)
+    }
+
+    /// A new communicator with the same ranks and a separate message space (`MPI_Comm_dup`).
+    ///
+    /// Libraries use one so that their messages never match the caller's.
+    pub fn duplicate(&self) -> Comm {
+        Comm::new(self.raw.duplicate())
+    }
+
+    /// Wall-clock time in seconds (`MPI_Wtime`).
+    pub fn wtime() -> f64 {
+        mpi::time()
+    }
+
+    /// Decomposes an `nx × ny` grid over this communicator's ranks: over `procs` when given (its
+    /// size must equal the rank count), else over [`ProcGrid::auto`]'s choice.
+    ///
+    /// Every rank computes the same answer from the same arguments, so no message is sent.
+    pub fn decompose(
+        &self,
+        nx: usize,
+        ny: usize,
+        procs: Option<ProcGrid>,
+    ) -> Result<Decomposition> {
+        match procs {
+            Some(g) if g.size() != self.size => Err(Error::Decomposition(format!(
+                "process grid {g} has {} ranks but the job has {}",
+                g.size(),
+                self.size
+            ))),
+            Some(g) => Decomposition::new(nx, ny, g),
+            None => Decomposition::auto(nx, ny, self.size),
+        }
+    }
+
+    /// The root as an rsmpi process, or `RootOutOfRange`. Checked identically on every rank.
+    #[inline]
+    fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
+        if root >= self.size {
+            return Err(Error::RootOutOfRange {
+                root,
+                size: self.size,
+            });
+        }
+        Ok(self.raw.process_at_rank(root as i32))
+    }
+}
+
+/// Converts a length to an MPI count.
+#[inline]
+fn count(what: &'static str, n: usize) -> Result<mpi::Count> {
+    mpi::Count::try_from(n).map_err(|_| Error::CountOverflow { what, count: n })
+}
+
+/// MPI counts and displacements for chunks of the given lengths.
+fn counts_and_displs(
+    what: &'static str,
+    lens: &[usize],
+) -> Result<(Vec<mpi::Count>, Vec<mpi::Count>)> {
+    let counts = lens
+        .iter()
+        .map(|&n| count(what, n))
+        .collect::<Result<Vec<_>>>()?;
+    let mut displs = Vec::with_capacity(lens.len());
+    let mut at = 0usize;
+    for &n in lens {
+        displs.push(count(what, at)?);
+        at += n;
+    }
+    count(what, at)?;
+    Ok((counts, displs))
+}

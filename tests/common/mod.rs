@@ -1,0 +1,135 @@
+//! Launching real multi-rank jobs with OpenMPI's `mpirun` from integration tests.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a finished job printed, how it ended and how long it took.
+pub struct Run {
+    /// The exit code of `mpirun` (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Everything the ranks wrote to stdout.
+    pub stdout: String,
+    /// Everything the ranks and `mpirun` wrote to stderr.
+    pub stderr: String,
+    /// Wall time of the whole job.
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Panics with the job's output unless it exited with 0.
+    pub fn assert_ok(&self, what: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "{what} failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Lines of stderr that the ranks printed (mpirun's own banner lines left out).
+    pub fn rank_error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("halo:") || l.starts_with("Error"))
+            .collect()
+    }
+}
+
+/// `mpirun`, found on PATH; panics with what to install when it is missing.
+pub fn mpirun_path() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("mpirun"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "mpirun not found on PATH: these tests run real MPI jobs. Install OpenMPI \
+                 (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev) or run scripts/setup"
+            )
+        })
+}
+
+/// The path of a built example; `cargo test` builds them next to the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "example {name} not built at {}: run `cargo build --examples` (cargo test builds them)",
+        path.display()
+    );
+    path
+}
+
+/// The `halo` binary under test.
+pub fn halo_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_halo"))
+}
+
+/// Runs `program args` as an `n`-rank job on this machine, oversubscribed, killed after
+/// `timeout` (the test then fails: a job that hangs is a bug, not a slow test).
+pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration) -> Run {
+    let mut cmd = Command::new(mpirun_path());
+    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(program)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        // No terminal in CI; keep OpenMPI from looking for one or for other hosts' interfaces.
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("start mpirun");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for mpirun") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`mpirun -n {n} {} {}` did not finish within {timeout:?}: a hang\n--- stdout\n{}\n--- stderr\n{}",
+                program.display(),
+                args.join(" "),
+                out_reader.join().unwrap_or_default(),
+                err_reader.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code(),
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// [`mpirun_timeout`] with a two-minute limit.
+pub fn mpirun(n: usize, program: &Path, args: &[&str]) -> Run {
+    mpirun_timeout(n, program, args, Duration::from_secs(120))
+}

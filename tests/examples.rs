@@ -1,0 +1,80 @@
+//! Every example, run as a real MPI job on 1 to 4 ranks. The examples check their own answers
+//! with asserts, so a collective that returns wrong data fails the job and this test.
+
+mod common;
+use common::{example, mpirun};
+
+fn run_on_1_to_4(name: &str, args: &[&str]) {
+    let exe = example(name);
+    for n in 1..=4 {
+        let run = mpirun(n, &exe, args);
+        run.assert_ok(&format!("{name} on {n} ranks"));
+        let want = format!("{name}: ok, ranks: {n}");
+        assert!(
+            run.stdout.contains(&want),
+            "{name} on {n} ranks printed:\n{}",
+            run.stdout
+        );
+        // Rank 0 alone reports.
+        assert_eq!(run.stdout.matches(": ok,").count(), 1, "{}", run.stdout);
+    }
+}
+
+#[test]
+fn hello() {
+    run_on_1_to_4("hello", &[]);
+}
+
+#[test]
+fn broadcast() {
+    run_on_1_to_4("broadcast", &[]);
+}
+
+#[test]
+fn scatter() {
+    run_on_1_to_4("scatter", &[]);
+}
+
+#[test]
+fn gather() {
+    run_on_1_to_4("gather", &[]);
+}
+
+#[test]
+fn scatter_gather_2d_automatic_grid() {
+    run_on_1_to_4("scatter_gather_2d", &[]);
+}
+
+#[test]
+fn scatter_gather_2d_uneven_and_chosen_grids() {
+    let exe = example("scatter_gather_2d");
+    for (n, args) in [
+        (4, ["13", "7", "2x2"]),
+        (4, ["13", "7", "4x1"]),
+        (3, ["5", "9", "1x3"]),
+        (3, ["7", "7", "3x1"]),
+        (2, ["1", "2", "1x2"]),
+    ] {
+        let run = mpirun(n, &exe, &args);
+        run.assert_ok(&format!("scatter_gather_2d {args:?} on {n} ranks"));
+        assert!(
+            run.stdout.contains(&format!("process grid {}", args[2])),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn hello_names_every_rank_once() {
+    let run = mpirun(3, &example("hello"), &[]);
+    run.assert_ok("hello");
+    for r in 0..3 {
+        assert_eq!(
+            run.stdout
+                .matches(&format!("hello from rank {r} of 3"))
+                .count(),
+            1
+        );
+    }
+}
