@@ -12,9 +12,11 @@
 //!   column 0, east the side of the last column.
 
 mod block;
+mod halo;
 mod proc_grid;
 mod split;
 
 pub use block::{Block, Decomposition};
+pub use halo::{recv_rect, send_rect, Dir, Rect, Stencil};
 pub use proc_grid::{Neighbors, ProcGrid};
 pub use split::{split, split_counts};

@@ -92,22 +92,40 @@ impl ProcGrid {
 
     /// The neighbours of `rank`; `periodic_x`/`periodic_y` wrap the grid around in that direction.
     pub fn neighbors(&self, rank: usize, periodic_x: bool, periodic_y: bool) -> Neighbors {
-        let (cx, cy) = self.coords(rank);
-        let step = |c: usize, n: usize, back: bool, wrap: bool| -> Option<usize> {
-            match (back, wrap) {
-                (true, _) if c > 0 => Some(c - 1),
-                (false, _) if c + 1 < n => Some(c + 1),
-                (true, true) => Some(n - 1),
-                (false, true) => Some(0),
-                (_, false) => None,
-            }
-        };
+        let at = |dx, dy| self.neighbor(rank, dx, dy, periodic_x, periodic_y);
         Neighbors {
-            west: step(cx, self.px, true, periodic_x).map(|x| self.rank_at(x, cy)),
-            east: step(cx, self.px, false, periodic_x).map(|x| self.rank_at(x, cy)),
-            north: step(cy, self.py, true, periodic_y).map(|y| self.rank_at(cx, y)),
-            south: step(cy, self.py, false, periodic_y).map(|y| self.rank_at(cx, y)),
+            north: at(0, -1),
+            south: at(0, 1),
+            west: at(-1, 0),
+            east: at(1, 0),
         }
+    }
+
+    /// The rank `dx` steps along x and `dy` along y from `rank` (each -1, 0 or 1; diagonals
+    /// too), or `None` past a non-periodic edge.
+    pub fn neighbor(
+        &self,
+        rank: usize,
+        dx: i8,
+        dy: i8,
+        periodic_x: bool,
+        periodic_y: bool,
+    ) -> Option<usize> {
+        let (cx, cy) = self.coords(rank);
+        let x = step(cx, self.px, dx, periodic_x)?;
+        let y = step(cy, self.py, dy, periodic_y)?;
+        Some(self.rank_at(x, y))
+    }
+}
+
+/// Coordinate `c` of `n` moved by `d` (-1, 0, 1), wrapping when `wrap`.
+fn step(c: usize, n: usize, d: i8, wrap: bool) -> Option<usize> {
+    match d {
+        0 => Some(c),
+        -1 if c > 0 => Some(c - 1),
+        -1 => wrap.then(|| n - 1),
+        _ if c + 1 < n => Some(c + 1),
+        _ => wrap.then_some(0),
     }
 }
 
@@ -189,6 +207,10 @@ mod tests {
                 east: Some(1)
             }
         );
+        assert_eq!(g.neighbor(4, -1, -1, false, false), Some(0));
+        assert_eq!(g.neighbor(4, 1, 1, false, false), None);
+        assert_eq!(g.neighbor(2, 1, 1, true, false), Some(3));
+        assert_eq!(g.neighbor(0, -1, -1, true, true), Some(5));
         let one = ProcGrid::new(1, 1).unwrap();
         let n = one.neighbors(0, true, false);
         assert_eq!(

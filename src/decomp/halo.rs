@@ -1,0 +1,206 @@
+//! Ghost regions of a block: which cells a rank sends to each neighbour and where it receives.
+//!
+//! A rank stores its block with `w` layers of ghost cells on every side (PETSc's *stencil
+//! width*): a *ghosted* (local) array of `(ny + 2w) × (nx + 2w)` cells whose interior
+//! `[w..w+ny, w..w+nx]` is the block. A *star* stencil needs the four faces from the four
+//! edge neighbours; a *box* stencil also needs the corners from the diagonal neighbours.
+
+use std::ops::Range;
+
+/// Which ghost cells a stencil reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stencil {
+    /// Faces only: north, south, west, east (5-point stencils).
+    Star,
+    /// Faces and corners (9-point stencils, and redundant updates of the ghost zone).
+    Box,
+}
+
+/// One of the eight directions from a block to a neighbour, as `(dx, dy)` steps on the process
+/// grid; north is `dy = -1`, west is `dx = -1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dir {
+    /// Step along x: -1 (west), 0 or 1 (east).
+    pub dx: i8,
+    /// Step along y: -1 (north), 0 or 1 (south).
+    pub dy: i8,
+}
+
+impl Dir {
+    /// The four faces, then the four corners.
+    pub const ALL: [Dir; 8] = [
+        Dir { dx: 0, dy: -1 },
+        Dir { dx: 0, dy: 1 },
+        Dir { dx: -1, dy: 0 },
+        Dir { dx: 1, dy: 0 },
+        Dir { dx: -1, dy: -1 },
+        Dir { dx: 1, dy: -1 },
+        Dir { dx: -1, dy: 1 },
+        Dir { dx: 1, dy: 1 },
+    ];
+
+    /// The directions a stencil exchanges with.
+    pub fn of(stencil: Stencil) -> &'static [Dir] {
+        match stencil {
+            Stencil::Star => &Dir::ALL[..4],
+            Stencil::Box => &Dir::ALL[..],
+        }
+    }
+
+    /// The opposite direction.
+    pub fn opposite(self) -> Dir {
+        Dir {
+            dx: -self.dx,
+            dy: -self.dy,
+        }
+    }
+
+    /// A small number naming the direction (its place in [`Dir::ALL`]), used as a message tag:
+    /// a message travelling in direction `d` carries tag `d.index()`.
+    pub fn index(self) -> usize {
+        Dir::ALL
+            .iter()
+            .position(|&d| d == self)
+            .expect("one of the eight")
+    }
+
+    /// Whether this is a corner (diagonal) direction.
+    pub fn is_corner(self) -> bool {
+        self.dx != 0 && self.dy != 0
+    }
+}
+
+/// A rectangle of a ghosted array, in local (ghosted) row and column indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rect {
+    /// Local rows.
+    pub rows: Range<usize>,
+    /// Local columns.
+    pub cols: Range<usize>,
+}
+
+impl Rect {
+    /// Cells in the rectangle.
+    pub fn cells(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+}
+
+/// The range along one axis: the `w` cells before the interior (`step = -1` receiving), the
+/// first/last `w` interior cells (sending), the interior itself (`step = 0`), or the `w` cells
+/// after it.
+fn axis(n: usize, w: usize, step: i8, send: bool) -> Range<usize> {
+    match (step, send) {
+        (0, _) => w..w + n,
+        (-1, true) => w..2 * w,
+        (-1, false) => 0..w,
+        (_, true) => n..n + w,
+        (_, false) => w + n..n + 2 * w,
+    }
+}
+
+/// The interior cells of an `nx × ny` block that go to the neighbour in direction `d`.
+pub fn send_rect(nx: usize, ny: usize, w: usize, d: Dir) -> Rect {
+    Rect {
+        rows: axis(ny, w, d.dy, true),
+        cols: axis(nx, w, d.dx, true),
+    }
+}
+
+/// The ghost cells of an `nx × ny` block that the neighbour in direction `d` fills.
+pub fn recv_rect(nx: usize, ny: usize, w: usize, d: Dir) -> Rect {
+    Rect {
+        rows: axis(ny, w, d.dy, false),
+        cols: axis(nx, w, d.dx, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_of_a_4x3_block_with_ghost_width_1() {
+        // Ghosted array 5 rows x 6 columns; interior rows 1..4, columns 1..5.
+        let n = Dir { dx: 0, dy: -1 };
+        assert_eq!(
+            send_rect(4, 3, 1, n),
+            Rect {
+                rows: 1..2,
+                cols: 1..5
+            }
+        );
+        assert_eq!(
+            recv_rect(4, 3, 1, n),
+            Rect {
+                rows: 0..1,
+                cols: 1..5
+            }
+        );
+        let e = Dir { dx: 1, dy: 0 };
+        assert_eq!(
+            send_rect(4, 3, 1, e),
+            Rect {
+                rows: 1..4,
+                cols: 4..5
+            }
+        );
+        assert_eq!(
+            recv_rect(4, 3, 1, e),
+            Rect {
+                rows: 1..4,
+                cols: 5..6
+            }
+        );
+        let se = Dir { dx: 1, dy: 1 };
+        assert_eq!(
+            send_rect(4, 3, 1, se),
+            Rect {
+                rows: 3..4,
+                cols: 4..5
+            }
+        );
+        assert_eq!(
+            recv_rect(4, 3, 1, se),
+            Rect {
+                rows: 4..5,
+                cols: 5..6
+            }
+        );
+    }
+
+    #[test]
+    fn what_one_sends_fits_where_the_other_receives() {
+        // Sender block 5x4 east of... any pair: send in d must match recv from -d in shape.
+        for w in 1..=3 {
+            for d in Dir::ALL {
+                let (s, r) = (send_rect(7, 5, w, d), recv_rect(7, 5, w, d));
+                assert_eq!(s.rows.len(), r.rows.len());
+                assert_eq!(s.cols.len(), r.cols.len());
+                assert_eq!(d.opposite().opposite(), d);
+                assert_eq!(Dir::ALL[d.index()], d);
+            }
+        }
+    }
+
+    #[test]
+    fn ghost_regions_tile_the_ghost_frame() {
+        // With the box stencil the eight receive regions cover every ghost cell exactly once.
+        let (nx, ny, w) = (5, 4, 2);
+        let mut hits = vec![vec![0; nx + 2 * w]; ny + 2 * w];
+        for d in Dir::of(Stencil::Box) {
+            let r = recv_rect(nx, ny, w, *d);
+            for i in r.rows.clone() {
+                for j in r.cols.clone() {
+                    hits[i][j] += 1;
+                }
+            }
+        }
+        for (i, row) in hits.iter().enumerate() {
+            for (j, &h) in row.iter().enumerate() {
+                let interior = (w..w + ny).contains(&i) && (w..w + nx).contains(&j);
+                assert_eq!(h, usize::from(!interior), "cell ({i},{j})");
+            }
+        }
+    }
+}
