@@ -32,5 +32,6 @@
 pub mod comm;
 pub mod decomp;
 pub mod error;
+pub mod grid;
 
 pub use error::{Error, Result};

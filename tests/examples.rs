@@ -78,3 +78,25 @@ fn hello_names_every_rank_once() {
         );
     }
 }
+
+#[test]
+fn halo_exchange() {
+    run_on_1_to_4("halo_exchange", &[]);
+}
+
+#[test]
+fn halo_exchange_wide_ghosts_uneven_blocks_and_six_ranks() {
+    let exe = example("halo_exchange");
+    for (n, args) in [
+        (6, ["20", "9", "3x2", "2"]),
+        (6, ["13", "17", "2x3", "3"]),
+        (2, ["8", "3", "2x1", "3"]),
+        (4, ["9", "7", "1x4", "1"]),
+        (3, ["11", "6", "3x1", "2"]),
+    ] {
+        let run = mpirun(n, &exe, &args);
+        run.assert_ok(&format!("halo_exchange {args:?} on {n} ranks"));
+        let want = format!("process grid {}, ghost {}", args[2], args[3]);
+        assert!(run.stdout.contains(&want), "{}", run.stdout);
+    }
+}

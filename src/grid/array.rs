@@ -1,0 +1,127 @@
+//! A distributed 2D array of `f64` with ghost cells.
+
+use super::boundary::{Boundary, Side};
+use super::layout::Layout;
+use crate::comm::Comm;
+use crate::error::Result;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+
+/// One rank's part of a distributed `nx × ny` array: its block plus `ghost` layers of ghost cells
+/// (the *local*, or ghosted, array), and the [`Layout`] that says where it lies.
+#[derive(Debug, Clone)]
+pub struct DistArray {
+    layout: Layout,
+    data: Array2<f64>,
+}
+
+impl DistArray {
+    /// A zero array with the boundary conditions in its ghost cells.
+    pub fn zeros(layout: Layout) -> Self {
+        let mut a = DistArray {
+            data: Array2::zeros(layout.local_shape()),
+            layout,
+        };
+        a.apply_boundaries();
+        a
+    }
+
+    /// An array whose interior cell at global `(row, col)` is `f(row, col)`, with the boundary
+    /// conditions in its ghost cells.
+    pub fn from_fn(layout: Layout, f: impl Fn(usize, usize) -> f64) -> Self {
+        let mut a = Self::zeros(layout);
+        let (r0, c0) = (a.layout.block.rows.start, a.layout.block.cols.start);
+        for ((i, j), v) in a.interior_mut().indexed_iter_mut() {
+            *v = f(r0 + i, c0 + j);
+        }
+        a.apply_boundaries();
+        a
+    }
+
+    /// Where this array lies.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The whole ghosted array, shape [`Layout::local_shape`].
+    pub fn local(&self) -> &Array2<f64> {
+        &self.data
+    }
+
+    /// The whole ghosted array, mutable.
+    pub fn local_mut(&mut self) -> &mut Array2<f64> {
+        &mut self.data
+    }
+
+    /// This rank's block, without ghosts.
+    pub fn interior(&self) -> ArrayView2<'_, f64> {
+        let r = self.layout.interior();
+        self.data.slice(s![r.rows, r.cols])
+    }
+
+    /// This rank's block, without ghosts, mutable.
+    pub fn interior_mut(&mut self) -> ArrayViewMut2<'_, f64> {
+        let r = self.layout.interior();
+        self.data.slice_mut(s![r.rows, r.cols])
+    }
+
+    /// Fills the ghost cells on the physical edges of the domain from the boundary conditions:
+    /// Dirichlet values in every layer, or the mirror of the interior for Neumann. West and east
+    /// strips span all rows, then north and south strips all columns, so Neumann corners mirror
+    /// mirrored cells. Ghosts on periodic edges and towards neighbours are left alone: the halo
+    /// exchange fills them.
+    pub fn apply_boundaries(&mut self) {
+        let w = self.layout.ghost;
+        let (rows, cols) = self.layout.local_shape();
+        let (ny, nx) = (rows - 2 * w, cols - 2 * w);
+        for side in [Side::West, Side::East, Side::North, Side::South] {
+            if !self.layout.is_physical(side) {
+                continue;
+            }
+            let bc = self.layout.bc.side(side);
+            for k in 0..w {
+                // Ghost layer k counts outwards from the edge; its mirror is interior layer k.
+                let (ghost, mirror) = match side {
+                    Side::North => (w - 1 - k, w + k),
+                    Side::South => (w + ny + k, w + ny - 1 - k),
+                    Side::West => (w - 1 - k, w + k),
+                    Side::East => (w + nx + k, w + nx - 1 - k),
+                };
+                let along_rows = matches!(side, Side::North | Side::South);
+                match bc {
+                    Boundary::Dirichlet(v) if along_rows => self.data.row_mut(ghost).fill(v),
+                    Boundary::Dirichlet(v) => self.data.column_mut(ghost).fill(v),
+                    Boundary::Neumann if along_rows => {
+                        let src = self.data.row(mirror).to_owned();
+                        self.data.row_mut(ghost).assign(&src);
+                    }
+                    Boundary::Neumann => {
+                        let src = self.data.column(mirror).to_owned();
+                        self.data.column_mut(ghost).assign(&src);
+                    }
+                    Boundary::Periodic => {}
+                }
+            }
+        }
+    }
+
+    /// Gathers the interiors of every rank into the global `(ny, nx)` array on `root`: `Some`
+    /// there, `None` elsewhere. Collective.
+    pub fn gather(&self, comm: &Comm, root: usize) -> Result<Option<Array2<f64>>> {
+        comm.gather_blocks(root, &self.interior(), &self.layout.decomp)
+    }
+
+    /// Scatters `root`'s global array into a new distributed array laid out as `layout` (the
+    /// other ranks pass `None`), with the boundary conditions in its ghost cells. Collective.
+    pub fn scatter(
+        comm: &Comm,
+        root: usize,
+        global: Option<&Array2<f64>>,
+        layout: Layout,
+    ) -> Result<Self> {
+        let block = comm.scatter_blocks(root, global, &layout.decomp)?;
+        let mut a = Self::zeros(layout);
+        a.interior_mut().assign(&block);
+        a.apply_boundaries();
+        Ok(a)
+    }
+}

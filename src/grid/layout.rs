@@ -1,0 +1,200 @@
+//! One rank's view of a distributed grid: its block, ghost width, neighbours and boundaries.
+
+use super::boundary::{Boundaries, Side};
+use crate::decomp::{Block, Decomposition, Dir, Rect, Stencil};
+use crate::error::{Error, Result};
+
+/// Everything one rank needs to know about the distributed grid it holds a part of.
+///
+/// Pure data: built without MPI from a [`Decomposition`] and a rank, so it can be tested alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The global grid and its process grid.
+    pub decomp: Decomposition,
+    /// This rank.
+    pub rank: usize,
+    /// This rank's block of the global grid.
+    pub block: Block,
+    /// Ghost layers on every side (the stencil width).
+    pub ghost: usize,
+    /// Which ghost cells the exchange fills.
+    pub stencil: Stencil,
+    /// The conditions on the edges of the global domain.
+    pub bc: Boundaries,
+}
+
+impl Layout {
+    /// The layout of `rank`'s block. Fails when `ghost` is 0 or wider than any block (a ghost
+    /// region must come from the direct neighbour alone), or the boundaries are inconsistent.
+    pub fn new(
+        decomp: Decomposition,
+        rank: usize,
+        ghost: usize,
+        stencil: Stencil,
+        bc: Boundaries,
+    ) -> Result<Self> {
+        bc.validate()?;
+        if ghost == 0 {
+            return Err(Error::Decomposition(
+                "the ghost width must be at least 1".into(),
+            ));
+        }
+        let min_nx = decomp.nx / decomp.grid.px;
+        let min_ny = decomp.ny / decomp.grid.py;
+        let (axis, n) = if ghost > min_nx {
+            ("x", min_nx)
+        } else {
+            ("y", min_ny)
+        };
+        if ghost > n {
+            return Err(Error::Decomposition(format!(
+                "ghost width {ghost} is wider than the smallest block ({n} cells along {axis} on the {} process grid); use fewer ranks, a larger grid or a smaller ghost width",
+                decomp.grid
+            )));
+        }
+        Ok(Layout {
+            block: decomp.block(rank),
+            decomp,
+            rank,
+            ghost,
+            stencil,
+            bc,
+        })
+    }
+
+    /// The ghosted array's shape, `(ny + 2·ghost, nx + 2·ghost)`.
+    pub fn local_shape(&self) -> (usize, usize) {
+        let w = 2 * self.ghost;
+        (self.block.ny() + w, self.block.nx() + w)
+    }
+
+    /// The interior (this rank's block) in local indices.
+    pub fn interior(&self) -> Rect {
+        let w = self.ghost;
+        Rect {
+            rows: w..w + self.block.ny(),
+            cols: w..w + self.block.nx(),
+        }
+    }
+
+    /// The rank in direction `d`, wrapping around periodic edges; `None` at a physical edge.
+    pub fn neighbor(&self, d: Dir) -> Option<usize> {
+        self.decomp.grid.neighbor(
+            self.rank,
+            d.dx,
+            d.dy,
+            self.bc.periodic_x(),
+            self.bc.periodic_y(),
+        )
+    }
+
+    /// Whether `side` of this block is an edge of the global domain with a non-periodic condition
+    /// (its ghost cells hold the boundary condition, not a neighbour's cells).
+    pub fn is_physical(&self, side: Side) -> bool {
+        let d = match side {
+            Side::North => Dir { dx: 0, dy: -1 },
+            Side::South => Dir { dx: 0, dy: 1 },
+            Side::West => Dir { dx: -1, dy: 0 },
+            Side::East => Dir { dx: 1, dy: 0 },
+        };
+        self.neighbor(d).is_none()
+    }
+
+    /// The interior grown by `e` cells into the ghost zone on every side that has a neighbour (not
+    /// on physical edges): where a communication-avoiding solver updates redundantly `e` sweeps
+    /// before the next exchange. `e` must not exceed the ghost width.
+    pub fn grown(&self, e: usize) -> Rect {
+        debug_assert!(e <= self.ghost);
+        let r = self.interior();
+        let g = |side| if self.is_physical(side) { 0 } else { e };
+        Rect {
+            rows: r.rows.start - g(Side::North)..r.rows.end + g(Side::South),
+            cols: r.cols.start - g(Side::West)..r.cols.end + g(Side::East),
+        }
+    }
+
+    /// The global `(row, col)` of local cell `(i, j)`; may lie outside the global grid (as
+    /// `isize`) for ghost cells on physical edges.
+    pub fn global_of(&self, i: usize, j: usize) -> (isize, isize) {
+        let w = self.ghost as isize;
+        (
+            self.block.rows.start as isize + i as isize - w,
+            self.block.cols.start as isize + j as isize - w,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::ProcGrid;
+    use crate::grid::Boundary;
+
+    fn layout(nx: usize, ny: usize, px: usize, py: usize, rank: usize, w: usize) -> Result<Layout> {
+        let d = Decomposition::new(nx, ny, ProcGrid::new(px, py).unwrap()).unwrap();
+        Layout::new(
+            d,
+            rank,
+            w,
+            Stencil::Box,
+            Boundaries::all(Boundary::Dirichlet(0.0)),
+        )
+    }
+
+    #[test]
+    fn shapes_and_interior() {
+        let l = layout(10, 7, 3, 2, 4, 2).unwrap(); // block 3x3 at cols 4..7, rows 4..7
+        assert_eq!(l.local_shape(), (7, 7));
+        assert_eq!(
+            l.interior(),
+            Rect {
+                rows: 2..5,
+                cols: 2..5
+            }
+        );
+        assert_eq!(l.global_of(2, 2), (4, 4));
+        assert_eq!(l.global_of(0, 0), (2, 2));
+    }
+
+    #[test]
+    fn grows_only_towards_neighbours() {
+        // Rank 4 of 3x2 is bottom-middle: neighbours west, east, north; south is the edge.
+        let l = layout(10, 7, 3, 2, 4, 2).unwrap();
+        assert!(l.is_physical(Side::South));
+        assert!(!l.is_physical(Side::North));
+        assert_eq!(
+            l.grown(1),
+            Rect {
+                rows: 1..5,
+                cols: 1..6
+            }
+        );
+        assert_eq!(l.grown(0), l.interior());
+    }
+
+    #[test]
+    fn ghost_wider_than_a_block_is_refused() {
+        let e = layout(4, 100, 4, 1, 0, 2).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("ghost width 2 is wider than the smallest block (1 cells along x"),
+            "{e}"
+        );
+        assert!(layout(8, 100, 4, 1, 0, 2).is_ok());
+        assert!(layout(8, 100, 4, 1, 0, 0).is_err());
+    }
+
+    #[test]
+    fn periodic_edges_have_neighbours() {
+        let d = Decomposition::new(8, 8, ProcGrid::new(2, 1).unwrap()).unwrap();
+        let mut bc = Boundaries::all(Boundary::Dirichlet(0.0));
+        bc.west = Boundary::Periodic;
+        bc.east = Boundary::Periodic;
+        let l = Layout::new(d, 0, 1, Stencil::Star, bc).unwrap();
+        assert_eq!(l.neighbor(Dir { dx: -1, dy: 0 }), Some(1));
+        assert!(!l.is_physical(Side::West));
+        assert!(l.is_physical(Side::North));
+        bc.east = Boundary::Neumann;
+        assert!(Layout::new(d, 0, 1, Stencil::Star, bc).is_err());
+    }
+}
