@@ -76,6 +76,20 @@ pub enum Error {
     /// A process grid or decomposition that cannot be built.
     #[error("{0}")]
     Decomposition(String),
+    /// A run configuration that cannot be run: names the option and what it accepts.
+    #[error("{0}")]
+    Config(String),
+    /// A field that stopped being finite, or a residual that grew without bound.
+    #[error("{0}")]
+    Diverged(String),
+    /// A file that could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong, from the operating system.
+        message: String,
+    },
     /// A failure that one rank met and every rank agreed on (see [`crate::comm::Comm::agree`]).
     #[error("rank {rank}: {message}")]
     Agreed {

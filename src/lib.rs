@@ -8,7 +8,12 @@
 //!    of aborting, block scatter/gather of a global 2D array onto a process grid, and an
 //!    error-agreement step so that every rank leaves together.
 //! 2. [`decomp`]: domain decomposition as pure index math (no MPI): process grids, each rank's
-//!    block of the global grid, neighbours.
+//!    block of the global grid, neighbours, ghost regions. [`grid`]: the same with MPI: a
+//!    distributed array with ghost cells of width W, boundary conditions, and a halo exchange
+//!    split into `begin` and `end` so computation can overlap communication.
+//! 3. [`solver`]: 5-point stencil problems (Laplace, Poisson, heat) on a grid split across ranks,
+//!    with rayon threads inside each rank, bitwise identical for any decomposition. [`io`] writes
+//!    what people open: VTK files for ParaView, PNG pictures.
 //!
 //! ```no_run
 //! use halo::comm::ReduceOp;
@@ -26,12 +31,15 @@
 //! ```
 //!
 //! Run it with `mpirun -n 4 target/release/examples/NAME`. The examples in `examples/` (one per
-//! idea: `hello`, `broadcast`, `scatter`, `gather`, `scatter_gather_2d`) check their own answers.
+//! idea: `hello`, `broadcast`, `scatter`, `gather`, `scatter_gather_2d`, `halo_exchange`,
+//! `heat2d`) check their own answers.
 #![warn(missing_docs)]
 
 pub mod comm;
 pub mod decomp;
 pub mod error;
 pub mod grid;
+pub mod io;
+pub mod solver;
 
 pub use error::{Error, Result};

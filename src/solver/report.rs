@@ -1,0 +1,66 @@
+//! The summary of a run, as printed with `--json`.
+
+use super::config::Problem;
+
+/// What a run did and how fast: one JSON object line with `halo solve --json`.
+///
+/// Times are the slowest rank's; `bytes_sent` and `messages_sent` add up every rank's halo traffic
+/// in the iteration loop. `checksum` and `field_sha256` describe the gathered final field and are
+/// filled on the root rank only.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// The problem solved.
+    pub problem: Problem,
+    /// Ranks in the job.
+    pub ranks: usize,
+    /// Ranks along x.
+    pub px: usize,
+    /// Ranks along y.
+    pub py: usize,
+    /// Interior cells along x.
+    pub nx: usize,
+    /// Interior cells along y.
+    pub ny: usize,
+    /// Ghost width (iterations per halo exchange).
+    pub ghost: usize,
+    /// Rayon threads per rank.
+    pub threads: usize,
+    /// Iterations done (time steps, for heat).
+    pub iters: usize,
+    /// The slowest rank's time for the iteration loop alone, in seconds.
+    pub seconds: f64,
+    /// `nx·ny·iters / seconds / 1e6`.
+    pub mcells_per_s: f64,
+    /// The largest change of any cell in the last iteration (`max |u' − u|`).
+    pub residual: f64,
+    /// Whether `tol` was reached (always false without `--tol`).
+    pub converged: bool,
+    /// The sum of the final interior field, in row-major order.
+    pub checksum: f64,
+    /// SHA-256 of the gathered final field as little-endian `f64` in row-major order, hex.
+    pub field_sha256: String,
+    /// The slowest rank's time in stencil sweeps and residual checks, in seconds.
+    pub compute_seconds: f64,
+    /// The slowest rank's time in halo exchanges and residual allreduces, in seconds.
+    pub comm_seconds: f64,
+    /// Halo bytes sent by all ranks in the loop.
+    pub bytes_sent: u64,
+    /// Halo messages sent by all ranks in the loop.
+    pub messages_sent: u64,
+    /// Heat: the time step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dt: Option<f64>,
+    /// Heat: the simulated time reached, `iters · dt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    /// Poisson and heat: the largest `|u − u_exact|` over the grid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<f64>,
+}
+
+impl Report {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report always serialises")
+    }
+}

@@ -1,0 +1,223 @@
+//! The iteration loop: exchange, sweep, check, repeat.
+
+use super::config::Config;
+use super::kernels::{max_change, sweep};
+use super::problems;
+use super::report::Report;
+use crate::comm::{Comm, ReduceOp};
+use crate::decomp::Stencil;
+use crate::error::{Error, Result};
+use crate::grid::{Boundary, DistArray, HaloExchange, Layout, Side};
+use ndarray::Array2;
+
+/// Where a run is, for progress displays: called after every iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Iterations done.
+    pub iter: usize,
+    /// Iterations at most.
+    pub iters: usize,
+    /// The residual, on iterations that checked it.
+    pub residual: Option<f64>,
+}
+
+/// A finished run: its report, and on the root rank the gathered final field.
+pub struct Solution {
+    /// The summary; `checksum` and `field_sha256` are filled on the root only.
+    pub report: Report,
+    /// The final `(ny, nx)` field on rank 0, `None` elsewhere.
+    pub field: Option<Array2<f64>>,
+    /// This rank's layout.
+    pub layout: Layout,
+}
+
+/// Solves `cfg` on `comm`'s ranks; collective. Every error is agreed, so all ranks return the
+/// same `Err` together. `progress` is called after every iteration (pass one on rank 0 only).
+///
+/// With ghost width W the halos are exchanged once every W iterations: after an exchange, the
+/// k-th sweep also updates the W−1−k ghost layers next to neighbours, redundantly, so the next
+/// sweep has what it reads. Every cell is computed by the same formula from the same values
+/// wherever it is computed, so the field is bitwise the same for every W, rank count, process grid
+/// and thread count.
+pub fn solve(
+    comm: &Comm,
+    cfg: &Config,
+    mut progress: Option<&mut dyn FnMut(Progress)>,
+) -> Result<Solution> {
+    // These checks depend only on the arguments and the rank count, the same on every rank, so
+    // every rank fails alike without a message sent.
+    cfg.validate()?;
+    let decomp = comm.decompose(cfg.nx, cfg.ny, cfg.procs)?;
+    let stencil = if cfg.ghost > 1 {
+        Stencil::Box
+    } else {
+        Stencil::Star
+    };
+    let bc = problems::boundaries(cfg.problem);
+    let layout = Layout::new(decomp, comm.rank(), cfg.ghost, stencil, bc)?;
+    let pool = match cfg.threads {
+        1 => None,
+        t => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .map_err(|e| Error::Config(format!("--threads {t}: {e}"))),
+        ),
+    }
+    .transpose();
+    // A pool can fail on one rank alone (thread limits): agree.
+    let pool = comm.agree(pool)?;
+
+    let kernel = problems::kernel(cfg);
+    let f = problems::rhs(cfg, &layout);
+    let mut u = problems::initial(cfg, &layout);
+    let mut v = u.clone();
+    let mut ex = HaloExchange::new(comm, &layout);
+    let neumann = Side::ALL
+        .iter()
+        .any(|&s| layout.is_physical(s) && layout.bc.side(s) == Boundary::Neumann);
+    let stride = layout.local_shape().1;
+    let inner = layout.interior();
+    let w = cfg.ghost;
+    let parallel = pool.is_some();
+    let in_pool = |job: &mut (dyn FnMut() + Send)| match &pool {
+        Some(p) => p.install(job),
+        None => job(),
+    };
+
+    let (mut compute, mut communicate) = (0.0, 0.0);
+    let (mut residual, mut converged, mut done) = (f64::NAN, false, 0);
+    comm.barrier();
+    let start = Comm::wtime();
+    for it in 0..cfg.iters {
+        let t = Comm::wtime();
+        if it % w == 0 {
+            ex.exchange(&mut u);
+        }
+        let t1 = Comm::wtime();
+        let region = layout.grown(w - 1 - it % w);
+        let check = (it + 1) % cfg.check_every == 0 || it + 1 == cfg.iters;
+        let mut local = (0.0, false);
+        in_pool(&mut || {
+            let (us, vs) = (slice(&u), slice_mut(&mut v));
+            sweep(
+                kernel,
+                us,
+                vs,
+                &f,
+                stride,
+                region.rows.clone(),
+                region.cols.clone(),
+                parallel,
+            );
+            if check {
+                local = max_change(
+                    us,
+                    vs,
+                    stride,
+                    inner.rows.clone(),
+                    inner.cols.clone(),
+                    parallel,
+                );
+            }
+        });
+        if neumann {
+            v.apply_boundaries();
+        }
+        std::mem::swap(&mut u, &mut v);
+        done = it + 1;
+        let t2 = Comm::wtime();
+        compute += t2 - t1;
+        communicate += t1 - t;
+        let mut seen = None;
+        if check {
+            let mut global = [0.0; 2];
+            comm.all_reduce_into(
+                &[local.0, f64::from(u8::from(local.1))],
+                &mut global,
+                ReduceOp::Max,
+            )?;
+            communicate += Comm::wtime() - t2;
+            if global[1] > 0.0 {
+                return Err(Error::Diverged(format!(
+                    "{}: the field became NaN or infinite by iteration {done}",
+                    cfg.problem
+                )));
+            }
+            residual = global[0];
+            seen = Some(residual);
+        }
+        if let Some(p) = progress.as_mut() {
+            p(Progress {
+                iter: done,
+                iters: cfg.iters,
+                residual: seen,
+            });
+        }
+        if seen.is_some_and(|r| cfg.tol.is_some_and(|tol| r <= tol)) {
+            converged = true;
+            break;
+        }
+    }
+    let elapsed = Comm::wtime() - start;
+
+    let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
+    let sum = |x: u64| comm.all_reduce_value(x, ReduceOp::Sum);
+    let seconds = max(elapsed)?;
+    let error = match problems::exact(cfg, done) {
+        Some(exact) => {
+            let b = &layout.block;
+            let local = u
+                .interior()
+                .indexed_iter()
+                .map(|((i, j), &x)| (x - exact(b.rows.start + i, b.cols.start + j)).abs())
+                .fold(0.0, f64::max);
+            Some(max(local)?)
+        }
+        None => None,
+    };
+    let mut report = Report {
+        problem: cfg.problem,
+        ranks: comm.size(),
+        px: decomp.grid.px,
+        py: decomp.grid.py,
+        nx: cfg.nx,
+        ny: cfg.ny,
+        ghost: w,
+        threads: cfg.threads,
+        iters: done,
+        seconds,
+        mcells_per_s: (cfg.nx * cfg.ny) as f64 * done as f64 / seconds / 1e6,
+        residual,
+        converged,
+        checksum: 0.0,
+        field_sha256: String::new(),
+        compute_seconds: max(compute)?,
+        comm_seconds: max(communicate)?,
+        bytes_sent: sum(ex.bytes_sent())?,
+        messages_sent: sum(ex.messages_sent())?,
+        dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
+        time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
+        error,
+    };
+    let field = u.gather(comm, 0)?;
+    if let Some(g) = &field {
+        report.checksum = g.iter().sum();
+        report.field_sha256 = crate::io::field_sha256(g);
+    }
+    Ok(Solution {
+        report,
+        field,
+        layout,
+    })
+}
+
+fn slice(a: &DistArray) -> &[f64] {
+    a.local().as_slice().expect("ghosted arrays are contiguous")
+}
+
+fn slice_mut(a: &mut DistArray) -> &mut [f64] {
+    a.local_mut()
+        .as_slice_mut()
+        .expect("ghosted arrays are contiguous")
+}
