@@ -1,5 +1,12 @@
-//! Outputs people open: hashes of fields, for comparing runs to the last bit.
+//! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields; all written
+//! atomically (a temporary file, flushed, renamed).
 
+mod files;
 mod hash;
+mod png;
+mod vtk;
 
+pub use files::{ensure_dir, write_atomic};
 pub use hash::field_sha256;
+pub use png::{decomposition_png, heatmap_png, viridis};
+pub use vtk::{write_vti, VtkArray};

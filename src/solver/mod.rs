@@ -13,11 +13,13 @@
 
 mod config;
 pub mod kernels;
+mod output;
 mod problems;
 mod report;
 mod run;
 
 pub use config::{Config, Problem};
+pub use output::write_outputs;
 pub use problems::{point, sine_mode};
 pub use report::Report;
 pub use run::{solve, Progress, Solution};

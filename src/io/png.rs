@@ -1,0 +1,265 @@
+//! PNG pictures of fields: a heatmap with a colour bar, and the decomposition drawn over a field.
+
+use crate::decomp::Decomposition;
+use crate::error::{Error, Result};
+use ndarray::Array2;
+use plotters::prelude::*;
+use std::sync::Once;
+
+/// The font family every picture uses (DejaVu Sans, built in: no system fonts needed).
+const FONT: &str = "sans-serif";
+const MARGIN: u32 = 12;
+const TITLE: u32 = 34;
+const BAR: u32 = 110;
+/// The longest side of the field in a picture, in pixels.
+const MAX_SIDE: u32 = 900;
+/// Small grids are drawn at least this large.
+const MIN_SIDE: u32 = 360;
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// An RGB picture being drawn.
+struct Picture {
+    w: u32,
+    h: u32,
+    rgb: Vec<u8>,
+}
+
+impl Picture {
+    fn new(w: u32, h: u32) -> Self {
+        Picture {
+            w,
+            h,
+            rgb: vec![255; (w * h * 3) as usize],
+        }
+    }
+
+    fn put(&mut self, x: u32, y: u32, c: [u8; 3]) {
+        let at = ((y * self.w + x) * 3) as usize;
+        self.rgb[at..at + 3].copy_from_slice(&c);
+    }
+
+    /// Draws text and lines with plotters over the pixels drawn so far.
+    fn draw(
+        &mut self,
+        f: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>),
+    ) -> Result<()> {
+        register_font();
+        let root = BitMapBackend::with_buffer(&mut self.rgb, (self.w, self.h)).into_drawing_area();
+        f(&root);
+        root.present().map_err(|e| Error::Io {
+            path: "(picture)".into(),
+            message: e.to_string(),
+        })
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, self.w, self.h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let err = |e: png::EncodingError| Error::Io {
+            path: "(png)".into(),
+            message: e.to_string(),
+        };
+        let mut writer = enc.write_header().map_err(err)?;
+        writer.write_image_data(&self.rgb).map_err(err)?;
+        writer.finish().map_err(err)?;
+        Ok(out)
+    }
+}
+
+/// The viridis colour map at `t` in `[0, 1]` (linear between nine of its samples).
+pub fn viridis(t: f64) -> [u8; 3] {
+    const STOPS: [[u8; 3]; 9] = [
+        [68, 1, 84],
+        [71, 44, 122],
+        [59, 81, 139],
+        [44, 113, 142],
+        [33, 144, 141],
+        [39, 173, 129],
+        [92, 200, 99],
+        [170, 220, 50],
+        [253, 231, 37],
+    ];
+    if t.is_nan() {
+        return [255, 0, 255];
+    }
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let k = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - k as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (STOPS[k], STOPS[k + 1]);
+    [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+}
+
+/// The size in pixels at which an `nx × ny` field is drawn.
+fn field_size(nx: usize, ny: usize) -> (u32, u32) {
+    let long = nx.max(ny) as f64;
+    let scale = if long > MAX_SIDE as f64 {
+        MAX_SIDE as f64 / long
+    } else {
+        (MIN_SIDE as f64 / long).ceil().max(1.0)
+    };
+    (
+        ((nx as f64 * scale).round() as u32).max(1),
+        ((ny as f64 * scale).round() as u32).max(1),
+    )
+}
+
+/// The finite minimum and maximum of a field (0, 1 when it has none).
+fn range(field: &Array2<f64>) -> (f64, f64) {
+    let (lo, hi) = field
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    if lo > hi {
+        (0.0, 1.0)
+    } else {
+        (lo, hi)
+    }
+}
+
+fn tick(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+/// Paints `field` at `(x0, y0)` in `w × h` pixels, row 0 at the top, with `colour(value)`.
+fn paint(
+    p: &mut Picture,
+    field: &Array2<f64>,
+    x0: u32,
+    y0: u32,
+    w: u32,
+    h: u32,
+    colour: impl Fn(f64) -> [u8; 3],
+) {
+    let (ny, nx) = field.dim();
+    for y in 0..h {
+        let i = ((y as u64 * ny as u64) / h as u64) as usize;
+        for x in 0..w {
+            let j = ((x as u64 * nx as u64) / w as u64) as usize;
+            p.put(x0 + x, y0 + y, colour(field[[i, j]]));
+        }
+    }
+}
+
+/// A heatmap of `field` (shape `(ny, nx)`, row 0 at the top) in the viridis colour map, with a
+/// colour bar and its scale, under `title`. Returns the PNG file's bytes.
+pub fn heatmap_png(field: &Array2<f64>, title: &str) -> Result<Vec<u8>> {
+    let (ny, nx) = field.dim();
+    let (w, h) = field_size(nx, ny);
+    let (lo, hi) = range(field);
+    let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+    let mut p = Picture::new(w + 2 * MARGIN + BAR, h.max(200) + MARGIN + TITLE);
+    paint(&mut p, field, MARGIN, TITLE, w, h, |v| viridis(t(v)));
+    // The colour bar: top is the maximum.
+    let (bx, bh) = (MARGIN + w + 16, h.max(200));
+    for y in 0..bh {
+        let c = viridis(1.0 - y as f64 / (bh - 1).max(1) as f64);
+        for x in 0..18 {
+            p.put(bx + x, TITLE + y, c);
+        }
+    }
+    p.draw(|root| {
+        let text = (FONT, 15).into_font().color(&BLACK);
+        let small = (FONT, 12).into_font().color(&BLACK);
+        let _ = root.draw_text(title, &text, (MARGIN as i32, 9));
+        let _ = root.draw(&Rectangle::new(
+            [
+                (bx as i32, TITLE as i32),
+                ((bx + 18) as i32, (TITLE + bh) as i32),
+            ],
+            BLACK.stroke_width(1),
+        ));
+        for k in 0..=4 {
+            let f = k as f64 / 4.0;
+            let y = (TITLE as f64 + (1.0 - f) * (bh - 1) as f64) as i32;
+            let _ = root.draw(&PathElement::new(
+                vec![((bx + 18) as i32, y), ((bx + 23) as i32, y)],
+                BLACK,
+            ));
+            let _ = root.draw_text(&tick(lo + f * (hi - lo)), &small, ((bx + 26) as i32, y - 6));
+        }
+    })?;
+    p.encode()
+}
+
+/// `field` in muted colours with `decomp`'s blocks outlined and each labelled with its rank:
+/// which rank owns which part of the grid. Returns the PNG file's bytes.
+pub fn decomposition_png(
+    field: &Array2<f64>,
+    decomp: &Decomposition,
+    title: &str,
+) -> Result<Vec<u8>> {
+    let (ny, nx) = field.dim();
+    let (w, h) = field_size(nx, ny);
+    let (lo, hi) = range(field);
+    let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+    let mut p = Picture::new(w + 2 * MARGIN, h + MARGIN + TITLE);
+    paint(&mut p, field, MARGIN, TITLE, w, h, |v| {
+        let c = viridis(t(v));
+        // Blend halfway to white so the outlines and numbers stand out.
+        [c[0] / 2 + 128, c[1] / 2 + 128, c[2] / 2 + 128]
+    });
+    let px = |col: usize| (MARGIN as u64 + (col as u64 * w as u64) / nx as u64) as i32;
+    let py = |row: usize| (TITLE as u64 + (row as u64 * h as u64) / ny as u64) as i32;
+    p.draw(|root| {
+        let _ = root.draw_text(
+            title,
+            &(FONT, 15).into_font().color(&BLACK),
+            (MARGIN as i32, 9),
+        );
+        let blocks: Vec<_> = decomp.blocks().collect();
+        let label = ((w / decomp.grid.px as u32).min(h / decomp.grid.py as u32) / 3).clamp(8, 40);
+        for b in &blocks {
+            let (x0, x1, y0, y1) = (
+                px(b.cols.start),
+                px(b.cols.end),
+                py(b.rows.start),
+                py(b.rows.end),
+            );
+            let _ = root.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(2)));
+            let s = b.rank.to_string();
+            let style = (FONT, label as f64).into_font().color(&BLACK);
+            let (tw, th) = root.estimate_text_size(&s, &style).unwrap_or((0, 0));
+            let _ = root.draw_text(
+                &s,
+                &style,
+                ((x0 + x1 - tw as i32) / 2, (y0 + y1 - th as i32) / 2),
+            );
+        }
+    })?;
+    p.encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viridis_ends_and_nan() {
+        assert_eq!(viridis(0.0), [68, 1, 84]);
+        assert_eq!(viridis(1.0), [253, 231, 37]);
+        assert_eq!(viridis(-3.0), viridis(0.0));
+        assert_eq!(viridis(f64::NAN), [255, 0, 255]);
+    }
+
+    #[test]
+    fn sizes_stay_between_the_limits() {
+        assert_eq!(field_size(4096, 2048), (900, 450));
+        assert_eq!(field_size(10, 5), (360, 180));
+        assert_eq!(field_size(1, 1), (360, 360));
+    }
+}
