@@ -2,7 +2,12 @@
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
-use halo::comm::{self, Comm, Mpi};
+use halo::comm::{self, Comm, Mpi, Threading};
+use halo::decomp::ProcGrid;
+use halo::solver::{self, Config, Problem, Progress};
+use halo::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit code for a usage error (bad arguments), as in BSD's sysexits and clap.
@@ -27,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Solve a 2D stencil problem on a grid split across the job's ranks.
+    Solve(SolveArgs),
     /// Run every collective on this job's ranks and verify each answer; one line per collective.
     Check {
         /// Elements per rank in each collective.
@@ -38,13 +45,106 @@ enum Cmd {
     Info,
 }
 
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct SolveArgs {
+    /// The problem: laplace (Jacobi, top edge held at 1), poisson (manufactured solution
+    /// sin(πx)sin(πy), reports its error) or heat (explicit steps of u_t = α∇²u).
+    #[arg(long, default_value = "laplace", value_parser = parse_problem)]
+    problem: Problem,
+    /// Interior cells NXxNY; the walls live in the ghost layer around them.
+    #[arg(long, default_value = "1024x1024", value_name = "NXxNY", value_parser = parse_grid,
+          allow_hyphen_values = true)]
+    grid: (usize, usize),
+    /// Iterations (time steps for heat); with --tol, at most this many.
+    #[arg(long, default_value_t = 1000)]
+    iters: usize,
+    /// Stop when the largest change of a cell in one iteration is at most this.
+    #[arg(long)]
+    tol: Option<f64>,
+    /// Iterations between residual checks (each is an allreduce).
+    #[arg(long, default_value_t = 100, value_name = "K")]
+    check_every: usize,
+    /// Process grid PXxPY (PX ranks along x, PY along y); by default the one that cuts least.
+    #[arg(long, value_name = "PXxPY", value_parser = parse_procs, allow_hyphen_values = true)]
+    procs: Option<ProcGrid>,
+    /// Ghost width W: exchange halos every W iterations, updating the ghost zone in between.
+    #[arg(long, default_value_t = 1, value_name = "W")]
+    ghost: usize,
+    /// Rayon threads per rank (MPI stays on the main thread).
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    threads: usize,
+    /// Heat: the time step [default: half the stability limit].
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Heat: the diffusivity α.
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    /// Write the final field (field.vti for ParaView), field.png, decomposition.png and
+    /// summary.json into this directory (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print one JSON object line with the run's figures (rank 0) instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Show a progress bar on rank 0 (iterations/s, residual).
+    #[arg(long)]
+    progress: bool,
+    /// Print nothing but errors (and the JSON line with --json).
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl SolveArgs {
+    fn config(&self) -> Config {
+        Config {
+            problem: self.problem,
+            nx: self.grid.0,
+            ny: self.grid.1,
+            procs: self.procs,
+            ghost: self.ghost,
+            threads: self.threads,
+            iters: self.iters,
+            tol: self.tol,
+            check_every: self.check_every,
+            dt: self.dt,
+            alpha: self.alpha,
+        }
+    }
+}
+
+fn parse_problem(s: &str) -> Result<Problem, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_grid(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not of the form NXxNY, e.g. 512x512"))?;
+    let n = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}': '{t}' is not a whole number of cells"))
+    };
+    Ok((n(a)?, n(b)?))
+}
+
+fn parse_procs(s: &str) -> Result<ProcGrid, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     comm::abort_on_panic(EXIT_PANIC);
-    let mpi = match comm::init() {
+    // rayon threads compute, the main thread alone calls MPI.
+    let threading = match &cli.cmd {
+        Cmd::Solve(a) if a.threads > 1 => Threading::Funneled,
+        _ => Threading::Single,
+    };
+    let mpi = match comm::init_with_threading(threading) {
         Ok(mpi) => mpi,
         Err(e) => {
             eprintln!("halo: error: {e}");
@@ -53,8 +153,9 @@ fn main() -> ExitCode {
     };
     let world = mpi.world();
     let outcome = match cli.cmd {
-        Cmd::Check { size } => check(&world, &mpi, size as usize),
-        Cmd::Info => info(&world, &mpi),
+        Cmd::Solve(args) => solve(&world, &args),
+        Cmd::Check { size } => check(&world, &mpi, size as usize).map_err(Error::Config),
+        Cmd::Info => info(&world, &mpi).map_err(Error::Config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,9 +163,88 @@ fn main() -> ExitCode {
             if world.rank() == 0 {
                 eprintln!("halo: error: {e}");
             }
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// 2 for what the user asked wrongly (as for bad arguments), 1 for runs that failed.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Config(_) | Error::Decomposition(_) => EXIT_USAGE,
+        _ => EXIT_FAILURE,
+    }
+}
+
+fn solve(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
+    let cfg = args.config();
+    let root = world.rank() == 0;
+    // Find an unwritable output directory before computing, not after.
+    if let Some(dir) = &args.out {
+        let ready = if root {
+            halo::io::ensure_dir(dir)
+        } else {
+            Ok(())
+        };
+        world.agree(ready)?;
+    }
+    let bar = (root && args.progress && !args.quiet).then(|| {
+        let bar = ProgressBar::new(cfg.iters as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} it, {per_sec}, residual {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut tick = |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.iter as u64);
+            if let Some(r) = p.residual {
+                bar.set_message(format!("{r:.3e}"));
+            }
+        }
+    };
+    let progress: Option<&mut dyn FnMut(Progress)> =
+        if bar.is_some() { Some(&mut tick) } else { None };
+    let sol = solver::solve(world, &cfg, progress)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let written = match &args.out {
+        Some(dir) => world.agree(solver::write_outputs(dir, &cfg, &sol))?,
+        None => Vec::new(),
+    };
+    if !root {
+        return Ok(());
+    }
+    let r = &sol.report;
+    if args.json {
+        println!("{}", r.to_json());
+    } else if !args.quiet {
+        println!(
+            "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}",
+            r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads
+        );
+        let stop = if r.converged { " (converged)" } else { "" };
+        println!(
+            "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s)",
+            r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds
+        );
+        if let Some(e) = r.error {
+            println!("max error against the exact solution {e:.6e}");
+        }
+        println!(
+            "checksum {:.17e}, field sha256 {}",
+            r.checksum, r.field_sha256
+        );
+        for p in &written {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
 }
 
 /// Prints a clap error once (from rank 0) as one line; help and version go to stdout.

@@ -133,3 +133,47 @@ pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration
 pub fn mpirun(n: usize, program: &Path, args: &[&str]) -> Run {
     mpirun_timeout(n, program, args, Duration::from_secs(120))
 }
+
+/// Runs a `halo solve --json` job and returns the JSON summary rank 0 printed.
+pub fn solve_json(n: usize, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["solve", "--json"];
+    all.extend_from_slice(args);
+    let run = mpirun(n, &halo_bin(), &all);
+    run.assert_ok(&format!("halo {} on {n} ranks", all.join(" ")));
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected one JSON line from rank 0:\n{}",
+        run.stdout
+    );
+    serde_json::from_str(lines[0]).expect("valid JSON")
+}
+
+/// Runs `python3 -c script` with `args`, after checking that it can import `modules`; panics
+/// with what to install if it cannot (scripts/setup installs them).
+pub fn python(modules: &[&str], script: &str, args: &[&str]) -> String {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        _ => panic!(
+            "this test reads the output with the tools people use, and needs python3 with {}: \
+             run scripts/setup --test (pip install vtk pillow)",
+            modules.join(", ")
+        ),
+    }
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

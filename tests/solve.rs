@@ -1,0 +1,386 @@
+//! `halo solve` as users run it: real multi-rank jobs, checked for bitwise determinism, against
+//! independent references and exact solutions, and for what they write.
+
+mod common;
+use common::{halo_bin, mpirun, python, solve_json};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+fn sha(v: &Value) -> String {
+    v["field_sha256"].as_str().unwrap().to_string()
+}
+
+/// Runs the same problem on many rank counts, process grids, thread counts and ghost widths and
+/// asserts one field hash for all of them.
+fn same_field_everywhere(problem: &str, grid: &str, iters: &str, cases: &[(usize, &[&str])]) {
+    let base = ["--problem", problem, "--grid", grid, "--iters", iters];
+    let reference = solve_json(1, &base);
+    assert_eq!(reference["iters"].as_u64(), Some(iters.parse().unwrap()));
+    for (n, extra) in cases {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let got = solve_json(*n, &args);
+        assert_eq!(got["ranks"].as_u64(), Some(*n as u64));
+        assert_eq!(
+            sha(&got),
+            sha(&reference),
+            "{problem} on {n} ranks with {extra:?}"
+        );
+        assert_eq!(got["checksum"], reference["checksum"]);
+    }
+}
+
+#[test]
+fn laplace_is_bitwise_identical_across_ranks_grids_threads_and_ghost_widths() {
+    same_field_everywhere(
+        "laplace",
+        "37x29",
+        "60",
+        &[
+            (1, &["--threads", "2"]),
+            (1, &["--ghost", "3"]),
+            (2, &["--procs", "1x2"]),
+            (2, &["--procs", "2x1", "--ghost", "2"]),
+            (3, &["--procs", "1x3"]),
+            (3, &["--procs", "3x1", "--threads", "2"]),
+            (4, &["--procs", "2x2", "--ghost", "2"]),
+            (4, &["--procs", "4x1", "--ghost", "2", "--threads", "2"]),
+            (4, &["--procs", "1x4"]),
+            (6, &["--procs", "3x2"]),
+            (6, &["--procs", "2x3", "--ghost", "2"]),
+            (6, &["--procs", "6x1"]),
+        ],
+    );
+}
+
+#[test]
+fn poisson_and_heat_are_bitwise_identical_across_decompositions() {
+    let cases: &[(usize, &[&str])] = &[
+        (2, &["--procs", "2x1", "--threads", "2"]),
+        (3, &["--procs", "1x3", "--ghost", "2"]),
+        (4, &["--procs", "2x2", "--ghost", "2", "--threads", "2"]),
+        (6, &["--procs", "3x2"]),
+    ];
+    same_field_everywhere("poisson", "31x23", "80", cases);
+    same_field_everywhere("heat", "31x23", "80", cases);
+}
+
+/// The Laplace benchmark exactly as its definition reads, in plain nested loops.
+fn naive_laplace(nx: usize, ny: usize, iters: usize) -> Vec<Vec<f64>> {
+    let mut u = vec![vec![0.0; nx + 2]; ny + 2];
+    u[0].iter_mut().for_each(|x| *x = 1.0); // the edge before row 0 held at 1
+    let mut v = u.clone();
+    for _ in 0..iters {
+        for i in 1..=ny {
+            for j in 1..=nx {
+                v[i][j] = 0.25 * (u[i - 1][j] + u[i + 1][j] + u[i][j - 1] + u[i][j + 1]);
+            }
+        }
+        std::mem::swap(&mut u, &mut v);
+    }
+    u[1..=ny].iter().map(|r| r[1..=nx].to_vec()).collect()
+}
+
+#[test]
+fn laplace_matches_the_textbook_definition_to_the_last_bit() {
+    let (nx, ny, iters) = (23, 17, 75);
+    let want = naive_laplace(nx, ny, iters);
+    let mut h = Sha256::new();
+    want.iter()
+        .flatten()
+        .for_each(|x| h.update(x.to_le_bytes()));
+    let want_sha: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let want_sum: f64 = want.iter().flatten().sum();
+    let got = solve_json(3, &["--grid", "23x17", "--iters", "75", "--procs", "3x1"]);
+    assert_eq!(sha(&got), want_sha);
+    assert_eq!(got["checksum"].as_f64(), Some(want_sum));
+    // The residual is the largest change in the last iteration.
+    let prev = naive_laplace(nx, ny, iters - 1);
+    let change = want
+        .iter()
+        .flatten()
+        .zip(prev.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert_eq!(got["residual"].as_f64(), Some(change));
+}
+
+#[test]
+fn poisson_error_falls_as_h_squared() {
+    // -∇²u = 2π² sin(πx) sin(πy): the sine mode is an eigenvector of the 5-point Laplacian with
+    // eigenvalue λ_h = (8/h²) sin²(πh/2), so the converged discrete solution is (2π²/λ_h) times
+    // the exact one, and its largest error is |2π²/λ_h − 1| · max sin·sin, which is π²h²/12 +
+    // O(h⁴). The maximum principle bounds it by π⁴h²/48 whatever the mode.
+    let mut errors = Vec::new();
+    for n in [15usize, 31, 63] {
+        let grid = format!("{n}x{n}");
+        let r = solve_json(
+            2,
+            &[
+                "--problem",
+                "poisson",
+                "--grid",
+                &grid,
+                "--iters",
+                "100000",
+                "--tol",
+                "1e-14",
+            ],
+        );
+        assert_eq!(r["converged"], Value::Bool(true), "{r}");
+        let e = r["error"].as_f64().unwrap();
+        let h = 1.0 / (n + 1) as f64;
+        let pi = std::f64::consts::PI;
+        let lambda = 8.0 / (h * h) * (pi * h / 2.0).sin().powi(2);
+        // n is odd, so a node sits at the centre, where sin·sin = 1.
+        let predicted = (2.0 * pi * pi / lambda - 1.0).abs();
+        // Stopping at an update of 1e-14 leaves an algebraic error below 1e-14/(1−ρ) < 1e-10.
+        assert!(
+            (e - predicted).abs() < 1e-10,
+            "n={n}: error {e:e}, predicted {predicted:e}"
+        );
+        assert!(
+            e <= pi.powi(4) * h * h / 48.0,
+            "n={n}: error {e:e} above the bound"
+        );
+        errors.push(e);
+    }
+    for w in errors.windows(2) {
+        let order = (w[0] / w[1]).log2();
+        assert!((1.95..=2.05).contains(&order), "observed order {order}");
+    }
+}
+
+#[test]
+fn heat_follows_the_analytic_decay_of_a_sine_mode() {
+    let (n, steps) = (39usize, 400usize);
+    let r = solve_json(
+        4,
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "39x39",
+            "--iters",
+            "400",
+            "--ghost",
+            "2",
+        ],
+    );
+    let dt = r["dt"].as_f64().unwrap();
+    let h = 1.0 / (n + 1) as f64;
+    let pi = std::f64::consts::PI;
+    // The default step is half the stability limit h²/4.
+    assert!((dt - 0.125 * h * h).abs() < 1e-18, "dt {dt}");
+    assert!((r["time"].as_f64().unwrap() - dt * steps as f64).abs() < 1e-15);
+    // Each step multiplies the discrete mode by g = 1 − dt·λ_h, λ_h = 2·(4/h²)sin²(πh/2); the
+    // exact solution decays as exp(−2π²t). The reported error is the gap between the two at the
+    // peak node, plus rounding.
+    let lambda = 2.0 * 4.0 / (h * h) * (pi * h / 2.0).sin().powi(2);
+    let g = 1.0 - dt * lambda;
+    let t = dt * steps as f64;
+    let peak = (pi * 0.5).sin().powi(2); // n odd: a node at the centre
+    let predicted = (g.powi(steps as i32) - (-2.0 * pi * pi * t).exp()).abs() * peak;
+    let e = r["error"].as_f64().unwrap();
+    assert!(
+        (e - predicted).abs() < 1e-12,
+        "error {e:e}, predicted {predicted:e}"
+    );
+    // And the decay itself is right to O(h²): a relative error of a few 1e-4 here.
+    let amplitude = (-2.0 * pi * pi * t).exp();
+    assert!(
+        e / amplitude < pi * pi * h * h,
+        "relative error {}",
+        e / amplitude
+    );
+}
+
+#[test]
+fn tol_stops_at_a_check_and_reports_convergence() {
+    let r = solve_json(
+        2,
+        &[
+            "--grid",
+            "40x40",
+            "--iters",
+            "100000",
+            "--tol",
+            "1e-4",
+            "--check-every",
+            "50",
+        ],
+    );
+    assert_eq!(r["converged"], Value::Bool(true));
+    let iters = r["iters"].as_u64().unwrap();
+    assert!(iters < 100000 && iters % 50 == 0, "iters {iters}");
+    assert!(r["residual"].as_f64().unwrap() <= 1e-4);
+    // One check earlier it had not converged: run exactly 50 fewer iterations.
+    let before = solve_json(
+        2,
+        &["--grid", "40x40", "--iters", &(iters - 50).to_string()],
+    );
+    assert!(before["residual"].as_f64().unwrap() > 1e-4);
+}
+
+#[test]
+fn json_has_every_field_and_consistent_rates() {
+    let r = solve_json(2, &["--grid", "64x32", "--iters", "20"]);
+    for k in [
+        "problem",
+        "ranks",
+        "px",
+        "py",
+        "nx",
+        "ny",
+        "ghost",
+        "threads",
+        "iters",
+        "seconds",
+        "mcells_per_s",
+        "residual",
+        "checksum",
+        "field_sha256",
+        "compute_seconds",
+        "comm_seconds",
+        "bytes_sent",
+    ] {
+        assert!(r.get(k).is_some(), "missing {k} in {r}");
+    }
+    let (secs, rate) = (
+        r["seconds"].as_f64().unwrap(),
+        r["mcells_per_s"].as_f64().unwrap(),
+    );
+    assert!((rate - 64.0 * 32.0 * 20.0 / secs / 1e6).abs() <= 1e-9 * rate);
+    // 2 ranks cut 64x32 between columns (32 cells) rather than rows (64): each sends one column
+    // of 32 cells per exchange.
+    assert_eq!((r["px"].as_u64(), r["py"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(r["bytes_sent"].as_u64(), Some(2 * 20 * 32 * 8));
+    assert_eq!(r["messages_sent"].as_u64(), Some(2 * 20));
+}
+
+#[test]
+fn out_writes_a_vti_paraview_reads_and_pngs_that_decode() {
+    let dir = std::env::temp_dir().join(format!("halo-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let run = mpirun(
+        3,
+        &halo_bin(),
+        &[
+            "solve", "--grid", "50x30", "--iters", "200", "--out", d, "--json",
+        ],
+    );
+    run.assert_ok("solve --out");
+    let r: Value =
+        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    // VTK's own reader: dimensions, spacing, and the field to the last bit (rows flipped back
+    // to row 0 at the top, then hashed as halo hashes it).
+    let script = r#"
+import sys, hashlib, vtk
+from vtk.util.numpy_support import vtk_to_numpy
+rd = vtk.vtkXMLImageDataReader(); rd.SetFileName(sys.argv[1]); rd.Update()
+img = rd.GetOutput(); nx, ny, nz = img.GetDimensions()
+u = vtk_to_numpy(img.GetPointData().GetArray('u')).reshape(ny, nx)[::-1]
+rank = vtk_to_numpy(img.GetPointData().GetArray('rank'))
+print(nx, ny, nz, '%.9f' % (img.GetSpacing()[0] * (nx + 1)), int(rank.min()), int(rank.max()))
+print(hashlib.sha256(u.astype('<f8').tobytes()).hexdigest())
+"#;
+    let out = python(&["vtk"], script, &[&format!("{d}/field.vti")]);
+    let lines: Vec<&str> = out.lines().collect();
+    // 50x30 points spaced 1/51 (the walls are not points), owned by ranks 0 to 2.
+    assert_eq!(lines[0], "50 30 1 1.000000000 0 2");
+    assert_eq!(lines[1], sha(&r));
+    // The pictures open in PIL, in RGB, at a readable size.
+    let script = r#"
+import sys
+from PIL import Image
+for p in sys.argv[1:]:
+    im = Image.open(p); im.load(); print(im.format, im.mode, im.size[0] >= 360)
+"#;
+    let out = python(
+        &["PIL"],
+        script,
+        &[&format!("{d}/field.png"), &format!("{d}/decomposition.png")],
+    );
+    assert_eq!(out, "PNG RGB True\nPNG RGB True\n");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["field_sha256"], r["field_sha256"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `halo solve ARGS` on `n` ranks and checks it fails as bad input must: one line from rank
+/// 0 that says `says`, exit `code`, no panic, within seconds.
+fn refused(n: usize, args: &[&str], code: i32, says: &str) {
+    let mut all = vec!["solve"];
+    all.extend_from_slice(args);
+    let run = mpirun(n, &halo_bin(), &all);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{args:?} on {n} ranks:\n{}", run.stderr);
+    assert!(lines[0].starts_with("halo: error: "), "{}", lines[0]);
+    assert!(
+        lines[0].contains(says),
+        "{args:?} on {n} ranks: {}",
+        lines[0]
+    );
+    assert_eq!(run.code, Some(code), "{args:?} on {n} ranks: {}", lines[0]);
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"));
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "{args:?} took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["--grid", "0x10"], 2, "--grid 0x10"),
+        (&["--grid", "-5x10"], 2, "'-5' is not a whole number"),
+        (&["--grid", "abc"], 2, "'abc' is not of the form NXxNY"),
+        (
+            &["--grid", "10x10", "--procs", "3x3"],
+            2,
+            "process grid 3x3 has 9 ranks but the job has",
+        ),
+        (
+            &["--grid", "10x10", "--procs", "0x3"],
+            2,
+            "both sides must be at least 1",
+        ),
+        (&["--grid", "10x10", "--ghost", "0"], 2, "--ghost"),
+        (&["--grid", "4x4", "--ghost", "9"], 2, "ghost width 9"),
+        (
+            &["--problem", "heat", "--grid", "9x9", "--dt", "0.01"],
+            2,
+            "--dt 0.01 is unstable",
+        ),
+        (&["--problem", "wave"], 2, "unknown problem 'wave'"),
+        (&["--iters", "0"], 2, "--iters"),
+        (&["--tol", "-1"], 2, "--tol -1"),
+        (&["--threads", "0"], 2, "--threads"),
+        (
+            &["--grid", "8x8", "--out", "/proc/halo-cannot-write-here"],
+            1,
+            "/proc/halo-cannot-write-here",
+        ),
+    ];
+    std::thread::scope(|s| {
+        for n in [1usize, 2, 4] {
+            s.spawn(move || {
+                for (args, code, says) in cases {
+                    refused(n, args, *code, says);
+                }
+            });
+        }
+    });
+    // More ranks than cells along a direction.
+    refused(
+        4,
+        &["--grid", "2x2", "--procs", "4x1"],
+        2,
+        "more ranks than cells along x",
+    );
+    refused(3, &["--grid", "2x2"], 2, "3 ranks cannot split a 2x2 grid");
+}
