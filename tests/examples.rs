@@ -100,3 +100,10 @@ fn halo_exchange_wide_ghosts_uneven_blocks_and_six_ranks() {
         assert!(run.stdout.contains(&want), "{}", run.stdout);
     }
 }
+
+#[test]
+fn heat2d() {
+    run_on_1_to_4("heat2d", &[]);
+    let run = mpirun(6, &example("heat2d"), &["45", "31", "120"]);
+    run.assert_ok("heat2d on 6 ranks");
+}
