@@ -163,6 +163,9 @@ fn main() -> ExitCode {
             if world.rank() == 0 {
                 eprintln!("halo: error: {e}");
             }
+            // Errors are agreed, so every rank is here. Leave together: mpirun ends the job at
+            // the first non-zero exit, which could otherwise cut rank 0 off before it prints.
+            world.barrier();
             ExitCode::from(exit_code(&e))
         }
     }
@@ -248,9 +251,14 @@ fn solve(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
 }
 
 /// Prints a clap error once (from rank 0) as one line; help and version go to stdout.
+///
+/// MPI is started just to leave together: every rank waits in a barrier until rank 0 has printed,
+/// since mpirun ends the job at the first non-zero exit and could cut rank 0 off mid-message.
 fn usage_error(e: clap::Error) -> ExitCode {
-    let rank0 = comm::launcher_rank() == 0;
-    match e.kind() {
+    let mpi = comm::init().ok();
+    let world = mpi.as_ref().map(Mpi::world);
+    let rank0 = world.as_ref().map_or(comm::launcher_rank(), Comm::rank) == 0;
+    let code = match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             if rank0 {
                 let _ = e.print();
@@ -266,7 +274,11 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
             ExitCode::from(EXIT_USAGE)
         }
+    };
+    if let Some(w) = &world {
+        w.barrier();
     }
+    code
 }
 
 fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
