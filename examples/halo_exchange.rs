@@ -1,5 +1,6 @@
 //! Halo exchange, checked: ghost cells filled with the neighbours' ranks, then with the global
-//! index of the cell they mirror on a periodic grid, for any process grid and ghost width.
+//! index of the cell they stand for on a periodic grid, then mirrored at zero-gradient edges,
+//! for any process grid and ghost width.
 //!
 //! ```text
 //! mpirun -n 4 target/debug/examples/halo_exchange              # 12x9 grid, automatic, ghost 1
@@ -7,7 +8,7 @@
 //! ```
 
 use halo::decomp::{Dir, ProcGrid, Stencil};
-use halo::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout};
+use halo::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout, Side};
 
 fn main() -> halo::Result<()> {
     let mpi = halo::comm::init()?;
@@ -69,6 +70,40 @@ fn main() -> halo::Result<()> {
             index(gr, gc),
             "rank {rank}: local ({i},{j}) = global ({gr},{gc})"
         );
+    }
+
+    // 3. Zero-gradient (Neumann) edges: the ghost layers mirror the block across the domain's
+    //    edge, layer k outside matching layer k inside; towards neighbours they hold the
+    //    neighbours' cells as before.
+    let mirrored = Layout::new(decomp, rank, w, Stencil::Box, Boundaries::all(Boundary::Neumann))?;
+    let mut c = DistArray::from_fn(mirrored.clone(), |r, col| index(r as isize, col as isize));
+    HaloExchange::new(&world, &mirrored).exchange(&mut c);
+    let inner = mirrored.interior();
+    let (bny, bnx) = (mirrored.block.ny(), mirrored.block.nx());
+    for k in 0..w {
+        for i in inner.rows.clone() {
+            if mirrored.is_physical(Side::West) {
+                assert_eq!(c.local()[[i, w - 1 - k]], c.local()[[i, w + k]]);
+            }
+            if mirrored.is_physical(Side::East) {
+                assert_eq!(c.local()[[i, w + bnx + k]], c.local()[[i, w + bnx - 1 - k]]);
+            }
+        }
+        for j in inner.cols.clone() {
+            if mirrored.is_physical(Side::North) {
+                assert_eq!(c.local()[[w - 1 - k, j]], c.local()[[w + k, j]]);
+            }
+            if mirrored.is_physical(Side::South) {
+                assert_eq!(c.local()[[w + bny + k, j]], c.local()[[w + bny - 1 - k, j]]);
+            }
+        }
+    }
+    for ((i, j), &v) in c.local().indexed_iter() {
+        let (gr, gc) = mirrored.global_of(i, j);
+        let inside = (0..ny as isize).contains(&gr) && (0..nx as isize).contains(&gc);
+        if inside {
+            assert_eq!(v, index(gr, gc), "rank {rank}: neighbour's cell at local ({i},{j})");
+        }
     }
 
     if rank == 0 {
