@@ -93,6 +93,10 @@ pub fn solve(
         let t = Comm::wtime();
         if it % w == 0 {
             ex.exchange(&mut u);
+            if neumann {
+                // Mirror the fresh neighbour cells too (ghost rows next to a mirrored edge).
+                u.apply_boundaries();
+            }
         }
         let t1 = Comm::wtime();
         let region = layout.grown(w - 1 - it % w);
