@@ -75,7 +75,13 @@ fn main() -> halo::Result<()> {
     // 3. Zero-gradient (Neumann) edges: the ghost layers mirror the block across the domain's
     //    edge, layer k outside matching layer k inside; towards neighbours they hold the
     //    neighbours' cells as before.
-    let mirrored = Layout::new(decomp, rank, w, Stencil::Box, Boundaries::all(Boundary::Neumann))?;
+    let mirrored = Layout::new(
+        decomp,
+        rank,
+        w,
+        Stencil::Box,
+        Boundaries::all(Boundary::Neumann),
+    )?;
     let mut c = DistArray::from_fn(mirrored.clone(), |r, col| index(r as isize, col as isize));
     HaloExchange::new(&world, &mirrored).exchange(&mut c);
     let inner = mirrored.interior();
@@ -102,7 +108,11 @@ fn main() -> halo::Result<()> {
         let (gr, gc) = mirrored.global_of(i, j);
         let inside = (0..ny as isize).contains(&gr) && (0..nx as isize).contains(&gc);
         if inside {
-            assert_eq!(v, index(gr, gc), "rank {rank}: neighbour's cell at local ({i},{j})");
+            assert_eq!(
+                v,
+                index(gr, gc),
+                "rank {rank}: neighbour's cell at local ({i},{j})"
+            );
         }
     }
 

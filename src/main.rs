@@ -7,8 +7,10 @@ use halo::decomp::ProcGrid;
 use halo::solver::{self, Config, Problem, Progress};
 use halo::Error;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 /// Exit code for a usage error (bad arguments), as in BSD's sysexits and clap.
 const EXIT_USAGE: u8 = 2;
@@ -171,6 +173,75 @@ fn main() -> ExitCode {
     }
 }
 
+/// Progress on rank 0: a bar on a terminal; elsewhere (under mpirun, whose ranks write into pipes,
+/// or into a log) a plain line every second.
+enum ProgressView {
+    Bar(ProgressBar),
+    Lines {
+        start: Instant,
+        last: Instant,
+        residual: Option<f64>,
+    },
+}
+
+impl ProgressView {
+    fn new(iters: usize) -> Self {
+        if !std::io::stderr().is_terminal() {
+            let now = Instant::now();
+            return ProgressView::Lines {
+                start: now,
+                last: now,
+                residual: None,
+            };
+        }
+        let bar = ProgressBar::new(iters as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} it, {per_sec}, residual {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        ProgressView::Bar(bar)
+    }
+
+    fn update(&mut self, p: Progress) {
+        match self {
+            ProgressView::Bar(bar) => {
+                bar.set_position(p.iter as u64);
+                if let Some(r) = p.residual {
+                    bar.set_message(format!("{r:.3e}"));
+                }
+            }
+            ProgressView::Lines {
+                start,
+                last,
+                residual,
+            } => {
+                *residual = p.residual.or(*residual);
+                if last.elapsed().as_secs_f64() < 1.0 && p.iter < p.iters {
+                    return;
+                }
+                *last = Instant::now();
+                let rate = p.iter as f64 / start.elapsed().as_secs_f64();
+                let r = residual.map_or("-".into(), |r| format!("{r:.3e}"));
+                eprintln!(
+                    "progress: {}/{} it ({:.0}%), {rate:.0} it/s, residual {r}",
+                    p.iter,
+                    p.iters,
+                    100.0 * p.iter as f64 / p.iters as f64
+                );
+            }
+        }
+    }
+
+    fn finish(self) {
+        if let ProgressView::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// 2 for what the user asked wrongly (as for bad arguments), 1 for runs that failed.
 fn exit_code(e: &Error) -> u8 {
     match e {
@@ -191,30 +262,17 @@ fn solve(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         };
         world.agree(ready)?;
     }
-    let bar = (root && args.progress && !args.quiet).then(|| {
-        let bar = ProgressBar::new(cfg.iters as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} it, {per_sec}, residual {msg}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    });
+    let show = root && args.progress && !args.quiet;
+    let mut view = show.then(|| ProgressView::new(cfg.iters));
     let mut tick = |p: Progress| {
-        if let Some(bar) = &bar {
-            bar.set_position(p.iter as u64);
-            if let Some(r) = p.residual {
-                bar.set_message(format!("{r:.3e}"));
-            }
+        if let Some(v) = view.as_mut() {
+            v.update(p);
         }
     };
-    let progress: Option<&mut dyn FnMut(Progress)> =
-        if bar.is_some() { Some(&mut tick) } else { None };
+    let progress: Option<&mut dyn FnMut(Progress)> = if show { Some(&mut tick) } else { None };
     let sol = solver::solve(world, &cfg, progress)?;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
+    if let Some(v) = view.take() {
+        v.finish();
     }
     let written = match &args.out {
         Some(dir) => world.agree(solver::write_outputs(dir, &cfg, &sol))?,

@@ -384,3 +384,28 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
     );
     refused(3, &["--grid", "2x2"], 2, "3 ranks cannot split a 2x2 grid");
 }
+
+#[test]
+fn progress_under_mpirun_is_plain_lines_from_rank_0() {
+    // Ranks write into pipes under mpirun, so the bar becomes a line a second and a last line.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &["solve", "--grid", "64x64", "--iters", "500", "--progress"],
+    );
+    run.assert_ok("solve --progress");
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(!lines.is_empty(), "{}", run.stderr);
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("progress: 500/500 it (100%)"),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().contains("residual "), "{lines:?}");
+}
