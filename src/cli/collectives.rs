@@ -1,0 +1,57 @@
+//! `halo check` and `halo info`.
+
+use halo::comm::{self, Comm, Mpi};
+
+/// `halo check`: every collective, verified; rank 0 prints a line each.
+pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
+    let results = comm::run_checks(world, n).map_err(|e| e.to_string())?;
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if world.rank() == 0 {
+        println!(
+            "halo check: ranks: {}, elements per rank: {n}, {}",
+            world.size(),
+            mpi.library_version()
+        );
+        println!(
+            "{:<30} {:>12} {:>12}  result",
+            "# collective", "bytes/rank", "time(us)"
+        );
+        for r in &results {
+            let verdict = if r.ok { "ok" } else { "WRONG" };
+            println!(
+                "{:<30} {:>12} {:>12.1}  {verdict}",
+                r.name,
+                r.bytes,
+                r.seconds * 1e6
+            );
+        }
+        println!("check: {} passed, {failed} failed", results.len() - failed);
+    }
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} collectives gave wrong answers",
+            results.len()
+        ));
+    }
+    Ok(())
+}
+
+/// `halo info`: the MPI library and every rank's host.
+pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
+    let host = mpi.processor_name();
+    let hosts = world
+        .gather_varcount(0, host.as_bytes())
+        .map_err(|e| e.to_string())?;
+    if let Some(hosts) = hosts {
+        println!("{}", mpi.library_version());
+        println!(
+            "ranks: {}, thread support: {:?}",
+            world.size(),
+            mpi.threading()
+        );
+        for (rank, h) in hosts.iter().enumerate() {
+            println!("rank {rank}: {}", String::from_utf8_lossy(h));
+        }
+    }
+    Ok(())
+}

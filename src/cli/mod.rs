@@ -1,0 +1,7 @@
+//! The subcommands of the `halo` binary, each parsing its options and printing its results over
+//! the library.
+
+pub mod args;
+pub mod collectives;
+pub mod progress;
+pub mod solve;

@@ -1,0 +1,137 @@
+//! `halo solve`: a stencil problem on a grid split across the job's ranks.
+
+use super::args;
+use super::progress::ProgressView;
+use halo::comm::Comm;
+use halo::decomp::ProcGrid;
+use halo::solver::{self, Config, Problem, Progress};
+use std::path::PathBuf;
+
+/// `halo solve`'s options.
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SolveArgs {
+    /// The problem: laplace (Jacobi, top edge held at 1), poisson (manufactured solution
+    /// sin(πx)sin(πy), reports its error) or heat (explicit steps of u_t = α∇²u).
+    #[arg(long, default_value = "laplace", value_parser = args::problem)]
+    pub problem: Problem,
+    /// Interior cells NXxNY; the walls live in the ghost layer around them.
+    #[arg(long, default_value = "1024x1024", value_name = "NXxNY", value_parser = args::grid,
+          allow_hyphen_values = true)]
+    pub grid: (usize, usize),
+    /// Iterations (time steps for heat); with --tol, at most this many.
+    #[arg(long, default_value_t = 1000)]
+    pub iters: usize,
+    /// Stop when the largest change of a cell in one iteration is at most this.
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Iterations between residual checks (each is an allreduce).
+    #[arg(long, default_value_t = 100, value_name = "K")]
+    pub check_every: usize,
+    /// Process grid PXxPY (PX ranks along x, PY along y); by default the one that cuts least.
+    #[arg(long, value_name = "PXxPY", value_parser = args::procs, allow_hyphen_values = true)]
+    pub procs: Option<ProcGrid>,
+    /// Ghost width W: exchange halos every W iterations, updating the ghost zone in between.
+    #[arg(long, default_value_t = 1, value_name = "W")]
+    pub ghost: usize,
+    /// Rayon threads per rank (MPI stays on the main thread).
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    pub threads: usize,
+    /// Heat: the time step [default: half the stability limit].
+    #[arg(long)]
+    pub dt: Option<f64>,
+    /// Heat: the diffusivity α.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Write the final field (field.vti for ParaView), field.png, decomposition.png and
+    /// summary.json into this directory (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object line with the run's figures (rank 0) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Show a progress bar on rank 0 (iterations/s, residual).
+    #[arg(long)]
+    pub progress: bool,
+    /// Print nothing but errors (and the JSON line with --json).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SolveArgs {
+    /// The solver configuration these arguments describe.
+    pub fn config(&self) -> Config {
+        Config {
+            problem: self.problem,
+            nx: self.grid.0,
+            ny: self.grid.1,
+            procs: self.procs,
+            ghost: self.ghost,
+            threads: self.threads,
+            iters: self.iters,
+            tol: self.tol,
+            check_every: self.check_every,
+            dt: self.dt,
+            alpha: self.alpha,
+        }
+    }
+}
+
+/// Runs `halo solve` on this rank; rank 0 prints.
+pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
+    let cfg = args.config();
+    let root = world.rank() == 0;
+    // Find an unwritable output directory before computing, not after.
+    if let Some(dir) = &args.out {
+        let ready = if root {
+            halo::io::ensure_dir(dir)
+        } else {
+            Ok(())
+        };
+        world.agree(ready)?;
+    }
+    let show = root && args.progress && !args.quiet;
+    let mut view = show.then(|| ProgressView::new(cfg.iters));
+    let mut tick = |p: Progress| {
+        if let Some(v) = view.as_mut() {
+            v.update(p);
+        }
+    };
+    let progress: Option<&mut dyn FnMut(Progress)> = if show { Some(&mut tick) } else { None };
+    let sol = solver::solve(world, &cfg, progress)?;
+    if let Some(v) = view.take() {
+        v.finish();
+    }
+    let written = match &args.out {
+        Some(dir) => world.agree(solver::write_outputs(dir, &cfg, &sol))?,
+        None => Vec::new(),
+    };
+    if !root {
+        return Ok(());
+    }
+    let r = &sol.report;
+    if args.json {
+        println!("{}", r.to_json());
+    } else if !args.quiet {
+        println!(
+            "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}",
+            r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads
+        );
+        let stop = if r.converged { " (converged)" } else { "" };
+        println!(
+            "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s)",
+            r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds
+        );
+        if let Some(e) = r.error {
+            println!("max error against the exact solution {e:.6e}");
+        }
+        println!(
+            "checksum {:.17e}, field sha256 {}",
+            r.checksum, r.field_sha256
+        );
+        for p in &written {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
