@@ -41,6 +41,8 @@ enum Cmd {
     },
     /// Print the MPI library, the thread support and the host of every rank.
     Info,
+    /// Show how a grid splits over ranks and what each split costs in halo traffic (no MPI).
+    Decomp(cli::decomp::DecompArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    // Subcommands that need no MPI run without starting it.
+    if let Cmd::Decomp(args) = &cli.cmd {
+        return match cli::decomp::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("halo: error: {e}");
+                ExitCode::from(exit_code(&e))
+            }
+        };
+    }
     comm::abort_on_panic(EXIT_PANIC);
     // rayon threads compute, the main thread alone calls MPI.
     let threading = match &cli.cmd {
@@ -68,6 +80,7 @@ fn main() -> ExitCode {
             cli::collectives::check(&world, &mpi, size as usize).map_err(Error::Config)
         }
         Cmd::Info => cli::collectives::info(&world, &mpi).map_err(Error::Config),
+        Cmd::Decomp(_) => unreachable!("decomp runs without MPI"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,10 +121,12 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }
         _ => {
             if rank0 {
+                // clap's message, without its usage block, folded onto one line.
                 let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or("invalid arguments");
-                let first = first.strip_prefix("error: ").unwrap_or(first);
-                eprintln!("halo: error: {first} (see 'halo --help')");
+                let message = text.split("\n\n").next().unwrap_or("invalid arguments");
+                let message = message.strip_prefix("error: ").unwrap_or(message);
+                let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+                eprintln!("halo: error: {one_line} (see 'halo --help')");
             }
             ExitCode::from(EXIT_USAGE)
         }
