@@ -3,5 +3,6 @@
 
 pub mod args;
 pub mod collectives;
+pub mod decomp;
 pub mod progress;
 pub mod solve;

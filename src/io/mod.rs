@@ -8,5 +8,5 @@ mod vtk;
 
 pub use files::{ensure_dir, write_atomic};
 pub use hash::field_sha256;
-pub use png::{decomposition_png, heatmap_png, viridis};
+pub use png::{decomposition_map_png, decomposition_png, heatmap_png, viridis};
 pub use vtk::{write_vti, VtkArray};

@@ -244,6 +244,86 @@ pub fn decomposition_png(
     p.encode()
 }
 
+/// A picture of `decomp` alone: every block in its own colour and numbered by rank, with the
+/// cells it sends to its neighbours each exchange (the neighbours' ghost cells, `ghost` deep;
+/// drawn at least 3 pixels deep) in a darker shade. Returns the PNG file's bytes.
+pub fn decomposition_map_png(decomp: &Decomposition, ghost: usize, title: &str) -> Result<Vec<u8>> {
+    const PALETTE: [[u8; 3]; 8] = [
+        [141, 211, 199],
+        [255, 255, 179],
+        [190, 186, 218],
+        [251, 128, 114],
+        [128, 177, 211],
+        [253, 180, 98],
+        [179, 222, 105],
+        [252, 205, 229],
+    ];
+    let (nx, ny) = (decomp.nx, decomp.ny);
+    let (w, h) = field_size(nx, ny);
+    let legend = 22;
+    let mut p = Picture::new(w + 2 * MARGIN, h + MARGIN + TITLE + legend);
+    let px = |col: usize| (col as u64 * w as u64 / nx as u64) as u32;
+    let py = |row: usize| (row as u64 * h as u64 / ny as u64) as u32;
+    let band_x = ((ghost as u64 * w as u64 / nx as u64) as u32).max(3);
+    let band_y = ((ghost as u64 * h as u64 / ny as u64) as u32).max(3);
+    for b in decomp.blocks() {
+        let (x0, x1, y0, y1) = (
+            px(b.cols.start),
+            px(b.cols.end),
+            py(b.rows.start),
+            py(b.rows.end),
+        );
+        let has = |dx, dy| decomp.grid.neighbor(b.rank, dx, dy, false, false).is_some();
+        let (west, east, north, south) = (has(-1, 0), has(1, 0), has(0, -1), has(0, 1));
+        let base = PALETTE[b.rank % PALETTE.len()];
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let band = (west && x - x0 < band_x)
+                    || (east && x1 - x < band_x + 1)
+                    || (north && y - y0 < band_y)
+                    || (south && y1 - y < band_y + 1);
+                let c = if band {
+                    base.map(|v| (v as u32 * 3 / 5) as u8)
+                } else {
+                    base
+                };
+                p.put(MARGIN + x, TITLE + y, c);
+            }
+        }
+    }
+    p.draw(|root| {
+        let _ = root.draw_text(
+            title,
+            &(FONT, 15).into_font().color(&BLACK),
+            (MARGIN as i32, 9),
+        );
+        let small = (FONT, 12).into_font().color(&BLACK);
+        let note = format!("darker: cells sent to neighbours ({ghost} deep, their ghosts)");
+        let _ = root.draw_text(&note, &small, (MARGIN as i32, (TITLE + h + 8) as i32));
+        let label = ((w / decomp.grid.px as u32).min(h / decomp.grid.py as u32) / 3).clamp(8, 40);
+        for b in decomp.blocks() {
+            let (x0, x1) = (
+                (MARGIN + px(b.cols.start)) as i32,
+                (MARGIN + px(b.cols.end)) as i32,
+            );
+            let (y0, y1) = (
+                (TITLE + py(b.rows.start)) as i32,
+                (TITLE + py(b.rows.end)) as i32,
+            );
+            let _ = root.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(1)));
+            let s = b.rank.to_string();
+            let style = (FONT, label as f64).into_font().color(&BLACK);
+            let (tw, th) = root.estimate_text_size(&s, &style).unwrap_or((0, 0));
+            let _ = root.draw_text(
+                &s,
+                &style,
+                ((x0 + x1 - tw as i32) / 2, (y0 + y1 - th as i32) / 2),
+            );
+        }
+    })?;
+    p.encode()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
