@@ -409,3 +409,52 @@ fn progress_under_mpirun_is_plain_lines_from_rank_0() {
     );
     assert!(lines.last().unwrap().contains("residual "), "{lines:?}");
 }
+
+#[test]
+fn stats_gather_every_rank_and_match_the_decomposition_model() {
+    // What the solver sends per exchange must be what `halo decomp` predicts.
+    for (n, extra) in [
+        (3usize, &["--procs", "3x1"][..]),
+        (4, &["--procs", "2x2", "--ghost", "2"]),
+    ] {
+        let mut args = vec!["--grid", "30x20", "--iters", "12", "--stats"];
+        args.extend_from_slice(extra);
+        let r = solve_json(n, &args);
+        let ranks = r["per_rank"].as_array().expect("per_rank with --stats");
+        assert_eq!(ranks.len(), n);
+        let ghost: f64 = r["ghost"].as_f64().unwrap();
+        let mut dargs = vec![
+            "decomp",
+            "--grid",
+            "30x20",
+            "--ranks",
+            if n == 3 { "3" } else { "4" },
+            "--json",
+        ];
+        dargs.extend_from_slice(extra);
+        let out = std::process::Command::new(halo_bin())
+            .args(&dargs)
+            .output()
+            .unwrap();
+        let model: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (k, s) in ranks.iter().enumerate() {
+            assert_eq!(s["rank"].as_u64(), Some(k as u64));
+            let m = &model["ranks"][k];
+            // One exchange every `ghost` iterations.
+            assert_eq!(
+                s["bytes_per_step"].as_f64().unwrap() * ghost,
+                m["halo_bytes"].as_f64().unwrap()
+            );
+            assert_eq!(
+                s["messages_per_step"].as_f64().unwrap() * ghost,
+                m["messages"].as_f64().unwrap()
+            );
+            assert!(s["compute_seconds"].as_f64().unwrap() > 0.0);
+        }
+        assert!(r["compute_imbalance"].as_f64().unwrap() >= 1.0);
+    }
+    // Without --stats the JSON stays short.
+    assert!(solve_json(2, &["--grid", "30x20", "--iters", "5"])
+        .get("per_rank")
+        .is_none());
+}

@@ -53,6 +53,10 @@ pub struct SolveArgs {
     /// Show a progress bar on rank 0 (iterations/s, residual).
     #[arg(long)]
     pub progress: bool,
+    /// Gather every rank's compute, halo and reduce times, messages and bytes per step; print
+    /// them as a table (or a `per_rank` array with --json) with the imbalance across ranks.
+    #[arg(long)]
+    pub stats: bool,
     /// Print nothing but errors (and the JSON line with --json).
     #[arg(long)]
     pub quiet: bool,
@@ -109,7 +113,14 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     if !root {
         return Ok(());
     }
-    let r = &sol.report;
+    let mut report = sol.report.clone();
+    if args.stats {
+        if let Some(ranks) = &sol.per_rank {
+            report.compute_imbalance = Some(solver::imbalance(ranks, |r| r.compute_seconds));
+            report.per_rank = Some(ranks.clone());
+        }
+    }
+    let r = &report;
     if args.json {
         println!("{}", r.to_json());
     } else if !args.quiet {
@@ -129,9 +140,37 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             "checksum {:.17e}, field sha256 {}",
             r.checksum, r.field_sha256
         );
+        if let Some(ranks) = &r.per_rank {
+            print_stats(ranks);
+        }
         for p in &written {
             println!("wrote {}", p.display());
         }
     }
     Ok(())
+}
+
+fn print_stats(ranks: &[solver::RankStats]) {
+    println!(
+        "{:>5} {:>10} {:>11} {:>9} {:>10} {:>10} {:>11}",
+        "rank", "cells", "compute(s)", "halo(s)", "reduce(s)", "msgs/step", "bytes/step"
+    );
+    for r in ranks {
+        println!(
+            "{:>5} {:>10} {:>11.4} {:>9.4} {:>10.4} {:>10.2} {:>11.1}",
+            r.rank,
+            r.cells,
+            r.compute_seconds,
+            r.halo_seconds,
+            r.reduce_seconds,
+            r.messages_per_step,
+            r.bytes_per_step
+        );
+    }
+    println!(
+        "imbalance (max/mean): cells {:.4}, compute {:.4}, halo {:.4}",
+        solver::imbalance(ranks, |r| r.cells as f64),
+        solver::imbalance(ranks, |r| r.compute_seconds),
+        solver::imbalance(ranks, |r| r.halo_seconds)
+    );
 }

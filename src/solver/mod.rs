@@ -22,4 +22,4 @@ pub use config::{Config, Problem};
 pub use output::write_outputs;
 pub use problems::{point, sine_mode};
 pub use report::Report;
-pub use run::{solve, Progress, Solution};
+pub use run::{imbalance, solve, Progress, RankStats, Solution};

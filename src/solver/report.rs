@@ -56,6 +56,12 @@ pub struct Report {
     /// Poisson and heat: the largest `|u − u_exact|` over the grid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<f64>,
+    /// With `--stats`: every rank's figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_rank: Option<Vec<super::RankStats>>,
+    /// With `--stats`: the busiest rank's compute time over the mean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute_imbalance: Option<f64>,
 }
 
 impl Report {

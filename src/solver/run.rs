@@ -29,6 +29,38 @@ pub struct Solution {
     pub field: Option<Array2<f64>>,
     /// This rank's layout.
     pub layout: Layout,
+    /// Every rank's figures, on rank 0 (`None` elsewhere).
+    pub per_rank: Option<Vec<RankStats>>,
+}
+
+/// One rank's share of the work and the time it spent, for studying balance and overlap.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RankStats {
+    /// The rank.
+    pub rank: usize,
+    /// Cells it owns.
+    pub cells: usize,
+    /// Seconds in stencil sweeps and residual checks.
+    pub compute_seconds: f64,
+    /// Seconds in halo exchanges: packing, waiting for neighbours, unpacking.
+    pub halo_seconds: f64,
+    /// Seconds in residual allreduces (waiting for the slowest rank included).
+    pub reduce_seconds: f64,
+    /// Halo messages it sent per iteration.
+    pub messages_per_step: f64,
+    /// Halo bytes it sent per iteration.
+    pub bytes_per_step: f64,
+}
+
+/// The largest over the mean of `f` across ranks: 1 is perfect balance.
+pub fn imbalance(ranks: &[RankStats], f: impl Fn(&RankStats) -> f64) -> f64 {
+    let max = ranks.iter().map(&f).fold(0.0, f64::max);
+    let mean = ranks.iter().map(&f).sum::<f64>() / ranks.len().max(1) as f64;
+    if mean > 0.0 {
+        max / mean
+    } else {
+        1.0
+    }
 }
 
 /// Solves `cfg` on `comm`'s ranks; collective. Every error is agreed, so all ranks return the
@@ -85,7 +117,7 @@ pub fn solve(
         None => job(),
     };
 
-    let (mut compute, mut communicate) = (0.0, 0.0);
+    let (mut compute, mut halo, mut reduce) = (0.0, 0.0, 0.0);
     let (mut residual, mut converged, mut done) = (f64::NAN, false, 0);
     comm.barrier();
     let start = Comm::wtime();
@@ -132,7 +164,7 @@ pub fn solve(
         done = it + 1;
         let t2 = Comm::wtime();
         compute += t2 - t1;
-        communicate += t1 - t;
+        halo += t1 - t;
         let mut seen = None;
         if check {
             let mut global = [0.0; 2];
@@ -141,7 +173,7 @@ pub fn solve(
                 &mut global,
                 ReduceOp::Max,
             )?;
-            communicate += Comm::wtime() - t2;
+            reduce += Comm::wtime() - t2;
             if global[1] > 0.0 {
                 return Err(Error::Diverged(format!(
                     "{}: the field became NaN or infinite by iteration {done}",
@@ -197,13 +229,27 @@ pub fn solve(
         checksum: 0.0,
         field_sha256: String::new(),
         compute_seconds: max(compute)?,
-        comm_seconds: max(communicate)?,
+        comm_seconds: max(halo + reduce)?,
         bytes_sent: sum(ex.bytes_sent())?,
         messages_sent: sum(ex.messages_sent())?,
         dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
         time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
         error,
+        per_rank: None,
+        compute_imbalance: None,
     };
+    let per_rank = rank_stats(
+        comm,
+        RankStats {
+            rank: comm.rank(),
+            cells: layout.block.cells(),
+            compute_seconds: compute,
+            halo_seconds: halo,
+            reduce_seconds: reduce,
+            messages_per_step: ex.messages_sent() as f64 / done as f64,
+            bytes_per_step: ex.bytes_sent() as f64 / done as f64,
+        },
+    )?;
     let field = u.gather(comm, 0)?;
     if let Some(g) = &field {
         report.checksum = g.iter().sum();
@@ -213,7 +259,35 @@ pub fn solve(
         report,
         field,
         layout,
+        per_rank,
     })
+}
+
+/// Every rank's figures, gathered on rank 0 (`None` elsewhere).
+fn rank_stats(comm: &Comm, mine: RankStats) -> Result<Option<Vec<RankStats>>> {
+    let row = [
+        mine.cells as f64,
+        mine.compute_seconds,
+        mine.halo_seconds,
+        mine.reduce_seconds,
+        mine.messages_per_step,
+        mine.bytes_per_step,
+    ];
+    let all = comm.gather(0, &row)?;
+    Ok(all.map(|v| {
+        v.chunks(row.len())
+            .enumerate()
+            .map(|(rank, r)| RankStats {
+                rank,
+                cells: r[0] as usize,
+                compute_seconds: r[1],
+                halo_seconds: r[2],
+                reduce_seconds: r[3],
+                messages_per_step: r[4],
+                bytes_per_step: r[5],
+            })
+            .collect()
+    }))
 }
 
 fn slice(a: &DistArray) -> &[f64] {
