@@ -43,6 +43,9 @@ enum Cmd {
     Info,
     /// Show how a grid splits over ranks and what each split costs in halo traffic (no MPI).
     Decomp(cli::decomp::DecompArgs),
+    /// Run a strong or weak scaling study: one `mpirun` job per rank count (run it without
+    /// mpirun); prints a table and writes scaling.csv, scaling.json and scaling.png.
+    Scale(cli::scale::ScaleArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,8 +54,13 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     // Subcommands that need no MPI run without starting it.
-    if let Cmd::Decomp(args) = &cli.cmd {
-        return match cli::decomp::run(args) {
+    let without_mpi = match &cli.cmd {
+        Cmd::Decomp(args) => Some(cli::decomp::run(args)),
+        Cmd::Scale(args) => Some(cli::scale::run(args)),
+        _ => None,
+    };
+    if let Some(outcome) = without_mpi {
+        return match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("halo: error: {e}");
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
     comm::abort_on_panic(EXIT_PANIC);
     // rayon threads compute, the main thread alone calls MPI.
     let threading = match &cli.cmd {
-        Cmd::Solve(a) if a.threads > 1 => Threading::Funneled,
+        Cmd::Solve(a) if a.problem.threads > 1 => Threading::Funneled,
         _ => Threading::Single,
     };
     let mpi = match comm::init_with_threading(threading) {
@@ -80,7 +88,7 @@ fn main() -> ExitCode {
             cli::collectives::check(&world, &mpi, size as usize).map_err(Error::Config)
         }
         Cmd::Info => cli::collectives::info(&world, &mpi).map_err(Error::Config),
-        Cmd::Decomp(_) => unreachable!("decomp runs without MPI"),
+        Cmd::Decomp(_) | Cmd::Scale(_) => unreachable!("these run without MPI"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

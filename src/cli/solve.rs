@@ -7,10 +7,9 @@ use halo::decomp::ProcGrid;
 use halo::solver::{self, Config, Problem, Progress};
 use std::path::PathBuf;
 
-/// `halo solve`'s options.
+/// What to solve: the options `halo solve` and `halo scale` share.
 #[derive(clap::Args)]
-#[command(allow_negative_numbers = true)]
-pub struct SolveArgs {
+pub struct ProblemArgs {
     /// The problem: laplace (Jacobi, top edge held at 1), poisson (manufactured solution
     /// sin(πx)sin(πy), reports its error) or heat (explicit steps of u_t = α∇²u).
     #[arg(long, default_value = "laplace", value_parser = args::problem)]
@@ -43,6 +42,15 @@ pub struct SolveArgs {
     /// Heat: the diffusivity α.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+}
+
+/// `halo solve`'s options.
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SolveArgs {
+    /// What to solve.
+    #[command(flatten)]
+    pub problem: ProblemArgs,
     /// Write the final field (field.vti for ParaView), field.png, decomposition.png and
     /// summary.json into this directory (created if needed).
     #[arg(long, value_name = "DIR")]
@@ -62,7 +70,32 @@ pub struct SolveArgs {
     pub quiet: bool,
 }
 
-impl SolveArgs {
+impl ProblemArgs {
+    /// These options as `halo solve` arguments, but for `--grid` and `--procs`.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--problem".into(),
+            self.problem.to_string(),
+            "--iters".into(),
+            self.iters.to_string(),
+            "--check-every".into(),
+            self.check_every.to_string(),
+            "--ghost".into(),
+            self.ghost.to_string(),
+            "--threads".into(),
+            self.threads.to_string(),
+            "--alpha".into(),
+            self.alpha.to_string(),
+        ];
+        if let Some(t) = self.tol {
+            a.extend(["--tol".into(), t.to_string()]);
+        }
+        if let Some(dt) = self.dt {
+            a.extend(["--dt".into(), dt.to_string()]);
+        }
+        a
+    }
+
     /// The solver configuration these arguments describe.
     pub fn config(&self) -> Config {
         Config {
@@ -83,7 +116,7 @@ impl SolveArgs {
 
 /// Runs `halo solve` on this rank; rank 0 prints.
 pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
-    let cfg = args.config();
+    let cfg = args.problem.config();
     let root = world.rank() == 0;
     // Find an unwritable output directory before computing, not after.
     if let Some(dir) = &args.out {
