@@ -40,6 +40,7 @@ pub mod decomp;
 pub mod error;
 pub mod grid;
 pub mod io;
+pub mod scale;
 pub mod solver;
 
 pub use error::{Error, Result};

@@ -5,4 +5,5 @@ pub mod args;
 pub mod collectives;
 pub mod decomp;
 pub mod progress;
+pub mod scale;
 pub mod solve;

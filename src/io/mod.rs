@@ -3,7 +3,7 @@
 
 mod files;
 mod hash;
-mod png;
+pub(crate) mod png;
 mod vtk;
 
 pub use files::{ensure_dir, write_atomic};

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use std::sync::Once;
 
 /// The font family every picture uses (DejaVu Sans, built in: no system fonts needed).
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const MARGIN: u32 = 12;
 const TITLE: u32 = 34;
 const BAR: u32 = 110;
@@ -16,7 +16,7 @@ const MAX_SIDE: u32 = 900;
 /// Small grids are drawn at least this large.
 const MIN_SIDE: u32 = 360;
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
@@ -59,19 +59,24 @@ impl Picture {
     }
 
     fn encode(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, self.w, self.h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let err = |e: png::EncodingError| Error::Io {
-            path: "(png)".into(),
-            message: e.to_string(),
-        };
-        let mut writer = enc.write_header().map_err(err)?;
-        writer.write_image_data(&self.rgb).map_err(err)?;
-        writer.finish().map_err(err)?;
-        Ok(out)
+        encode_rgb(self.w, self.h, &self.rgb)
     }
+}
+
+/// A PNG file's bytes for a `w × h` RGB picture.
+pub(crate) fn encode_rgb(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let err = |e: png::EncodingError| Error::Io {
+        path: "(png)".into(),
+        message: e.to_string(),
+    };
+    let mut writer = enc.write_header().map_err(err)?;
+    writer.write_image_data(rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
 }
 
 /// The viridis colour map at `t` in `[0, 1]` (linear between nine of its samples).

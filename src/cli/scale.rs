@@ -1,0 +1,188 @@
+//! `halo scale`: a strong or weak scaling study, run without mpirun; it starts the jobs itself.
+
+use super::solve::ProblemArgs;
+use halo::scale::{self, Launcher, Mode, Point, Study};
+use halo::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `halo scale`'s options.
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+pub struct ScaleArgs {
+    /// What every run solves; in weak mode --grid is each rank's block.
+    #[command(flatten)]
+    pub problem: ProblemArgs,
+    /// Rank counts to run, e.g. 1,2,4.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    pub ranks: Vec<usize>,
+    /// strong: the same global grid for every rank count; weak: the same block per rank.
+    #[arg(long, default_value = "strong", value_parser = ["strong", "weak"])]
+    pub mode: String,
+    /// Runs per rank count; the median time is reported.
+    #[arg(long, default_value_t = 1, value_name = "R")]
+    pub repeat: usize,
+    /// Stop a run after this many seconds and report it as timed out.
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Extra launcher arguments, e.g. "--hostfile hostfiles/cluster.openmpi".
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        default_value = ""
+    )]
+    pub mpirun_args: String,
+    /// mpirun, or srun inside a Slurm allocation.
+    #[arg(long, default_value = "mpirun", value_parser = ["mpirun", "srun"])]
+    pub launcher: String,
+    /// Where scaling.csv, scaling.json and scaling.png go (created if needed).
+    #[arg(long, value_name = "DIR", default_value = "scaling")]
+    pub out: PathBuf,
+}
+
+/// Runs `halo scale`.
+pub fn run(a: &ScaleArgs) -> halo::Result<()> {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() || std::env::var_os("PMI_SIZE").is_some()
+    {
+        return Err(Error::Config(
+            "run halo scale without mpirun: it starts each job itself".into(),
+        ));
+    }
+    let p = &a.problem;
+    if p.procs.is_some() {
+        return Err(Error::Config(
+            "--procs does not apply to halo scale: each rank count gets its own process grid"
+                .into(),
+        ));
+    }
+    if a.ranks.is_empty() || a.ranks.contains(&0) {
+        return Err(Error::Config(
+            "--ranks needs rank counts of at least 1, e.g. 1,2,4".into(),
+        ));
+    }
+    if a.repeat == 0 {
+        return Err(Error::Config("--repeat must be at least 1".into()));
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0) {
+        return Err(Error::Config(format!(
+            "--timeout {}: must be a positive number of seconds",
+            a.timeout
+        )));
+    }
+    // Catch what every run would refuse before starting any.
+    p.config().validate()?;
+    let mode = if a.mode == "weak" {
+        Mode::Weak
+    } else {
+        Mode::Strong
+    };
+    let extra: Vec<String> = a.mpirun_args.split_whitespace().map(String::from).collect();
+    let launcher = if a.launcher == "srun" {
+        Launcher::Srun(extra)
+    } else {
+        Launcher::Mpirun(extra)
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    halo::io::ensure_dir(&a.out)?;
+    let exe = std::env::current_exe().map_err(|e| Error::Io {
+        path: "halo".into(),
+        message: e.to_string(),
+    })?;
+    let study = Study {
+        mode,
+        ranks: a.ranks.clone(),
+        repeat: a.repeat,
+        grid: p.grid,
+        solve_args: p.to_args(),
+        launcher,
+        timeout: Duration::from_secs_f64(a.timeout),
+        cores,
+    };
+    let what = format!(
+        "{} {}x{}{}, {} iterations, {} thread(s) per rank",
+        p.problem,
+        p.grid.0,
+        p.grid.1,
+        if mode == Mode::Weak { " per rank" } else { "" },
+        p.iters,
+        p.threads
+    );
+    let over: Vec<usize> = a.ranks.iter().copied().filter(|&k| k > cores).collect();
+    if !over.is_empty() {
+        eprintln!("scale: this machine has {cores} cores: runs on {over:?} ranks are oversubscribed (ranks share cores), so their times say little about speed");
+    }
+    let total = a.ranks.len() * a.repeat;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let points = scale::run_study(&study, &exe, |done, total, note| match &bar {
+        Some(b) => {
+            b.set_position(done as u64);
+            b.set_message(note.to_string());
+        }
+        None => eprintln!("scale: [{done}/{total}] {note}"),
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print_table(mode, &what, cores, &points);
+    let (csv, json, png) = (
+        a.out.join("scaling.csv"),
+        a.out.join("scaling.json"),
+        a.out.join("scaling.png"),
+    );
+    scale::write_csv(&csv, &points)?;
+    scale::write_json(&json, mode, &what, cores, &points)?;
+    scale::write_plot(&png, mode, &what, &points)?;
+    for f in [csv, json, png] {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+fn fmt(x: Option<f64>, prec: usize) -> String {
+    x.map_or("-".into(), |v| format!("{v:.prec$}"))
+}
+
+fn print_table(mode: Mode, what: &str, cores: usize, points: &[Point]) {
+    println!("{mode} scaling: {what}, on a machine with {cores} cores");
+    println!(
+        "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  note",
+        "ranks", "px x py", "grid", "seconds", "Mcells/s", "speed-up", "efficiency", "comm share"
+    );
+    for p in points {
+        let mut notes = Vec::new();
+        if p.oversubscribed {
+            notes.push(format!(
+                "oversubscribed ({} ranks on {cores} cores)",
+                p.ranks
+            ));
+        }
+        if p.status != "ok" {
+            notes.push(p.status.clone());
+        }
+        println!(
+            "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  {}",
+            p.ranks,
+            p.px.zip(p.py)
+                .map_or("-".into(), |(x, y)| format!("{x}x{y}")),
+            format!("{}x{}", p.nx, p.ny),
+            fmt(p.seconds, 4),
+            fmt(p.mcells_per_s, 1),
+            fmt(p.speedup, 2),
+            fmt(p.efficiency, 3),
+            p.comm_share
+                .map_or("-".into(), |c| format!("{:.1}%", 100.0 * c)),
+            notes.join("; ")
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! Scaling studies: the same problem run at several rank counts, in strong or weak mode.
+//!
+//! [`run_study`] launches one `mpirun -n K <halo> solve … --json` per rank count and repetition
+//! (or `srun`), collects each run's JSON summary, takes the median time of the repetitions, and
+//! derives speed-up and parallel efficiency relative to the smallest rank count:
+//! - **strong** scaling keeps the global grid: `S(K) = K₀·T(K₀)/T(K)`, `E = S/K`;
+//! - **weak** scaling keeps each rank's block, so the global grid grows with K:
+//!   `E(K) = T(K₀)/T(K)`, and the scaled speed-up is `S = K·E`.
+//!
+//! A run that fails or times out is reported as such; the other points still run.
+
+mod launch;
+mod output;
+
+pub use launch::{Launcher, RunOutcome};
+pub use output::{write_csv, write_json, write_plot};
+
+use crate::decomp::ProcGrid;
+use crate::error::{Error, Result};
+use std::fmt;
+use std::time::Duration;
+
+/// How the problem size follows the rank count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The same global grid at every rank count.
+    Strong,
+    /// The same block per rank: the global grid grows with the rank count.
+    Weak,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Strong => "strong",
+            Mode::Weak => "weak",
+        })
+    }
+}
+
+/// A scaling study: what to run and how.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Strong or weak.
+    pub mode: Mode,
+    /// The rank counts, in the order to run them.
+    pub ranks: Vec<usize>,
+    /// Runs per rank count; the median time counts.
+    pub repeat: usize,
+    /// The global grid (strong) or each rank's block (weak), `(nx, ny)`.
+    pub grid: (usize, usize),
+    /// The other `halo solve` options, passed to every run as they are.
+    pub solve_args: Vec<String>,
+    /// How to start a job.
+    pub launcher: Launcher,
+    /// A run still going after this long is stopped and reported as timed out.
+    pub timeout: Duration,
+    /// Cores on this machine; rank counts above it are oversubscribed.
+    pub cores: usize,
+}
+
+/// One rank count's result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Point {
+    /// Ranks.
+    pub ranks: usize,
+    /// The process grid (from the run's report, or the one asked for in weak mode); `None` when
+    /// no run said.
+    pub px: Option<usize>,
+    /// The process grid.
+    pub py: Option<usize>,
+    /// The global grid.
+    pub nx: usize,
+    /// The global grid.
+    pub ny: usize,
+    /// The median loop time over the successful repetitions, seconds.
+    pub seconds: Option<f64>,
+    /// Cell updates per second at the median time, millions.
+    pub mcells_per_s: Option<f64>,
+    /// Speed-up against the smallest successful rank count (scaled speed-up in weak mode).
+    pub speedup: Option<f64>,
+    /// Parallel efficiency, 1 being ideal.
+    pub efficiency: Option<f64>,
+    /// The share of the loop spent communicating, in the median run.
+    pub comm_share: Option<f64>,
+    /// Whether the machine had fewer cores than ranks.
+    pub oversubscribed: bool,
+    /// Successful repetitions.
+    pub runs: usize,
+    /// `ok`, or why a run failed.
+    pub status: String,
+}
+
+/// The process grid and global grid for a weak-scaling run of `ranks` ranks with blocks of
+/// `bx × by` cells: the factorisation that cuts the resulting global grid least (ties: squarer,
+/// then fewer ranks along x), exactly `(px·bx) × (py·by)` so every rank owns one full block.
+pub fn weak_grid(ranks: usize, bx: usize, by: usize) -> Result<(ProcGrid, usize, usize)> {
+    if ranks == 0 || bx == 0 || by == 0 {
+        return Err(Error::Config(format!("weak scaling needs ranks and a block of at least 1 cell, not {ranks} ranks of {bx}x{by}")));
+    }
+    let g = ProcGrid::factorizations(ranks)
+        .into_iter()
+        .min_by_key(|g| (g.cut_cells(g.px * bx, g.py * by), g.px.abs_diff(g.py), g.px))
+        .expect("every count has the factorisation 1 x count");
+    Ok((g, g.px * bx, g.py * by))
+}
+
+/// The middle value of `xs` (the mean of the two middle ones for an even count).
+pub fn median(xs: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    })
+}
+
+/// Fills in speed-up and efficiency relative to the first point with a time.
+pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
+    let Some((k0, t0)) = points
+        .iter()
+        .find_map(|p| p.seconds.map(|t| (p.ranks as f64, t)))
+    else {
+        return;
+    };
+    for p in points.iter_mut() {
+        let Some(t) = p.seconds else { continue };
+        let k = p.ranks as f64;
+        let (s, e) = match mode {
+            Mode::Strong => {
+                let s = k0 * t0 / t;
+                (s, s / k)
+            }
+            Mode::Weak => {
+                let e = t0 / t;
+                (k * e, e)
+            }
+        };
+        p.speedup = Some(s);
+        p.efficiency = Some(e);
+    }
+}
+
+/// Runs the study, calling `progress(done, total, point_so_far)` after every run. Returns one
+/// point per rank count, in order.
+pub fn run_study(
+    study: &Study,
+    exe: &std::path::Path,
+    mut progress: impl FnMut(usize, usize, &str),
+) -> Result<Vec<Point>> {
+    let total = study.ranks.len() * study.repeat;
+    let mut done = 0;
+    let mut points = Vec::new();
+    for &k in &study.ranks {
+        let (procs, nx, ny) = match study.mode {
+            Mode::Strong => (None, study.grid.0, study.grid.1),
+            Mode::Weak => {
+                let (g, nx, ny) = weak_grid(k, study.grid.0, study.grid.1)?;
+                (Some(g), nx, ny)
+            }
+        };
+        let mut args = study.solve_args.clone();
+        args.extend(["--grid".into(), format!("{nx}x{ny}")]);
+        if let Some(g) = procs {
+            args.extend(["--procs".into(), g.to_string()]);
+        }
+        let oversubscribed = k > study.cores;
+        let mut times = Vec::new();
+        let mut reports = Vec::new();
+        let mut failure = None;
+        for rep in 0..study.repeat {
+            let outcome = study
+                .launcher
+                .run(exe, k, oversubscribed, &args, study.timeout);
+            done += 1;
+            let note = match &outcome {
+                RunOutcome::Ok(r) => {
+                    let t = r["seconds"].as_f64().unwrap_or(f64::NAN);
+                    times.push(t);
+                    reports.push(r.clone());
+                    format!("{k} ranks, run {}/{}: {t:.4} s", rep + 1, study.repeat)
+                }
+                RunOutcome::Failed(why) => {
+                    failure = Some(why.clone());
+                    format!("{k} ranks, run {}/{}: {why}", rep + 1, study.repeat)
+                }
+            };
+            progress(done, total, &note);
+        }
+        let seconds = median(&times);
+        // The report of the run whose time is nearest the median.
+        let typical = seconds.and_then(|m| {
+            reports
+                .iter()
+                .min_by(|a, b| {
+                    let d = |r: &serde_json::Value| {
+                        (r["seconds"].as_f64().unwrap_or(f64::INFINITY) - m).abs()
+                    };
+                    d(a).total_cmp(&d(b))
+                })
+                .cloned()
+        });
+        let get = |key: &str| typical.as_ref().and_then(|r| r[key].as_f64());
+        points.push(Point {
+            ranks: k,
+            px: get("px").map(|v| v as usize).or(procs.map(|g| g.px)),
+            py: get("py").map(|v| v as usize).or(procs.map(|g| g.py)),
+            nx,
+            ny,
+            mcells_per_s: seconds.and_then(|t| {
+                let iters = get("iters")?;
+                Some(nx as f64 * ny as f64 * iters / t / 1e6)
+            }),
+            comm_share: get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s),
+            seconds,
+            speedup: None,
+            efficiency: None,
+            oversubscribed,
+            runs: times.len(),
+            status: match (&failure, times.len()) {
+                (None, _) => "ok".into(),
+                (Some(why), 0) => why.clone(),
+                (Some(why), n) => format!("{n} of {} runs ok; {why}", study.repeat),
+            },
+        });
+    }
+    derive_speedups(study.mode, &mut points);
+    Ok(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_grids_grow_with_whole_blocks() {
+        // With fixed blocks, strips cut least: 4 blocks of 100x100 in a column cut 3·100 cells,
+        // as a 2x2 square 2·200.
+        let (g, nx, ny) = weak_grid(4, 100, 100).unwrap();
+        assert_eq!((g.px, g.py, nx, ny), (1, 4, 100, 400));
+        // Ties go to cuts between rows.
+        let (g, nx, ny) = weak_grid(2, 100, 100).unwrap();
+        assert_eq!((g.px, g.py, nx, ny), (1, 2, 100, 200));
+        // Wide, short blocks sit side by side, cut along their short sides.
+        let (g, _, _) = weak_grid(4, 400, 100).unwrap();
+        assert_eq!((g.px, g.py), (4, 1));
+        // A prime count is a strip of blocks; cutting between columns of 50-row blocks is cheaper.
+        let (g, nx, ny) = weak_grid(3, 200, 50).unwrap();
+        assert_eq!((g.px, g.py, nx, ny), (3, 1, 600, 50));
+        let (g, _, _) = weak_grid(1, 7, 9).unwrap();
+        assert_eq!((g.px, g.py), (1, 1));
+        assert!(weak_grid(0, 7, 9).is_err());
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
+        assert_eq!(median(&[]), None);
+    }
+
+    fn point(ranks: usize, seconds: Option<f64>) -> Point {
+        Point {
+            ranks,
+            px: Some(1),
+            py: Some(ranks),
+            nx: 10,
+            ny: 10,
+            seconds,
+            mcells_per_s: None,
+            speedup: None,
+            efficiency: None,
+            comm_share: None,
+            oversubscribed: false,
+            runs: 1,
+            status: "ok".into(),
+        }
+    }
+
+    #[test]
+    fn strong_and_weak_speedups_by_hand() {
+        let mut p = vec![
+            point(1, Some(8.0)),
+            point(2, Some(5.0)),
+            point(4, None),
+            point(8, Some(2.0)),
+        ];
+        derive_speedups(Mode::Strong, &mut p);
+        assert_eq!(p[1].speedup, Some(1.6));
+        assert_eq!(p[1].efficiency, Some(0.8));
+        assert_eq!(p[2].speedup, None);
+        assert_eq!(p[3].efficiency, Some(0.5));
+        // Relative to 2 ranks when 1 is missing: S(4) = 2·T(2)/T(4).
+        let mut p = vec![point(1, None), point(2, Some(6.0)), point(4, Some(4.0))];
+        derive_speedups(Mode::Strong, &mut p);
+        assert_eq!(p[2].speedup, Some(3.0));
+        assert_eq!(p[2].efficiency, Some(0.75));
+        // Weak: efficiency T(K0)/T(K), scaled speed-up K·E.
+        let mut p = vec![point(1, Some(2.0)), point(4, Some(2.5))];
+        derive_speedups(Mode::Weak, &mut p);
+        assert_eq!(p[1].efficiency, Some(0.8));
+        assert_eq!(p[1].speedup, Some(3.2));
+    }
+}

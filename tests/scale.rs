@@ -1,0 +1,215 @@
+//! `halo scale` end to end: it launches real mpirun jobs itself and writes CSV, JSON and a plot.
+
+mod common;
+use common::{halo_bin, mpirun_path, python};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("halo-scale-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn scale(args: &[&str]) -> Output {
+    mpirun_path(); // fail clearly when OpenMPI is missing
+    Command::new(halo_bin())
+        .arg("scale")
+        .args(args)
+        .output()
+        .expect("run halo scale")
+}
+
+fn read_results(dir: &Path) -> (Vec<Vec<String>>, Value) {
+    let csv = std::fs::read_to_string(dir.join("scaling.csv")).expect("scaling.csv");
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("scaling.json")).unwrap()).unwrap();
+    (rows, json)
+}
+
+fn assert_plot(dir: &Path) {
+    let script = "import sys\nfrom PIL import Image\nim = Image.open(sys.argv[1]); im.load()\nprint(im.format, im.size)";
+    let png = dir.join("scaling.png");
+    assert_eq!(
+        python(&["PIL"], script, &[png.to_str().unwrap()]),
+        "PNG (1100, 460)\n"
+    );
+}
+
+#[test]
+fn strong_scaling_on_1_2_4_ranks() {
+    let dir = out_dir("strong");
+    let out = scale(&[
+        "--ranks",
+        "1,2,4",
+        "--mode",
+        "strong",
+        "--grid",
+        "96x64",
+        "--iters",
+        "40",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rows, json) = read_results(&dir);
+    assert_eq!(rows[0][..6], ["ranks", "px", "py", "nx", "ny", "seconds"]);
+    assert_eq!(rows.len(), 4, "a header and one row per rank count");
+    let ranks: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ranks, ["1", "2", "4"]);
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for p in points {
+        assert_eq!(p["status"], "ok");
+        assert_eq!((p["nx"].as_u64(), p["ny"].as_u64()), (Some(96), Some(64)));
+        assert_eq!(
+            p["px"].as_u64().unwrap() * p["py"].as_u64().unwrap(),
+            p["ranks"].as_u64().unwrap()
+        );
+        assert!(p["seconds"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(points[0]["speedup"].as_f64(), Some(1.0));
+    assert_eq!(json["mode"], "strong");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 4 {
+        assert!(
+            stdout.contains(&format!("oversubscribed (4 ranks on {cores} cores)")),
+            "{stdout}"
+        );
+    }
+    assert_plot(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn weak_scaling_grows_the_grid_with_the_ranks() {
+    let dir = out_dir("weak");
+    let out = scale(&[
+        "--ranks",
+        "1,2,4",
+        "--mode",
+        "weak",
+        "--grid",
+        "40x30",
+        "--iters",
+        "30",
+        "--repeat",
+        "2",
+        "--problem",
+        "heat",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rows, json) = read_results(&dir);
+    assert_eq!(rows.len(), 4);
+    for p in json["points"].as_array().unwrap() {
+        let k = p["ranks"].as_u64().unwrap();
+        // Every rank owns one whole 40x30 block.
+        assert_eq!(
+            p["nx"].as_u64().unwrap() * p["ny"].as_u64().unwrap(),
+            k * 40 * 30,
+            "{p}"
+        );
+        assert_eq!(p["nx"].as_u64().unwrap(), 40 * p["px"].as_u64().unwrap());
+        assert_eq!(p["runs"].as_u64(), Some(2));
+        assert!(p["efficiency"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(json["mode"], "weak");
+    assert_plot(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
+    let dir = out_dir("fail");
+    // 3 ranks cannot split a 2x2 grid; 1 and 2 can.
+    let out = scale(&[
+        "--ranks",
+        "1,3,2",
+        "--grid",
+        "2x2",
+        "--iters",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rows, json) = read_results(&dir);
+    assert_eq!(rows.len(), 4);
+    let p = json["points"].as_array().unwrap();
+    assert_eq!(p[0]["status"], "ok");
+    assert!(
+        p[1]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("exit 2: halo: error: 3 ranks cannot split"),
+        "{}",
+        p[1]
+    );
+    assert!(p[1]["seconds"].is_null());
+    assert_eq!(p[2]["status"], "ok");
+    assert!(rows[2].last().unwrap().contains("exit 2"));
+    assert_plot(&dir);
+
+    // A run that outlives --timeout is stopped, job and all.
+    let start = Instant::now();
+    let out = scale(&[
+        "--ranks",
+        "2",
+        "--grid",
+        "512x512",
+        "--iters",
+        "100000000",
+        "--timeout",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+    let (_, json) = read_results(&dir);
+    assert_eq!(json["points"][0]["status"], "timed out after 1 s");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_study_arguments_are_one_line_and_exit_2() {
+    for args in [
+        &["--ranks", "0,2"][..],
+        &["--ranks", "1,2", "--procs", "2x1"],
+        &["--ranks", "1", "--repeat", "0"],
+        &["--ranks", "1", "--timeout", "-3"],
+        &["--ranks", "1", "--mode", "sideways"],
+        &["--ranks", "1", "--grid", "0x5"],
+    ] {
+        let out = scale(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("halo: error: "), "{err}");
+    }
+}
