@@ -2,6 +2,7 @@
 
 use super::solve::ProblemArgs;
 use halo::scale::{self, Launcher, Mode, Point, Study};
+use halo::solver::Problem;
 use halo::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -101,13 +102,16 @@ pub fn run(a: &ScaleArgs) -> halo::Result<()> {
         timeout: Duration::from_secs_f64(a.timeout),
         cores,
     };
+    let length = match (p.problem, p.iters, p.tol) {
+        (Problem::Cavity, None, None) => "to a steady state".to_string(),
+        _ => format!("{} iterations", p.config().iters),
+    };
     let what = format!(
-        "{} {}x{}{}, {} iterations, {} thread(s) per rank",
+        "{} {}x{}{}, {length}, {} thread(s) per rank",
         p.problem,
         p.grid.0,
         p.grid.1,
         if mode == Mode::Weak { " per rank" } else { "" },
-        p.iters,
         p.threads
     );
     let over: Vec<usize> = a.ranks.iter().copied().filter(|&k| k > cores).collect();

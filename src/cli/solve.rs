@@ -11,16 +11,19 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct ProblemArgs {
     /// The problem: laplace (Jacobi, top edge held at 1), poisson (manufactured solution
-    /// sin(πx)sin(πy), reports its error) or heat (explicit steps of u_t = α∇²u).
+    /// sin(πx)sin(πy), reports its error), heat (explicit steps of u_t = α∇²u) or cavity
+    /// (lid-driven cavity, Navier–Stokes; runs to a steady state unless --iters/--tol say).
     #[arg(long, default_value = "laplace", value_parser = args::problem)]
     pub problem: Problem,
-    /// Interior cells NXxNY; the walls live in the ghost layer around them.
+    /// Interior cells NXxNY; the walls live in the ghost layer around them, so Ghia's 129x129
+    /// cavity grid (walls included) is --grid 127x127.
     #[arg(long, default_value = "1024x1024", value_name = "NXxNY", value_parser = args::grid,
           allow_hyphen_values = true)]
     pub grid: (usize, usize),
-    /// Iterations (time steps for heat); with --tol, at most this many.
-    #[arg(long, default_value_t = 1000)]
-    pub iters: usize,
+    /// Iterations (time steps for heat and cavity); with --tol, at most this many
+    /// [default: 1000; cavity: until steady, --tol 1e-3].
+    #[arg(long, visible_alias = "steps", value_name = "N")]
+    pub iters: Option<usize>,
     /// Stop when the largest change of a cell in one iteration is at most this.
     #[arg(long)]
     pub tol: Option<f64>,
@@ -42,6 +45,12 @@ pub struct ProblemArgs {
     /// Heat: the diffusivity α.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// Cavity: the Reynolds number.
+    #[arg(long, default_value_t = 100.0)]
+    pub re: f64,
+    /// Cavity: red-black SOR sweeps of the stream function per time step.
+    #[arg(long, default_value_t = 2)]
+    pub sweeps: usize,
 }
 
 /// `halo solve`'s options.
@@ -76,8 +85,10 @@ impl ProblemArgs {
         let mut a: Vec<String> = vec![
             "--problem".into(),
             self.problem.to_string(),
-            "--iters".into(),
-            self.iters.to_string(),
+            "--re".into(),
+            self.re.to_string(),
+            "--sweeps".into(),
+            self.sweeps.to_string(),
             "--check-every".into(),
             self.check_every.to_string(),
             "--ghost".into(),
@@ -87,6 +98,9 @@ impl ProblemArgs {
             "--alpha".into(),
             self.alpha.to_string(),
         ];
+        if let Some(n) = self.iters {
+            a.extend(["--iters".into(), n.to_string()]);
+        }
         if let Some(t) = self.tol {
             a.extend(["--tol".into(), t.to_string()]);
         }
@@ -98,6 +112,7 @@ impl ProblemArgs {
 
     /// The solver configuration these arguments describe.
     pub fn config(&self) -> Config {
+        let cavity = self.problem == Problem::Cavity;
         Config {
             problem: self.problem,
             nx: self.grid.0,
@@ -105,11 +120,16 @@ impl ProblemArgs {
             procs: self.procs,
             ghost: self.ghost,
             threads: self.threads,
-            iters: self.iters,
-            tol: self.tol,
+            // The cavity runs to a steady state unless told otherwise.
+            iters: self.iters.unwrap_or(if cavity { 10_000_000 } else { 1000 }),
+            tol: self
+                .tol
+                .or((cavity && self.iters.is_none()).then_some(Config::CAVITY_TOL)),
             check_every: self.check_every,
             dt: self.dt,
             alpha: self.alpha,
+            re: self.re,
+            sweeps: self.sweeps,
         }
     }
 }

@@ -3,10 +3,14 @@
 
 mod files;
 mod hash;
+mod plot;
 pub(crate) mod png;
 mod vtk;
 
 pub use files::{ensure_dir, write_atomic};
 pub use hash::field_sha256;
-pub use png::{decomposition_map_png, decomposition_png, heatmap_png, viridis};
+pub use plot::{panels_png, Panel};
+pub use png::{
+    decomposition_map_png, decomposition_png, heatmap_png, heatmap_with_contours_png, viridis,
+};
 pub use vtk::{write_vti, VtkArray};

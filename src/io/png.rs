@@ -163,12 +163,25 @@ fn paint(
 /// A heatmap of `field` (shape `(ny, nx)`, row 0 at the top) in the viridis colour map, with a
 /// colour bar and its scale, under `title`. Returns the PNG file's bytes.
 pub fn heatmap_png(field: &Array2<f64>, title: &str) -> Result<Vec<u8>> {
+    heatmap_with_contours_png(field, None, title)
+}
+
+/// [`heatmap_png`] with `levels` evenly spaced contour lines of `contours` (same shape) drawn
+/// over it in white: streamlines, for a stream function.
+pub fn heatmap_with_contours_png(
+    field: &Array2<f64>,
+    contours: Option<(&Array2<f64>, usize)>,
+    title: &str,
+) -> Result<Vec<u8>> {
     let (ny, nx) = field.dim();
     let (w, h) = field_size(nx, ny);
     let (lo, hi) = range(field);
     let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
     let mut p = Picture::new(w + 2 * MARGIN + BAR, h.max(200) + MARGIN + TITLE);
     paint(&mut p, field, MARGIN, TITLE, w, h, |v| viridis(t(v)));
+    if let Some((c, levels)) = contours {
+        draw_contours(&mut p, c, levels, MARGIN, TITLE, w, h);
+    }
     // The colour bar: top is the maximum.
     let (bx, bh) = (MARGIN + w + 16, h.max(200));
     for y in 0..bh {
@@ -199,6 +212,50 @@ pub fn heatmap_png(field: &Array2<f64>, title: &str) -> Result<Vec<u8>> {
         }
     })?;
     p.encode()
+}
+
+/// Marks in white the pixels where `c`, sampled bilinearly at pixel centres, crosses one of
+/// `levels` evenly spaced values between its minimum and maximum.
+fn draw_contours(
+    p: &mut Picture,
+    c: &Array2<f64>,
+    levels: usize,
+    x0: u32,
+    y0: u32,
+    w: u32,
+    h: u32,
+) {
+    let (ny, nx) = c.dim();
+    let (lo, hi) = range(c);
+    if hi <= lo || levels == 0 {
+        return;
+    }
+    let step = (hi - lo) / (levels + 1) as f64;
+    let sample = |x: u32, y: u32| {
+        let fy = ((y as f64 + 0.5) * ny as f64 / h as f64 - 0.5).clamp(0.0, (ny - 1) as f64);
+        let fx = ((x as f64 + 0.5) * nx as f64 / w as f64 - 0.5).clamp(0.0, (nx - 1) as f64);
+        let (i, j) = (fy.floor() as usize, fx.floor() as usize);
+        let (i1, j1) = ((i + 1).min(ny - 1), (j + 1).min(nx - 1));
+        let (a, b) = (fy - i as f64, fx - j as f64);
+        let top = c[[i, j]] * (1.0 - b) + c[[i, j1]] * b;
+        let bottom = c[[i1, j]] * (1.0 - b) + c[[i1, j1]] * b;
+        top * (1.0 - a) + bottom * a
+    };
+    let band = |v: f64| ((v - lo) / step).floor() as i64;
+    let bands: Vec<i64> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| band(sample(x, y)))
+        .collect();
+    for y in 0..h {
+        for x in 0..w {
+            let k = (y * w + x) as usize;
+            let right = x + 1 < w && bands[k + 1] != bands[k];
+            let below = y + 1 < h && bands[k + w as usize] != bands[k];
+            if right || below {
+                p.put(x0 + x, y0 + y, [255, 255, 255]);
+            }
+        }
+    }
 }
 
 /// `field` in muted colours with `decomp`'s blocks outlined and each labelled with its rank:

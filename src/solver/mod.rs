@@ -11,6 +11,7 @@
 //!
 //! Example: `examples/heat2d.rs` writes its own heat solver on the public grid API instead.
 
+pub mod cavity;
 mod config;
 pub mod kernels;
 mod output;

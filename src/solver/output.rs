@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 /// - `decomposition.png`: the blocks of the process grid, numbered by rank, over the field;
 /// - `summary.json`: the run's [`Report`](super::Report).
 ///
+/// For the cavity, `field.vti` holds the stream function `psi`, the vorticity `omega` and the
+/// `velocity` vectors; `field.png` shows the speed with streamlines (contours of ψ); and
+/// `centerline_u.csv` (`y,u` along x = 0.5) and `centerline_v.csv` (`x,v` along y = 0.5) come
+/// along, walls included.
+///
 /// Returns the paths written; on other ranks, writes nothing and returns an empty list.
 pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<PathBuf>> {
     let Some(field) = &sol.field else {
@@ -27,17 +32,98 @@ pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<Pat
         written.push(p.clone());
         p
     };
-    io::write_vti(
-        &out("field.vti"),
-        (cfg.hx(), cfg.hy()),
-        (cfg.hx(), cfg.hy()),
-        &[
-            VtkArray::Scalar("u", field),
-            VtkArray::Scalar("rank", &owner),
-        ],
-    )?;
-    let title = format!("{} {}x{}, {} iterations", r.problem, r.nx, r.ny, r.iters);
-    io::write_atomic(&out("field.png"), &io::heatmap_png(field, &title)?)?;
+    let origin = (cfg.hx(), cfg.hy());
+    if let Some(omega) = &sol.vorticity {
+        let (u, v) = super::cavity::velocity_field(field);
+        let speed = Array2::from_shape_fn(u.dim(), |(i, j)| u[[i, j]].hypot(v[[i, j]]));
+        io::write_vti(
+            &out("field.vti"),
+            origin,
+            origin,
+            &[
+                VtkArray::Scalar("psi", field),
+                VtkArray::Scalar("omega", omega),
+                VtkArray::Vector("velocity", &u, &v),
+                VtkArray::Scalar("rank", &owner),
+            ],
+        )?;
+        let title = format!(
+            "cavity Re {} {}x{}: speed and streamlines, t = {:.2}",
+            cfg.re,
+            r.nx,
+            r.ny,
+            r.time.unwrap_or(0.0)
+        );
+        let png = io::heatmap_with_contours_png(&speed, Some((field, 16)), &title)?;
+        io::write_atomic(&out("field.png"), &png)?;
+        let csv = |head: &str, rows: Vec<(f64, f64)>| {
+            let mut s = format!("{head}\n");
+            for (a, b) in rows {
+                s.push_str(&format!("{a},{b}\n"));
+            }
+            s
+        };
+        let (cu, cv) = (
+            super::cavity::centerline_u(field),
+            super::cavity::centerline_v(field),
+        );
+        io::write_atomic(&out("centerline_u.csv"), csv("y,u", cu.clone()).as_bytes())?;
+        io::write_atomic(&out("centerline_v.csv"), csv("x,v", cv.clone()).as_bytes())?;
+        // The profiles against Ghia et al.'s, plotted with u across and y up, as they are read.
+        let u_line: Vec<(f64, f64)> = cu.iter().map(|&(y, u)| (u, y)).collect();
+        let u_ref: Vec<(f64, f64)> = super::cavity::GHIA_RE100_U
+            .iter()
+            .map(|&(y, u)| (u, y))
+            .collect();
+        let with_ref = cfg.re == 100.0;
+        let name = format!("halo, {}x{}", r.nx, r.ny);
+        let png = io::panels_png(
+            &format!(
+                "cavity Re {}: centreline velocities, t = {:.2}",
+                cfg.re,
+                r.time.unwrap_or(0.0)
+            ),
+            &[
+                io::Panel {
+                    caption: "u along x = 0.5",
+                    x_label: "u",
+                    y_label: "y",
+                    line: &u_line,
+                    line_name: &name,
+                    points: if with_ref { &u_ref } else { &[] },
+                    points_name: "Ghia et al. 1982",
+                    legend_left: false,
+                },
+                io::Panel {
+                    caption: "v along y = 0.5",
+                    x_label: "x",
+                    y_label: "v",
+                    line: &cv,
+                    line_name: &name,
+                    points: if with_ref {
+                        &super::cavity::GHIA_RE100_V
+                    } else {
+                        &[]
+                    },
+                    points_name: "Ghia et al. 1982",
+                    legend_left: true,
+                },
+            ],
+        )?;
+        io::write_atomic(&out("centerline.png"), &png)?;
+    } else {
+        io::write_vti(
+            &out("field.vti"),
+            origin,
+            origin,
+            &[
+                VtkArray::Scalar("u", field),
+                VtkArray::Scalar("rank", &owner),
+            ],
+        )?;
+        let title = format!("{} {}x{}, {} iterations", r.problem, r.nx, r.ny, r.iters);
+        io::write_atomic(&out("field.png"), &io::heatmap_png(field, &title)?)?;
+    }
     let title = format!(
         "{} ranks as {}x{} over {}x{} cells",
         r.ranks, r.px, r.py, r.nx, r.ny

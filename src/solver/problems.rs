@@ -12,7 +12,10 @@ pub fn boundaries(problem: Problem) -> Boundaries {
             north: Boundary::Dirichlet(1.0),
             ..Boundaries::all(Boundary::Dirichlet(0.0))
         },
-        Problem::Poisson | Problem::Heat => Boundaries::all(Boundary::Dirichlet(0.0)),
+        // The cavity's walls: ψ = 0 (its wall vorticity is written each step).
+        Problem::Poisson | Problem::Heat | Problem::Cavity => {
+            Boundaries::all(Boundary::Dirichlet(0.0))
+        }
     }
 }
 
@@ -35,6 +38,7 @@ pub fn kernel(cfg: &Config) -> Kernel {
     let (cx, cy) = (1.0 / (cfg.hx() * cfg.hx()), 1.0 / (cfg.hy() * cfg.hy()));
     match cfg.problem {
         Problem::Laplace => Kernel::Laplace,
+        Problem::Cavity => unreachable!("the cavity has its own loop"),
         Problem::Poisson => Kernel::Poisson {
             cx,
             cy,
@@ -53,7 +57,7 @@ pub fn kernel(cfg: &Config) -> Kernel {
 /// The starting field on this rank's layout.
 pub fn initial(cfg: &Config, layout: &Layout) -> DistArray {
     match cfg.problem {
-        Problem::Laplace | Problem::Poisson => DistArray::zeros(layout.clone()),
+        Problem::Laplace | Problem::Poisson | Problem::Cavity => DistArray::zeros(layout.clone()),
         Problem::Heat => DistArray::from_fn(layout.clone(), |r, c| {
             let (x, y) = point(cfg, r as isize, c as isize);
             sine_mode(x, y)
@@ -83,7 +87,7 @@ pub fn rhs(cfg: &Config, layout: &Layout) -> Vec<f64> {
 /// The exact solution at global cell `(row, col)` after `iters` iterations, where one is known.
 pub fn exact(cfg: &Config, iters: usize) -> Option<impl Fn(usize, usize) -> f64 + '_> {
     let decay = match cfg.problem {
-        Problem::Laplace => return None,
+        Problem::Laplace | Problem::Cavity => return None,
         Problem::Poisson => 1.0,
         Problem::Heat => (-2.0 * PI * PI * cfg.alpha * cfg.time_step() * iters as f64).exp(),
     };

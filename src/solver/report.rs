@@ -50,7 +50,10 @@ pub struct Report {
     /// Heat: the time step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dt: Option<f64>,
-    /// Heat: the simulated time reached, `iters · dt`.
+    /// Cavity: the time steps taken (as `iters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    /// Heat and cavity: the simulated time reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<f64>,
     /// Poisson and heat: the largest `|u − u_exact|` over the grid.

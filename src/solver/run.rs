@@ -31,6 +31,8 @@ pub struct Solution {
     pub layout: Layout,
     /// Every rank's figures, on rank 0 (`None` elsewhere).
     pub per_rank: Option<Vec<RankStats>>,
+    /// The cavity's final vorticity on rank 0 (`field` holds its stream function).
+    pub vorticity: Option<Array2<f64>>,
 }
 
 /// One rank's share of the work and the time it spent, for studying balance and overlap.
@@ -74,7 +76,7 @@ pub fn imbalance(ranks: &[RankStats], f: impl Fn(&RankStats) -> f64) -> f64 {
 pub fn solve(
     comm: &Comm,
     cfg: &Config,
-    mut progress: Option<&mut dyn FnMut(Progress)>,
+    progress: Option<&mut dyn FnMut(Progress)>,
 ) -> Result<Solution> {
     // These checks depend only on the arguments and the rank count, the same on every rank, so
     // every rank fails alike without a message sent.
@@ -100,6 +102,123 @@ pub fn solve(
     // A pool can fail on one rank alone (thread limits): agree.
     let pool = comm.agree(pool)?;
 
+    comm.barrier();
+    let start = Comm::wtime();
+    let run = match cfg.problem {
+        super::Problem::Cavity => super::cavity::cavity_loop(comm, cfg, &layout, progress)?,
+        _ => stencil_loop(comm, cfg, &layout, pool, progress)?,
+    };
+    let elapsed = Comm::wtime() - start;
+    let done = run.done;
+
+    let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
+    let sum = |x: u64| comm.all_reduce_value(x, ReduceOp::Sum);
+    let seconds = max(elapsed)?;
+    let error = match problems::exact(cfg, done) {
+        Some(exact) => {
+            let b = &layout.block;
+            let local = run
+                .u
+                .interior()
+                .indexed_iter()
+                .map(|((i, j), &x)| (x - exact(b.rows.start + i, b.cols.start + j)).abs())
+                .fold(0.0, f64::max);
+            Some(max(local)?)
+        }
+        None => None,
+    };
+    let mut report = Report {
+        problem: cfg.problem,
+        ranks: comm.size(),
+        px: decomp.grid.px,
+        py: decomp.grid.py,
+        nx: cfg.nx,
+        ny: cfg.ny,
+        ghost: cfg.ghost,
+        threads: cfg.threads,
+        iters: done,
+        seconds,
+        mcells_per_s: (cfg.nx * cfg.ny) as f64 * done as f64 / seconds / 1e6,
+        residual: run.residual,
+        converged: run.converged,
+        checksum: 0.0,
+        field_sha256: String::new(),
+        compute_seconds: max(run.compute)?,
+        comm_seconds: max(run.halo + run.reduce)?,
+        bytes_sent: sum(run.bytes)?,
+        messages_sent: sum(run.messages)?,
+        dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
+        time: run.time,
+        steps: (cfg.problem == super::Problem::Cavity).then_some(done),
+        error,
+        per_rank: None,
+        compute_imbalance: None,
+    };
+    let per_rank = rank_stats(
+        comm,
+        RankStats {
+            rank: comm.rank(),
+            cells: layout.block.cells(),
+            compute_seconds: run.compute,
+            halo_seconds: run.halo,
+            reduce_seconds: run.reduce,
+            messages_per_step: run.messages as f64 / done as f64,
+            bytes_per_step: run.bytes as f64 / done as f64,
+        },
+    )?;
+    let field = run.u.gather(comm, 0)?;
+    let vorticity = match &run.vorticity {
+        Some(w) => w.gather(comm, 0)?,
+        None => None,
+    };
+    if let Some(g) = &field {
+        report.checksum = g.iter().sum();
+        report.field_sha256 = crate::io::field_sha256(g);
+    }
+    Ok(Solution {
+        report,
+        field,
+        layout,
+        per_rank,
+        vorticity,
+    })
+}
+
+/// What an iteration loop leaves behind.
+pub(crate) struct Looped {
+    /// The final field (the stream function, for the cavity).
+    pub u: DistArray,
+    /// The cavity's final vorticity.
+    pub vorticity: Option<DistArray>,
+    /// Iterations done.
+    pub done: usize,
+    /// The last residual checked.
+    pub residual: f64,
+    /// Whether the tolerance was met.
+    pub converged: bool,
+    /// Seconds computing.
+    pub compute: f64,
+    /// Seconds in halo exchanges.
+    pub halo: f64,
+    /// Seconds in allreduces.
+    pub reduce: f64,
+    /// This rank's halo bytes sent.
+    pub bytes: u64,
+    /// This rank's halo messages sent.
+    pub messages: u64,
+    /// Time-dependent problems: the simulated time reached.
+    pub time: Option<f64>,
+}
+
+/// The Jacobi and explicit-Euler loop of the 5-point problems.
+fn stencil_loop(
+    comm: &Comm,
+    cfg: &Config,
+    layout: &Layout,
+    pool: Option<rayon::ThreadPool>,
+    mut progress: Option<&mut dyn FnMut(Progress)>,
+) -> Result<Looped> {
+    let layout = layout.clone();
     let kernel = problems::kernel(cfg);
     let f = problems::rhs(cfg, &layout);
     let mut u = problems::initial(cfg, &layout);
@@ -119,8 +238,6 @@ pub fn solve(
 
     let (mut compute, mut halo, mut reduce) = (0.0, 0.0, 0.0);
     let (mut residual, mut converged, mut done) = (f64::NAN, false, 0);
-    comm.barrier();
-    let start = Comm::wtime();
     for it in 0..cfg.iters {
         let t = Comm::wtime();
         if it % w == 0 {
@@ -195,71 +312,18 @@ pub fn solve(
             break;
         }
     }
-    let elapsed = Comm::wtime() - start;
-
-    let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
-    let sum = |x: u64| comm.all_reduce_value(x, ReduceOp::Sum);
-    let seconds = max(elapsed)?;
-    let error = match problems::exact(cfg, done) {
-        Some(exact) => {
-            let b = &layout.block;
-            let local = u
-                .interior()
-                .indexed_iter()
-                .map(|((i, j), &x)| (x - exact(b.rows.start + i, b.cols.start + j)).abs())
-                .fold(0.0, f64::max);
-            Some(max(local)?)
-        }
-        None => None,
-    };
-    let mut report = Report {
-        problem: cfg.problem,
-        ranks: comm.size(),
-        px: decomp.grid.px,
-        py: decomp.grid.py,
-        nx: cfg.nx,
-        ny: cfg.ny,
-        ghost: w,
-        threads: cfg.threads,
-        iters: done,
-        seconds,
-        mcells_per_s: (cfg.nx * cfg.ny) as f64 * done as f64 / seconds / 1e6,
+    Ok(Looped {
+        bytes: ex.bytes_sent(),
+        messages: ex.messages_sent(),
+        u,
+        vorticity: None,
+        done,
         residual,
         converged,
-        checksum: 0.0,
-        field_sha256: String::new(),
-        compute_seconds: max(compute)?,
-        comm_seconds: max(halo + reduce)?,
-        bytes_sent: sum(ex.bytes_sent())?,
-        messages_sent: sum(ex.messages_sent())?,
-        dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
+        compute,
+        halo,
+        reduce,
         time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
-        error,
-        per_rank: None,
-        compute_imbalance: None,
-    };
-    let per_rank = rank_stats(
-        comm,
-        RankStats {
-            rank: comm.rank(),
-            cells: layout.block.cells(),
-            compute_seconds: compute,
-            halo_seconds: halo,
-            reduce_seconds: reduce,
-            messages_per_step: ex.messages_sent() as f64 / done as f64,
-            bytes_per_step: ex.bytes_sent() as f64 / done as f64,
-        },
-    )?;
-    let field = u.gather(comm, 0)?;
-    if let Some(g) = &field {
-        report.checksum = g.iter().sum();
-        report.field_sha256 = crate::io::field_sha256(g);
-    }
-    Ok(Solution {
-        report,
-        field,
-        layout,
-        per_rank,
     })
 }
 
