@@ -107,3 +107,20 @@ fn heat2d() {
     let run = mpirun(6, &example("heat2d"), &["45", "31", "120"]);
     run.assert_ok("heat2d on 6 ranks");
 }
+
+#[test]
+fn cavity() {
+    let png = std::env::temp_dir().join(format!("halo-example-cavity-{}.png", std::process::id()));
+    for n in [1, 3] {
+        let run = mpirun(n, &example("cavity"), &["31", png.to_str().unwrap()]);
+        run.assert_ok(&format!("cavity on {n} ranks"));
+        assert!(
+            run.stdout.contains(&format!("cavity: ok, ranks: {n}")),
+            "{}",
+            run.stdout
+        );
+        let bytes = std::fs::read(&png).expect("the picture");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    }
+    let _ = std::fs::remove_file(&png);
+}

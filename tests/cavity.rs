@@ -1,0 +1,185 @@
+//! The lid-driven cavity: validated against Ghia, Ghia & Shin (1982), the same on any
+//! decomposition, stable at higher Reynolds numbers, and written out for ParaView.
+
+mod common;
+use common::{halo_bin, mpirun, python, solve_json};
+use serde_json::Value;
+use std::path::Path;
+
+/// Ghia's reference points for one table: (coordinate, value).
+fn ghia(table: &str) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ghia1982_re100.csv"),
+    )
+    .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("table"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0] == table).then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
+        })
+        .collect()
+}
+
+/// A centreline CSV (`coordinate,value` rows sorted by coordinate), read back.
+fn centreline(path: &Path) -> Vec<(f64, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Linear interpolation of sorted `(x, y)` rows at `x`.
+fn at(rows: &[(f64, f64)], x: f64) -> f64 {
+    let k = rows.iter().position(|r| r.0 >= x).unwrap();
+    if k == 0 || rows[k].0 == x {
+        return rows[k].1;
+    }
+    let ((x0, y0), (x1, y1)) = (rows[k - 1], rows[k]);
+    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+}
+
+#[test]
+fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
+    let mut hashes = Vec::new();
+    for n in [1usize, 2] {
+        let dir = std::env::temp_dir().join(format!("halo-cavity-{}-{n}", std::process::id()));
+        let d = dir.to_str().unwrap();
+        // The run a user types: no --steps or --tol, so it runs to the default steady state.
+        let run = mpirun(
+            n,
+            &halo_bin(),
+            &[
+                "solve",
+                "--problem",
+                "cavity",
+                "--re",
+                "100",
+                "--grid",
+                "127x127",
+                "--out",
+                d,
+                "--json",
+            ],
+        );
+        run.assert_ok("cavity Re 100");
+        let r: Value =
+            serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+        assert_eq!(r["converged"], Value::Bool(true), "{r}");
+        assert!(r["time"].as_f64().unwrap() > 5.0 && r["steps"].as_u64() == r["iters"].as_u64());
+        let u = centreline(&dir.join("centerline_u.csv"));
+        let v = centreline(&dir.join("centerline_v.csv"));
+        assert_eq!((u.len(), v.len()), (129, 129), "127 nodes and two walls");
+        for (y, want) in ghia("u") {
+            let got = at(&u, y);
+            assert!(
+                (got - want).abs() <= 0.02,
+                "{n} ranks: u({y}) = {got}, Ghia {want}"
+            );
+        }
+        for (x, want) in ghia("v") {
+            let got = at(&v, x);
+            assert!(
+                (got - want).abs() <= 0.02,
+                "{n} ranks: v({x}) = {got}, Ghia {want}"
+            );
+        }
+        hashes.push((
+            r["field_sha256"].clone(),
+            std::fs::read(dir.join("centerline_u.csv")).unwrap(),
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(
+        hashes[0], hashes[1],
+        "1 and 2 ranks must agree to the last bit"
+    );
+}
+
+#[test]
+fn the_same_field_on_1_2_3_and_4_ranks() {
+    let base = ["--problem", "cavity", "--grid", "33x29", "--steps", "400"];
+    let reference = solve_json(1, &base);
+    assert_eq!(reference["steps"].as_u64(), Some(400));
+    for (n, procs) in [(2usize, "2x1"), (3, "1x3"), (4, "2x2"), (4, "4x1")] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--procs", procs]);
+        let r = solve_json(n, &args);
+        assert_eq!(
+            r["field_sha256"], reference["field_sha256"],
+            "{n} ranks as {procs}"
+        );
+        assert_eq!(r["time"], reference["time"]);
+    }
+}
+
+#[test]
+fn re_400_and_1000_reach_a_steady_state() {
+    for re in ["400", "1000"] {
+        let r = solve_json(2, &["--problem", "cavity", "--re", re, "--grid", "63x63"]);
+        assert_eq!(r["converged"], Value::Bool(true), "Re {re}: {r}");
+        assert!(r["residual"].as_f64().unwrap() <= 1e-3);
+        assert!(r["checksum"].as_f64().unwrap().is_finite());
+    }
+}
+
+#[test]
+fn the_vtk_file_holds_psi_omega_and_velocity() {
+    let dir = std::env::temp_dir().join(format!("halo-cavity-vtk-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--problem",
+            "cavity",
+            "--grid",
+            "40x30",
+            "--steps",
+            "50",
+            "--out",
+            d,
+        ],
+    );
+    run.assert_ok("cavity --out");
+    let script = r#"
+import sys, vtk
+from vtk.util.numpy_support import vtk_to_numpy
+rd = vtk.vtkXMLImageDataReader(); rd.SetFileName(sys.argv[1]); rd.Update()
+pd = rd.GetOutput().GetPointData()
+names = sorted(pd.GetArrayName(k) for k in range(pd.GetNumberOfArrays()))
+vel = pd.GetArray('velocity')
+print(' '.join(names), vel.GetNumberOfComponents(), vel.GetNumberOfTuples())
+# The top row (largest y, next to the lid) moves right, dragged by the lid.
+u = vtk_to_numpy(vel)[:, 0].reshape(30, 40)
+print(u[-1].mean() > 0.1)
+"#;
+    let out = python(&["vtk"], script, &[&format!("{d}/field.vti")]);
+    assert_eq!(out, "omega psi rank velocity 3 1200\nTrue\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_cavity_options_are_refused() {
+    for (args, says) in [
+        (&["--re", "0"][..], "--re 0"),
+        (&["--re", "-5"], "--re -5"),
+        (&["--ghost", "2"], "--ghost 2"),
+        (&["--threads", "2"], "--threads 2"),
+        (&["--dt", "0.001"], "--dt is for the heat problem"),
+    ] {
+        let mut all = vec!["solve", "--problem", "cavity", "--grid", "16x16"];
+        all.extend_from_slice(args);
+        let run = mpirun(2, &halo_bin(), &all);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        let lines = run.rank_error_lines();
+        assert_eq!(lines.len(), 1, "{}", run.stderr);
+        assert!(lines[0].contains(says), "{}", lines[0]);
+    }
+}
