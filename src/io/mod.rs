@@ -1,12 +1,17 @@
-//! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields; all written
-//! atomically (a temporary file, flushed, renamed).
+//! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields, and checkpoints
+//! to restart from; all written atomically (a temporary file, flushed, renamed).
 
+mod checkpoint;
 mod files;
 mod hash;
 mod plot;
 pub(crate) mod png;
 mod vtk;
 
+pub use checkpoint::{
+    checkpoint_name, newest_checkpoint, read_checkpoint, write_checkpoint, Checkpoint,
+    CheckpointHeader,
+};
 pub use files::{ensure_dir, write_atomic};
 pub use hash::field_sha256;
 pub use plot::{panels_png, Panel};
