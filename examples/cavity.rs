@@ -50,6 +50,7 @@ fn main() -> halo::Result<()> {
         Some(1e-3),
         50,
         2,
+        |_| Ok(()),
         |_, _| {},
     )?;
     assert!(run.converged, "no steady state");

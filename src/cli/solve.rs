@@ -64,6 +64,16 @@ pub struct SolveArgs {
     /// summary.json into this directory (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write a checkpoint (the whole state, checksummed, atomically) every N iterations.
+    #[arg(long, value_name = "N", requires = "checkpoint_dir")]
+    pub checkpoint_every: Option<usize>,
+    /// Where checkpoints go (created if needed): files ckpt-<iteration>.halo.
+    #[arg(long, value_name = "DIR", requires = "checkpoint_every")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Resume from the newest checkpoint in DIR, on any rank count; --iters still counts from
+    /// the start of the run, so the result is the uninterrupted run's to the last bit.
+    #[arg(long, value_name = "DIR")]
+    pub restart: Option<PathBuf>,
     /// Print one JSON object line with the run's figures (rank 0) instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -130,16 +140,22 @@ impl ProblemArgs {
             alpha: self.alpha,
             re: self.re,
             sweeps: self.sweeps,
+            ..Config::default()
         }
     }
 }
 
 /// Runs `halo solve` on this rank; rank 0 prints.
 pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
-    let cfg = args.problem.config();
+    let cfg = Config {
+        checkpoint_every: args.checkpoint_every,
+        checkpoint_dir: args.checkpoint_dir.clone(),
+        restart: args.restart.clone(),
+        ..args.problem.config()
+    };
     let root = world.rank() == 0;
-    // Find an unwritable output directory before computing, not after.
-    if let Some(dir) = &args.out {
+    // Find an unwritable output or checkpoint directory before computing, not after.
+    for dir in [&args.out, &args.checkpoint_dir].into_iter().flatten() {
         let ready = if root {
             halo::io::ensure_dir(dir)
         } else {
@@ -181,6 +197,9 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}",
             r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads
         );
+        if let Some(k) = r.restarted_from {
+            println!("restarted from the checkpoint at iteration {k}");
+        }
         let stop = if r.converged { " (converged)" } else { "" };
         println!(
             "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s)",

@@ -257,10 +257,12 @@ pub struct Advance {
     pub halo: f64,
     /// Seconds in allreduces.
     pub reduce: f64,
+    /// Seconds in the `after_step` hook (checkpoints).
+    pub saving: f64,
 }
 
 /// Runs steps until `max_steps` (counted from the start of the run) or the tolerance, calling
-/// `progress(step, residual)` after each. Collective.
+/// `after_step(state)` (to checkpoint) and then `progress(step, residual)` after each. Collective.
 #[allow(clippy::too_many_arguments)]
 pub fn advance(
     comm: &Comm,
@@ -270,6 +272,7 @@ pub fn advance(
     tol: Option<f64>,
     check_every: usize,
     sweeps: usize,
+    mut after_step: impl FnMut(&CavityState) -> Result<()>,
     mut progress: impl FnMut(usize, Option<f64>),
 ) -> Result<Advance> {
     let layout = st.psi.layout().clone();
@@ -288,6 +291,7 @@ pub fn advance(
         compute: 0.0,
         halo: 0.0,
         reduce: 0.0,
+        saving: 0.0,
     };
     while st.steps < max_steps {
         let t0 = Comm::wtime();
@@ -354,6 +358,9 @@ pub fn advance(
             seen = Some(worst);
         }
         out.reduce += t5 - t4;
+        let a = Comm::wtime();
+        after_step(st)?;
+        out.saving += Comm::wtime() - a;
         progress(st.steps, seen);
         if seen.is_some_and(|r| tol.is_some_and(|t| r <= t)) {
             out.converged = true;
@@ -377,7 +384,25 @@ pub(crate) fn cavity_loop(
         steps: 0,
         time: 0.0,
     };
+    if cfg.restart.is_some() {
+        let r = super::checkpoint::restore(comm, cfg, layout, &["psi", "omega"])?;
+        let mut f = r.fields.into_iter();
+        st.psi = f.next().expect("psi");
+        st.omega = f.next().expect("omega");
+        (st.steps, st.time) = (r.iters, r.time);
+    }
+    let first = st.steps;
     let mut ex = HaloExchange::new(comm, layout);
+    let save = |s: &CavityState| match cfg.checkpoint_every {
+        Some(n) if s.steps % n == 0 => super::checkpoint::save(
+            comm,
+            cfg,
+            s.steps,
+            s.time,
+            &[("psi", &s.psi), ("omega", &s.omega)],
+        ),
+        _ => Ok(()),
+    };
     let iters = cfg.iters;
     let a = advance(
         comm,
@@ -387,6 +412,7 @@ pub(crate) fn cavity_loop(
         cfg.tol,
         cfg.check_every,
         cfg.sweeps,
+        save,
         |step, residual| {
             if let Some(p) = progress.as_mut() {
                 p(Progress {
@@ -409,6 +435,8 @@ pub(crate) fn cavity_loop(
         halo: a.halo,
         reduce: a.reduce,
         time: Some(st.time),
+        first,
+        saving: a.saving,
     })
 }
 

@@ -95,6 +95,12 @@ pub struct Config {
     pub re: f64,
     /// Cavity: red-black SOR sweeps of the stream function per time step.
     pub sweeps: usize,
+    /// Write a checkpoint every this many iterations (with `checkpoint_dir`).
+    pub checkpoint_every: Option<usize>,
+    /// Where checkpoints go.
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Resume from the newest checkpoint in this directory.
+    pub restart: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -114,6 +120,9 @@ impl Default for Config {
             alpha: 1.0,
             re: 100.0,
             sweeps: 2,
+            checkpoint_every: None,
+            checkpoint_dir: None,
+            restart: None,
         }
     }
 }
@@ -123,6 +132,16 @@ impl Config {
     /// `--iters` nor `--tol` is given: enough for Ghia's centreline values to within 0.005 at
     /// Re = 100 on 129 × 129.
     pub const CAVITY_TOL: f64 = 1e-3;
+
+    /// The parameters a checkpoint must share with a run that restarts from it, as exact text.
+    pub fn state_params(&self) -> Vec<(String, String)> {
+        let p = |k: &str, v: f64| (k.to_string(), v.to_string());
+        match self.problem {
+            Problem::Laplace | Problem::Poisson => vec![],
+            Problem::Heat => vec![p("alpha", self.alpha), p("dt", self.time_step())],
+            Problem::Cavity => vec![p("re", self.re), p("sweeps", self.sweeps as f64)],
+        }
+    }
 
     /// The default heat time step as a fraction of the stability limit.
     pub const DT_SAFETY: f64 = 0.5;
@@ -182,6 +201,12 @@ impl Config {
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return bad(format!("--alpha {}: must be a positive number", self.alpha));
+        }
+        match (self.checkpoint_every, &self.checkpoint_dir) {
+            (Some(0), _) => return bad("--checkpoint-every must be at least 1".into()),
+            (Some(_), None) => return bad("--checkpoint-every needs --checkpoint-dir DIR".into()),
+            (None, Some(_)) => return bad("--checkpoint-dir needs --checkpoint-every N".into()),
+            _ => {}
         }
         if self.problem == Problem::Cavity {
             if !(self.re.is_finite() && self.re > 0.0) {

@@ -12,6 +12,7 @@
 //! Example: `examples/heat2d.rs` writes its own heat solver on the public grid API instead.
 
 pub mod cavity;
+mod checkpoint;
 mod config;
 pub mod kernels;
 mod output;

@@ -29,7 +29,8 @@ pub struct Report {
     pub iters: usize,
     /// The slowest rank's time for the iteration loop alone, in seconds.
     pub seconds: f64,
-    /// `nx·ny·iters / seconds / 1e6`.
+    /// `nx·ny·iters / seconds / 1e6`, counting only the iterations this run did (not those
+    /// before the checkpoint it restarted from).
     pub mcells_per_s: f64,
     /// The largest change of any cell in the last iteration (`max |u' − u|`).
     pub residual: f64,
@@ -50,6 +51,9 @@ pub struct Report {
     /// Heat: the time step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dt: Option<f64>,
+    /// With `--restart`: the iteration the checkpoint had reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarted_from: Option<usize>,
     /// Cavity: the time steps taken (as `iters`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,

@@ -108,7 +108,7 @@ pub fn solve(
         super::Problem::Cavity => super::cavity::cavity_loop(comm, cfg, &layout, progress)?,
         _ => stencil_loop(comm, cfg, &layout, pool, progress)?,
     };
-    let elapsed = Comm::wtime() - start;
+    let elapsed = Comm::wtime() - start - run.saving;
     let done = run.done;
 
     let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
@@ -138,7 +138,7 @@ pub fn solve(
         threads: cfg.threads,
         iters: done,
         seconds,
-        mcells_per_s: (cfg.nx * cfg.ny) as f64 * done as f64 / seconds / 1e6,
+        mcells_per_s: (cfg.nx * cfg.ny) as f64 * (done - run.first) as f64 / seconds / 1e6,
         residual: run.residual,
         converged: run.converged,
         checksum: 0.0,
@@ -150,6 +150,7 @@ pub fn solve(
         dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
         time: run.time,
         steps: (cfg.problem == super::Problem::Cavity).then_some(done),
+        restarted_from: cfg.restart.is_some().then_some(run.first),
         error,
         per_rank: None,
         compute_imbalance: None,
@@ -162,8 +163,8 @@ pub fn solve(
             compute_seconds: run.compute,
             halo_seconds: run.halo,
             reduce_seconds: run.reduce,
-            messages_per_step: run.messages as f64 / done as f64,
-            bytes_per_step: run.bytes as f64 / done as f64,
+            messages_per_step: run.messages as f64 / (done - run.first).max(1) as f64,
+            bytes_per_step: run.bytes as f64 / (done - run.first).max(1) as f64,
         },
     )?;
     let field = run.u.gather(comm, 0)?;
@@ -208,6 +209,10 @@ pub(crate) struct Looped {
     pub messages: u64,
     /// Time-dependent problems: the simulated time reached.
     pub time: Option<f64>,
+    /// The iteration this run started from (not 0 after a restart).
+    pub first: usize,
+    /// Seconds spent writing checkpoints, left out of the loop's time.
+    pub saving: f64,
 }
 
 /// The Jacobi and explicit-Euler loop of the 5-point problems.
@@ -221,7 +226,13 @@ fn stencil_loop(
     let layout = layout.clone();
     let kernel = problems::kernel(cfg);
     let f = problems::rhs(cfg, &layout);
-    let mut u = problems::initial(cfg, &layout);
+    let (mut u, first) = match &cfg.restart {
+        Some(_) => {
+            let r = super::checkpoint::restore(comm, cfg, &layout, &["u"])?;
+            (r.fields.into_iter().next().expect("one field"), r.iters)
+        }
+        None => (problems::initial(cfg, &layout), 0),
+    };
     let mut v = u.clone();
     let mut ex = HaloExchange::new(comm, &layout);
     let neumann = Side::ALL
@@ -237,10 +248,11 @@ fn stencil_loop(
     };
 
     let (mut compute, mut halo, mut reduce) = (0.0, 0.0, 0.0);
-    let (mut residual, mut converged, mut done) = (f64::NAN, false, 0);
-    for it in 0..cfg.iters {
+    let (mut residual, mut converged, mut done, mut saving) = (f64::NAN, false, first, 0.0);
+    for it in first..cfg.iters {
         let t = Comm::wtime();
-        if it % w == 0 {
+        // A restart exchanges at once: its ghosts were not saved.
+        if it % w == 0 || it == first {
             ex.exchange(&mut u);
             if neumann {
                 // Mirror the fresh neighbour cells too (ghost rows next to a mirrored edge).
@@ -279,6 +291,16 @@ fn stencil_loop(
         }
         std::mem::swap(&mut u, &mut v);
         done = it + 1;
+        if cfg.checkpoint_every.is_some_and(|n| done % n == 0) {
+            let t = Comm::wtime();
+            let time = if cfg.problem == super::Problem::Heat {
+                cfg.time_step() * done as f64
+            } else {
+                0.0
+            };
+            super::checkpoint::save(comm, cfg, done, time, &[("u", &u)])?;
+            saving += Comm::wtime() - t;
+        }
         let t2 = Comm::wtime();
         compute += t2 - t1;
         halo += t1 - t;
@@ -324,6 +346,8 @@ fn stencil_loop(
         halo,
         reduce,
         time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
+        first,
+        saving,
     })
 }
 

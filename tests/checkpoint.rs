@@ -1,0 +1,299 @@
+//! Checkpoint and restart: a killed run resumes on another rank count and ends exactly where an
+//! uninterrupted run does; damaged or foreign checkpoints are refused.
+
+mod common;
+use common::{halo_bin, mpirun, mpirun_path, solve_json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("halo-ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "halo"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
+    let dir = temp("kill");
+    let d = dir.to_str().unwrap();
+    // A long run on 2 ranks, checkpointing every 500 iterations; stopped from outside (as a
+    // scheduler does, with SIGTERM to mpirun) once two checkpoints exist.
+    let mut job = Command::new(mpirun_path())
+        .args(["-n", "2", "--oversubscribe"])
+        .arg(halo_bin())
+        .args([
+            "solve",
+            "--grid",
+            "200x150",
+            "--iters",
+            "10000000",
+            "--checkpoint-every",
+            "500",
+            "--checkpoint-dir",
+            d,
+            "--quiet",
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while checkpoints(&dir).len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoints appeared"
+        );
+        assert!(job.try_wait().unwrap().is_none(), "the run ended by itself");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(job.id() as libc::pid_t, libc::SIGTERM) };
+    let status = job.wait().unwrap();
+    assert!(!status.success(), "the job should have been stopped");
+    let newest = checkpoints(&dir).last().unwrap().clone();
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    let at: usize = name
+        .trim_start_matches("ckpt-")
+        .trim_end_matches(".halo")
+        .parse()
+        .unwrap();
+    let end = (at + 700).to_string();
+
+    // Resume on 3 ranks with ghost width 2, to the same end as an uninterrupted 1-rank run.
+    let resumed = solve_json(
+        3,
+        &[
+            "--grid",
+            "200x150",
+            "--iters",
+            &end,
+            "--restart",
+            d,
+            "--ghost",
+            "2",
+        ],
+    );
+    assert_eq!(resumed["restarted_from"].as_u64(), Some(at as u64));
+    assert_eq!(resumed["iters"].as_u64(), Some(at as u64 + 700));
+    let straight = solve_json(1, &["--grid", "200x150", "--iters", &end]);
+    assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
+    assert_eq!(resumed["residual"], straight["residual"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_problem_restarts_exactly_on_other_process_grids() {
+    for problem in ["poisson", "heat", "cavity"] {
+        let dir = temp(problem);
+        let d = dir.to_str().unwrap();
+        let base = ["--problem", problem, "--grid", "41x33"];
+        let mut first = base.to_vec();
+        first.extend_from_slice(&[
+            "--iters",
+            "130",
+            "--checkpoint-every",
+            "60",
+            "--checkpoint-dir",
+            d,
+            "--procs",
+            "2x2",
+        ]);
+        solve_json(4, &first);
+        assert_eq!(
+            checkpoints(&dir).len(),
+            2,
+            "{problem}: checkpoints at 60 and 120"
+        );
+        let mut again = base.to_vec();
+        again.extend_from_slice(&["--iters", "200", "--restart", d, "--procs", "1x2"]);
+        let resumed = solve_json(2, &again);
+        assert_eq!(resumed["restarted_from"].as_u64(), Some(120), "{problem}");
+        let mut straight = base.to_vec();
+        straight.extend_from_slice(&["--iters", "200"]);
+        let straight = solve_json(1, &straight);
+        assert_eq!(
+            resumed["field_sha256"], straight["field_sha256"],
+            "{problem}"
+        );
+        assert_eq!(resumed["time"], straight["time"], "{problem}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Runs `halo solve ARGS` on 2 ranks and expects one error line saying `says`.
+fn refused(args: &[&str], says: &str) {
+    let mut all = vec!["solve"];
+    all.extend_from_slice(args);
+    let run = mpirun(2, &halo_bin(), &all);
+    assert_ne!(run.code, Some(0), "{args:?} was accepted");
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{args:?}: {}", run.stderr);
+    assert!(lines[0].contains(says), "{args:?}: {}", lines[0]);
+}
+
+#[test]
+fn damaged_and_foreign_checkpoints_are_refused() {
+    let dir = temp("refuse");
+    let d = dir.to_str().unwrap();
+    solve_json(
+        2,
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "40",
+            "--checkpoint-every",
+            "20",
+            "--checkpoint-dir",
+            d,
+        ],
+    );
+    let newest = checkpoints(&dir).last().unwrap().clone();
+    let good = std::fs::read(&newest).unwrap();
+
+    refused(
+        &[
+            "--problem",
+            "laplace",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--restart",
+            d,
+        ],
+        "the checkpoint is of heat on 30x20, this run is laplace on 30x20",
+    );
+    refused(
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x21",
+            "--iters",
+            "90",
+            "--restart",
+            d,
+        ],
+        "this run is heat on 30x21",
+    );
+    refused(
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--alpha",
+            "2",
+            "--restart",
+            d,
+        ],
+        "the checkpoint was made with alpha 1",
+    );
+    refused(
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "40",
+            "--restart",
+            d,
+        ],
+        "already at iteration 40",
+    );
+
+    std::fs::write(&newest, &good[..good.len() - 100]).unwrap();
+    refused(
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--restart",
+            d,
+        ],
+        "truncated",
+    );
+    let mut bad = good.clone();
+    let k = bad.len() - 10;
+    bad[k] ^= 1;
+    std::fs::write(&newest, &bad).unwrap();
+    refused(
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--restart",
+            d,
+        ],
+        "corrupted",
+    );
+    // Never silently used: the damaged file is still there, untouched, and still refused.
+    assert_eq!(std::fs::read(&newest).unwrap(), bad);
+    std::fs::write(&newest, &good).unwrap();
+    let ok = solve_json(
+        2,
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--restart",
+            d,
+        ],
+    );
+    assert_eq!(ok["restarted_from"].as_u64(), Some(40));
+
+    let empty = temp("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    refused(
+        &["--iters", "10", "--restart", empty.to_str().unwrap()],
+        "no checkpoint here",
+    );
+    refused(
+        &["--iters", "10", "--checkpoint-every", "5"],
+        "--checkpoint-dir",
+    );
+    refused(
+        &[
+            "--iters",
+            "10",
+            "--checkpoint-every",
+            "5",
+            "--checkpoint-dir",
+            "/proc/halo-no",
+        ],
+        "/proc/halo-no",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}
