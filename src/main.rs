@@ -64,7 +64,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("halo: error: {e}");
-                ExitCode::from(exit_code(&e))
+                ExitCode::from(e.exit_code())
             }
         };
     }
@@ -99,16 +99,8 @@ fn main() -> ExitCode {
             // Errors are agreed, so every rank is here. Leave together: mpirun ends the job at
             // the first non-zero exit, which could otherwise cut rank 0 off before it prints.
             world.barrier();
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(e.exit_code())
         }
-    }
-}
-
-/// 2 for what the user asked wrongly (as for bad arguments), 1 for runs that failed.
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::Config(_) | Error::Decomposition(_) => EXIT_USAGE,
-        _ => EXIT_FAILURE,
     }
 }
 

@@ -362,7 +362,7 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
         (&["--threads", "0"], 2, "--threads"),
         (
             &["--grid", "8x8", "--out", "/proc/halo-cannot-write-here"],
-            1,
+            4,
             "/proc/halo-cannot-write-here",
         ),
     ];

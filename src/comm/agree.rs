@@ -45,12 +45,7 @@ impl Comm {
             return local;
         }
         let first = first as usize;
-        let text = local.err().map(|e| e.to_string()).unwrap_or_default();
-        let message = self.bytes_from(first, text.into_bytes());
-        Err(Error::Agreed {
-            rank: first,
-            message: String::from_utf8_lossy(&message).into_owned(),
-        })
+        Err(self.agreed_from(first, local.err()))
     }
 
     /// Like [`Comm::agree`], but only `root`'s outcome counts (the other ranks pass anything):
@@ -66,12 +61,24 @@ impl Comm {
         if header[0] == 0 {
             return Ok(header[1]);
         }
-        let text = local.err().map(|e| e.to_string()).unwrap_or_default();
-        let message = self.bytes_from(root, text.into_bytes());
-        Err(Error::Agreed {
-            rank: root,
-            message: String::from_utf8_lossy(&message).into_owned(),
-        })
+        Err(self.agreed_from(root, local.err()))
+    }
+
+    /// `Error::Agreed` on every rank from `rank`'s error (the others pass anything): its exit
+    /// code and text are broadcast from there.
+    fn agreed_from(&self, rank: usize, err: Option<Error>) -> Error {
+        let mut bytes = Vec::new();
+        if let Some(e) = err {
+            bytes.push(e.exit_code());
+            bytes.extend_from_slice(e.to_string().as_bytes());
+        }
+        let bytes = self.bytes_from(rank, bytes);
+        let (code, text) = bytes.split_first().map_or((1, &[][..]), |(c, t)| (*c, t));
+        Error::Agreed {
+            rank,
+            code,
+            message: String::from_utf8_lossy(text).into_owned(),
+        }
     }
 
     /// Broadcasts a byte string of any length from `root` (its length first). `root` must be in

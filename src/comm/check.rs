@@ -163,6 +163,7 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
     let ok = comm.agree(local)
         == Err(Error::Agreed {
             rank: last,
+            code: 2,
             message: "deliberate failure".into(),
         });
     record("agree", 0, Comm::wtime() - t, ok)?;
