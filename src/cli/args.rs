@@ -1,7 +1,7 @@
 //! Parsers for option values, shared by the subcommands; errors name the value and the form.
 
 use halo::decomp::ProcGrid;
-use halo::solver::Problem;
+use halo::solver::{Fault, Problem};
 use halo::Error;
 
 /// Parses a problem name.
@@ -24,5 +24,10 @@ pub fn grid(s: &str) -> Result<(usize, usize), String> {
 
 /// Parses `PXxPY`.
 pub fn procs(s: &str) -> Result<ProcGrid, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// Parses `KIND@ITER[:RANK]`.
+pub fn fault(s: &str) -> Result<Fault, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }

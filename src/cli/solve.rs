@@ -4,7 +4,7 @@ use super::args;
 use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
-use halo::solver::{self, Config, Problem, Progress};
+use halo::solver::{self, Config, Fault, Problem, Progress};
 use std::path::PathBuf;
 
 /// What to solve: the options `halo solve` and `halo scale` share.
@@ -74,6 +74,14 @@ pub struct SolveArgs {
     /// the start of the run, so the result is the uninterrupted run's to the last bit.
     #[arg(long, value_name = "DIR")]
     pub restart: Option<PathBuf>,
+    /// Stop the whole job after this many seconds of wall time (a batch allocation's guard):
+    /// rank 0 says so and every rank exits with code 5; checkpoints already written stay intact.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Inject a failure on purpose, to see how the job fails: KIND@ITER[:RANK] with KIND nan
+    /// (poison one cell), panic, or abort (crash at once), e.g. nan@30:1. For testing.
+    #[arg(long, value_name = "KIND@ITER[:RANK]", value_parser = args::fault)]
+    pub fault: Option<Fault>,
     /// Print one JSON object line with the run's figures (rank 0) instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -151,8 +159,17 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         checkpoint_every: args.checkpoint_every,
         checkpoint_dir: args.checkpoint_dir.clone(),
         restart: args.restart.clone(),
+        fault: args.fault,
         ..args.problem.config()
     };
+    if let Some(t) = args.timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(halo::Error::Config(format!(
+                "--timeout {t}: must be a positive number of seconds"
+            )));
+        }
+        watchdog(world.rank(), t);
+    }
     let root = world.rank() == 0;
     // Find an unwritable output or checkpoint directory before computing, not after.
     for dir in [&args.out, &args.checkpoint_dir].into_iter().flatten() {
@@ -245,4 +262,21 @@ fn print_stats(ranks: &[solver::RankStats]) {
         solver::imbalance(ranks, |r| r.compute_seconds),
         solver::imbalance(ranks, |r| r.halo_seconds)
     );
+}
+
+/// Ends the whole job after `seconds`: rank 0 prints why and exits with code 5, which makes
+/// mpirun stop every rank; the others follow two seconds later should rank 0 be gone already.
+/// The exit skips MPI's shutdown on purpose: a rank may be stuck in a collective.
+fn watchdog(rank: usize, seconds: f64) {
+    std::thread::spawn(move || {
+        let grace = if rank == 0 { 0.0 } else { 2.0 };
+        std::thread::sleep(std::time::Duration::from_secs_f64(seconds + grace));
+        if rank == 0 {
+            eprintln!(
+                "halo: error: --timeout {seconds} s exceeded; stopping the whole job (checkpoints already written are intact)"
+            );
+        }
+        // SAFETY: _exit ends the process at once; nothing of ours needs cleaning up.
+        unsafe { libc::_exit(5) };
+    });
 }

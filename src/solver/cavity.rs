@@ -18,7 +18,7 @@ use super::run::Looped;
 use super::{Config, Progress};
 use crate::comm::{Comm, ReduceOp};
 use crate::grid::{DistArray, HaloExchange, Layout, Side};
-use crate::{Error, Result};
+use crate::Result;
 use ndarray::Array2;
 use std::ops::Range;
 
@@ -149,7 +149,7 @@ pub fn wall_vorticity(c: &Cavity, b: &Block, walls: [bool; 4], psi: &[f64], omeg
 }
 
 /// One explicit Euler step of the vorticity equation over the interior, from `omega` into
-/// `next`. Returns the largest `|ω' − ω|`.
+/// `next`. Returns the largest `|ω' − ω|`, or NaN if any new value is not finite.
 pub fn vorticity_step(
     c: &Cavity,
     b: &Block,
@@ -174,7 +174,11 @@ pub fn vorticity_step(
                 + dy * ((omega[k - s] + omega[k + s]) - 2.0 * w);
             let n = w + dt * (diffuse - advect);
             next[k] = n;
-            change = change.max((n - w).abs());
+            // Keep a NaN once seen (f64::max would drop it): nothing compares greater than NaN.
+            let d = (n - w).abs();
+            if d.is_nan() || d > change {
+                change = d;
+            }
         }
     }
     change
@@ -272,7 +276,7 @@ pub fn advance(
     tol: Option<f64>,
     check_every: usize,
     sweeps: usize,
-    mut after_step: impl FnMut(&CavityState) -> Result<()>,
+    mut after_step: impl FnMut(&mut CavityState) -> Result<()>,
     mut progress: impl FnMut(usize, Option<f64>),
 ) -> Result<Advance> {
     let layout = st.psi.layout().clone();
@@ -346,13 +350,17 @@ pub fn advance(
         let mut seen = None;
         if check {
             let a = Comm::wtime();
-            let worst = comm.all_reduce_value(change / dt, ReduceOp::Max)?;
+            // MPI's MAX may drop a NaN; infinity survives it.
+            let mine = if change.is_nan() {
+                f64::INFINITY
+            } else {
+                change / dt
+            };
+            let worst = comm.all_reduce_value(mine, ReduceOp::Max)?;
             out.reduce += Comm::wtime() - a;
             if !worst.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "cavity: the vorticity became NaN or infinite by step {} (t = {:.6})",
-                    st.steps, st.time
-                )));
+                let what = format!("cavity: the vorticity at t = {:.6}", st.time);
+                return Err(super::run::diverged(comm, &st.omega, &what, st.steps));
             }
             out.residual = worst;
             seen = Some(worst);
@@ -393,15 +401,27 @@ pub(crate) fn cavity_loop(
     }
     let first = st.steps;
     let mut ex = HaloExchange::new(comm, layout);
-    let save = |s: &CavityState| match cfg.checkpoint_every {
-        Some(n) if s.steps % n == 0 => super::checkpoint::save(
-            comm,
-            cfg,
-            s.steps,
-            s.time,
-            &[("psi", &s.psi), ("omega", &s.omega)],
-        ),
-        _ => Ok(()),
+    let after_step = |s: &mut CavityState| {
+        if let Some(f) = &cfg.fault {
+            let r = layout.interior();
+            let centre = (
+                r.rows.start + r.rows.len() / 2,
+                r.cols.start + r.cols.len() / 2,
+            );
+            if let Some(cell) = f.strike(comm.rank(), s.steps, centre) {
+                s.omega.local_mut()[cell] = f64::NAN;
+            }
+        }
+        match cfg.checkpoint_every {
+            Some(n) if s.steps % n == 0 => super::checkpoint::save(
+                comm,
+                cfg,
+                s.steps,
+                s.time,
+                &[("psi", &s.psi), ("omega", &s.omega)],
+            ),
+            _ => Ok(()),
+        }
     };
     let iters = cfg.iters;
     let a = advance(
@@ -412,7 +432,7 @@ pub(crate) fn cavity_loop(
         cfg.tol,
         cfg.check_every,
         cfg.sweeps,
-        save,
+        after_step,
         |step, residual| {
             if let Some(p) = progress.as_mut() {
                 p(Progress {

@@ -65,6 +65,73 @@ impl FromStr for Problem {
     }
 }
 
+/// What a [`Fault`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Write NaN into one cell of the field.
+    Nan,
+    /// Panic.
+    Panic,
+    /// Crash at once (`abort`), as a killed process would vanish.
+    Abort,
+}
+
+/// A failure to inject into a run on purpose, to see how the job fails: `KIND@ITER[:RANK]`, e.g.
+/// `nan@30:1` (rank 1 writes NaN into its field after iteration 30). For testing the failure
+/// handling of `halo` and of the cluster it runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// What happens.
+    pub kind: FaultKind,
+    /// After which iteration.
+    pub iter: usize,
+    /// On which rank.
+    pub rank: usize,
+}
+
+impl FromStr for Fault {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::Config(format!("'{s}' is not a fault: KIND@ITER[:RANK] with KIND nan, panic or abort, e.g. nan@30:1"))
+        };
+        let (kind, at) = s.split_once('@').ok_or_else(bad)?;
+        let kind = match kind {
+            "nan" => FaultKind::Nan,
+            "panic" => FaultKind::Panic,
+            "abort" => FaultKind::Abort,
+            _ => return Err(bad()),
+        };
+        let (iter, rank) = at.split_once(':').unwrap_or((at, "0"));
+        Ok(Fault {
+            kind,
+            iter: iter.parse().map_err(|_| bad())?,
+            rank: rank.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl Fault {
+    /// Carries the fault out if it is due on `rank` after iteration `done`: returns the local
+    /// cell `(i, j)` to poison for [`FaultKind::Nan`], panics or aborts for the others.
+    pub fn strike(
+        &self,
+        rank: usize,
+        done: usize,
+        centre: (usize, usize),
+    ) -> Option<(usize, usize)> {
+        if rank != self.rank || done != self.iter {
+            return None;
+        }
+        match self.kind {
+            FaultKind::Nan => Some(centre),
+            FaultKind::Panic => panic!("injected fault: rank {rank} panics after iteration {done}"),
+            FaultKind::Abort => std::process::abort(),
+        }
+    }
+}
+
 /// A solver run: the problem, the grid, how it is split, and when to stop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -101,6 +168,8 @@ pub struct Config {
     pub checkpoint_dir: Option<std::path::PathBuf>,
     /// Resume from the newest checkpoint in this directory.
     pub restart: Option<std::path::PathBuf>,
+    /// A failure to inject on purpose (testing).
+    pub fault: Option<Fault>,
 }
 
 impl Default for Config {
@@ -123,6 +192,7 @@ impl Default for Config {
             checkpoint_every: None,
             checkpoint_dir: None,
             restart: None,
+            fault: None,
         }
     }
 }

@@ -20,7 +20,7 @@ mod problems;
 mod report;
 mod run;
 
-pub use config::{Config, Problem};
+pub use config::{Config, Fault, FaultKind, Problem};
 pub use output::write_outputs;
 pub use problems::{point, sine_mode};
 pub use report::Report;

@@ -249,6 +249,7 @@ fn stencil_loop(
 
     let (mut compute, mut halo, mut reduce) = (0.0, 0.0, 0.0);
     let (mut residual, mut converged, mut done, mut saving) = (f64::NAN, false, first, 0.0);
+    let mut first_residual = None;
     for it in first..cfg.iters {
         let t = Comm::wtime();
         // A restart exchanges at once: its ghosts were not saved.
@@ -291,6 +292,15 @@ fn stencil_loop(
         }
         std::mem::swap(&mut u, &mut v);
         done = it + 1;
+        if let Some(f) = &cfg.fault {
+            let centre = (
+                inner.rows.start + inner.rows.len() / 2,
+                inner.cols.start + inner.cols.len() / 2,
+            );
+            if let Some(cell) = f.strike(comm.rank(), done, centre) {
+                u.local_mut()[cell] = f64::NAN;
+            }
+        }
         if cfg.checkpoint_every.is_some_and(|n| done % n == 0) {
             let t = Comm::wtime();
             let time = if cfg.problem == super::Problem::Heat {
@@ -314,11 +324,22 @@ fn stencil_loop(
             )?;
             reduce += Comm::wtime() - t2;
             if global[1] > 0.0 {
+                return Err(diverged(
+                    comm,
+                    &u,
+                    &format!("{}: the field", cfg.problem),
+                    done,
+                ));
+            }
+            if first_residual.is_some_and(|r0: f64| global[0] > 1e12 * r0) {
                 return Err(Error::Diverged(format!(
-                    "{}: the field became NaN or infinite by iteration {done}",
-                    cfg.problem
+                    "{}: the residual grew from {:.3e} to {:.3e} by iteration {done}: the iteration diverges",
+                    cfg.problem,
+                    first_residual.unwrap_or(0.0),
+                    global[0]
                 )));
             }
+            first_residual = first_residual.or(Some(global[0]));
             residual = global[0];
             seen = Some(residual);
         }
@@ -349,6 +370,27 @@ fn stencil_loop(
         first,
         saving,
     })
+}
+
+/// The error for a field gone NaN or infinite, agreed on every rank: it names the iteration, the
+/// lowest rank holding a bad cell and that cell's global row and column. Collective.
+pub(crate) fn diverged(comm: &Comm, field: &DistArray, what: &str, done: usize) -> Error {
+    let layout = field.layout();
+    let first = field
+        .interior()
+        .indexed_iter()
+        .find(|(_, x)| !x.is_finite())
+        .map(|((i, j), &x)| (layout.block.rows.start + i, layout.block.cols.start + j, x));
+    let local = match first {
+        Some((r, c, x)) => Err(Error::Diverged(format!(
+            "{what} became {x} by iteration {done}, first at cell (row {r}, column {c})"
+        ))),
+        None => Ok(()),
+    };
+    match comm.agree(local) {
+        Err(e) => e,
+        Ok(()) => Error::Diverged(format!("{what} became NaN or infinite by iteration {done}")),
+    }
 }
 
 /// Every rank's figures, gathered on rank 0 (`None` elsewhere).

@@ -1,0 +1,208 @@
+//! When things go wrong in a tightly coupled job: a rank that diverges, panics, crashes or is
+//! killed, and a run that outlives its time. The whole job must end promptly and say why.
+
+mod common;
+use common::{halo_bin, mpirun, mpirun_path, mpirun_timeout, solve_json};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn nan_in_one_rank_stops_every_rank_with_the_step_rank_and_cell() {
+    for problem in ["laplace", "heat", "cavity"] {
+        let args = [
+            "solve",
+            "--problem",
+            problem,
+            "--grid",
+            "40x30",
+            "--iters",
+            "500",
+            "--check-every",
+            "1",
+            "--procs",
+            "2x1",
+            "--fault",
+            "nan@120:1",
+        ];
+        let run = mpirun(2, &halo_bin(), &args);
+        assert_eq!(run.code, Some(3), "{problem}: {}", run.stderr);
+        let lines = run.rank_error_lines();
+        assert_eq!(lines.len(), 1, "{problem}: {}", run.stderr);
+        // Injected after iteration 120 on rank 1 (columns 20..40), found at the check after 121.
+        assert!(
+            lines[0].starts_with("halo: error: rank 1: "),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("became NaN by iteration 121, first at cell (row "),
+            "{}",
+            lines[0]
+        );
+        assert!(run.elapsed < Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn a_panicking_rank_aborts_the_job_with_its_name() {
+    let run = mpirun_timeout(
+        3,
+        &halo_bin(),
+        &[
+            "solve",
+            "--grid",
+            "90x60",
+            "--iters",
+            "100000",
+            "--fault",
+            "panic@50:2",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code, Some(70), "{}", run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("halo: rank 2 panicked at "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("injected fault"), "{}", lines[0]);
+    assert!(!run.stderr.contains("stack backtrace"), "{}", run.stderr);
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+fn checkpoints(dir: &PathBuf) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "halo"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
+    let dir = std::env::temp_dir().join(format!("halo-kill9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap().to_string();
+    let mut job = Command::new(mpirun_path())
+        .args(["-n", "3", "--oversubscribe"])
+        .arg(halo_bin())
+        .args([
+            "solve",
+            "--grid",
+            "150x120",
+            "--iters",
+            "100000000",
+            "--checkpoint-every",
+            "400",
+            "--checkpoint-dir",
+            &d,
+            "--quiet",
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while checkpoints(&dir).len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoints appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // kill -9 one rank: a process of mpirun's that is not mpirun.
+    let out = Command::new("pgrep")
+        .args(["-P", &job.id().to_string()])
+        .output()
+        .expect("pgrep (procps)");
+    let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 3, "the three ranks");
+    let killed_at = Instant::now();
+    // SAFETY: kill(2) on a process this test started.
+    unsafe { libc::kill(pids[1], libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = job.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = job.kill();
+            panic!("the job was still running 15 s after a rank was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    assert!(killed_at.elapsed() < Duration::from_secs(15));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(job.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("exited on signal 9"),
+        "mpirun should name the killed rank:\n{stderr}"
+    );
+
+    // The newest checkpoint is whole, and resuming from it gives the uninterrupted result.
+    let newest = checkpoints(&dir).last().unwrap().clone();
+    let at: usize = newest
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("ckpt-")
+        .parse()
+        .unwrap();
+    let end = (at + 300).to_string();
+    let resumed = solve_json(2, &["--grid", "150x120", "--iters", &end, "--restart", &d]);
+    let straight = solve_json(4, &["--grid", "150x120", "--iters", &end]);
+    assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_watchdog_stops_a_run_that_outlives_its_timeout() {
+    let start = Instant::now();
+    let run = mpirun_timeout(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--grid",
+            "1024x1024",
+            "--iters",
+            "100000000",
+            "--timeout",
+            "2",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code, Some(5), "{}", run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines, ["halo: error: --timeout 2 s exceeded; stopping the whole job (checkpoints already written are intact)"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        start.elapsed()
+    );
+    // A bad limit is refused like any bad option.
+    let run = mpirun(2, &halo_bin(), &["solve", "--timeout", "0"]);
+    assert_eq!(run.code, Some(2));
+    let run = mpirun(2, &halo_bin(), &["solve", "--fault", "melt@3"]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.rank_error_lines()[0].contains("is not a fault"));
+}
