@@ -212,4 +212,16 @@ fn bad_study_arguments_are_one_line_and_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("halo: error: "), "{err}");
     }
+    let out = scale(&[
+        "--ranks",
+        "1,2",
+        "--mpirun-args",
+        "--hostfile /nonexistent/hosts",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("--hostfile /nonexistent/hosts: No such file"),
+        "{err}"
+    );
 }

@@ -358,6 +358,36 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
         ),
         (&["--problem", "wave"], 2, "unknown problem 'wave'"),
         (&["--iters", "0"], 2, "--iters"),
+        (&["--iters", "12x"], 2, "--iters"),
+        (&["--grid", "99999999x99999999"], 2, "more than 2^34 cells"),
+        (
+            &["--grid", "99999999999999999999x5"],
+            2,
+            "not a whole number",
+        ),
+        (
+            &["--grid", "8x8", "--restart", "/nonexistent/ckpt"],
+            4,
+            "/nonexistent/ckpt",
+        ),
+        (
+            &[
+                "--grid",
+                "8x8",
+                "--checkpoint-every",
+                "5",
+                "--checkpoint-dir",
+                "/proc/halo-no",
+            ],
+            4,
+            "/proc/halo-no",
+        ),
+        (
+            &["--grid", "8x8", "--check-every", "-3"],
+            2,
+            "--check-every",
+        ),
+        (&["--problem", "heat", "--alpha", "nan"], 2, "--alpha"),
         (&["--tol", "-1"], 2, "--tol -1"),
         (&["--threads", "0"], 2, "--threads"),
         (

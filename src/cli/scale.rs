@@ -81,6 +81,19 @@ pub fn run(a: &ScaleArgs) -> halo::Result<()> {
         Mode::Strong
     };
     let extra: Vec<String> = a.mpirun_args.split_whitespace().map(String::from).collect();
+    // A missing hostfile would fail every run the same way: say so once, before starting.
+    for pair in extra.windows(2) {
+        if matches!(
+            pair[0].as_str(),
+            "--hostfile" | "-hostfile" | "--machinefile" | "-machinefile" | "-f"
+        ) {
+            let path = std::path::Path::new(&pair[1]);
+            std::fs::File::open(path).map_err(|e| Error::Io {
+                path: format!("--mpirun-args {} {}", pair[0], pair[1]),
+                message: e.to_string(),
+            })?;
+        }
+    }
     let launcher = if a.launcher == "srun" {
         Launcher::Srun(extra)
     } else {
