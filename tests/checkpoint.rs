@@ -2,8 +2,8 @@
 //! uninterrupted run does; damaged or foreign checkpoints are refused.
 
 mod common;
-use common::{halo_bin, mpirun, mpirun_path, solve_json};
-use std::path::{Path, PathBuf};
+use common::{checkpoints, halo_bin, mpirun, mpirun_path, solve_json};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,19 +11,6 @@ fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("halo-ckpt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn checkpoints(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "halo"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]

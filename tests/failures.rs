@@ -2,8 +2,7 @@
 //! killed, and a run that outlives its time. The whole job must end promptly and say why.
 
 mod common;
-use common::{halo_bin, mpirun, mpirun_path, mpirun_timeout, solve_json};
-use std::path::PathBuf;
+use common::{checkpoints, halo_bin, mpirun, mpirun_path, mpirun_timeout, solve_json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -75,19 +74,6 @@ fn a_panicking_rank_aborts_the_job_with_its_name() {
         "took {:?}",
         run.elapsed
     );
-}
-
-fn checkpoints(dir: &PathBuf) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "halo"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]

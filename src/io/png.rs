@@ -275,33 +275,13 @@ pub fn decomposition_png(
         // Blend halfway to white so the outlines and numbers stand out.
         [c[0] / 2 + 128, c[1] / 2 + 128, c[2] / 2 + 128]
     });
-    let px = |col: usize| (MARGIN as u64 + (col as u64 * w as u64) / nx as u64) as i32;
-    let py = |row: usize| (TITLE as u64 + (row as u64 * h as u64) / ny as u64) as i32;
     p.draw(|root| {
         let _ = root.draw_text(
             title,
             &(FONT, 15).into_font().color(&BLACK),
             (MARGIN as i32, 9),
         );
-        let blocks: Vec<_> = decomp.blocks().collect();
-        let label = ((w / decomp.grid.px as u32).min(h / decomp.grid.py as u32) / 3).clamp(8, 40);
-        for b in &blocks {
-            let (x0, x1, y0, y1) = (
-                px(b.cols.start),
-                px(b.cols.end),
-                py(b.rows.start),
-                py(b.rows.end),
-            );
-            let _ = root.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(2)));
-            let s = b.rank.to_string();
-            let style = (FONT, label as f64).into_font().color(&BLACK);
-            let (tw, th) = root.estimate_text_size(&s, &style).unwrap_or((0, 0));
-            let _ = root.draw_text(
-                &s,
-                &style,
-                ((x0 + x1 - tw as i32) / 2, (y0 + y1 - th as i32) / 2),
-            );
-        }
+        outline_blocks(root, decomp, (MARGIN, TITLE), (w, h), 2);
     })?;
     p.encode()
 }
@@ -362,28 +342,43 @@ pub fn decomposition_map_png(decomp: &Decomposition, ghost: usize, title: &str) 
         let small = (FONT, 12).into_font().color(&BLACK);
         let note = format!("darker: cells sent to neighbours ({ghost} deep, their ghosts)");
         let _ = root.draw_text(&note, &small, (MARGIN as i32, (TITLE + h + 8) as i32));
-        let label = ((w / decomp.grid.px as u32).min(h / decomp.grid.py as u32) / 3).clamp(8, 40);
-        for b in decomp.blocks() {
-            let (x0, x1) = (
-                (MARGIN + px(b.cols.start)) as i32,
-                (MARGIN + px(b.cols.end)) as i32,
-            );
-            let (y0, y1) = (
-                (TITLE + py(b.rows.start)) as i32,
-                (TITLE + py(b.rows.end)) as i32,
-            );
-            let _ = root.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(1)));
-            let s = b.rank.to_string();
-            let style = (FONT, label as f64).into_font().color(&BLACK);
-            let (tw, th) = root.estimate_text_size(&s, &style).unwrap_or((0, 0));
-            let _ = root.draw_text(
-                &s,
-                &style,
-                ((x0 + x1 - tw as i32) / 2, (y0 + y1 - th as i32) / 2),
-            );
-        }
+        outline_blocks(root, decomp, (MARGIN, TITLE), (w, h), 1);
     })?;
     p.encode()
+}
+
+/// Outlines every block of `decomp`, drawn `w × h` pixels large at `origin`, and writes its rank
+/// in the middle.
+fn outline_blocks(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    decomp: &Decomposition,
+    origin: (u32, u32),
+    (w, h): (u32, u32),
+    stroke: u32,
+) {
+    let px = |col: usize| (origin.0 as u64 + col as u64 * w as u64 / decomp.nx as u64) as i32;
+    let py = |row: usize| (origin.1 as u64 + row as u64 * h as u64 / decomp.ny as u64) as i32;
+    let label = ((w / decomp.grid.px as u32).min(h / decomp.grid.py as u32) / 3).clamp(8, 40);
+    let style = (FONT, label as f64).into_font().color(&BLACK);
+    for b in decomp.blocks() {
+        let (x0, x1, y0, y1) = (
+            px(b.cols.start),
+            px(b.cols.end),
+            py(b.rows.start),
+            py(b.rows.end),
+        );
+        let _ = root.draw(&Rectangle::new(
+            [(x0, y0), (x1, y1)],
+            BLACK.stroke_width(stroke),
+        ));
+        let s = b.rank.to_string();
+        let (tw, th) = root.estimate_text_size(&s, &style).unwrap_or((0, 0));
+        let _ = root.draw_text(
+            &s,
+            &style,
+            ((x0 + x1 - tw as i32) / 2, (y0 + y1 - th as i32) / 2),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -177,3 +177,17 @@ pub fn python(modules: &[&str], script: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The checkpoint files in `dir`, oldest first (none if it does not exist).
+pub fn checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "halo"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
