@@ -109,6 +109,10 @@ pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration
             break status;
         }
         if start.elapsed() > timeout {
+            // SIGTERM makes mpirun take its ranks down with it; SIGKILL would orphan them.
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            std::thread::sleep(Duration::from_secs(3));
             let _ = child.kill();
             let _ = child.wait();
             panic!(
