@@ -35,6 +35,7 @@
 //! `heat2d`) check their own answers.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod comm;
 pub mod decomp;
 pub mod error;

@@ -41,6 +41,9 @@ enum Cmd {
     },
     /// Print the MPI library, the thread support and the host of every rank.
     Info,
+    /// Measure memory bandwidth (triad) or collective latency (OSU-style); run under mpirun.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCmd),
     /// Show how a grid splits over ranks and what each split costs in halo traffic (no MPI).
     Decomp(cli::decomp::DecompArgs),
     /// Run a strong or weak scaling study: one `mpirun` job per rank count (run it without
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             cli::collectives::check(&world, &mpi, size as usize).map_err(Error::Config)
         }
         Cmd::Info => cli::collectives::info(&world, &mpi).map_err(Error::Config),
+        Cmd::Bench(b) => cli::bench::run(&world, &b),
         Cmd::Decomp(_) | Cmd::Scale(_) => unreachable!("these run without MPI"),
     };
     match outcome {

@@ -2,6 +2,7 @@
 //! the library.
 
 pub mod args;
+pub mod bench;
 pub mod collectives;
 pub mod decomp;
 pub mod progress;

@@ -1,0 +1,174 @@
+//! Benchmarks run as MPI jobs: a STREAM-style memory-bandwidth probe and OSU-style collective
+//! latencies. Each prints figures; none asserts a time.
+//!
+//! - [`triad`]: `a[i] += b[i] + s·c[i]` over arrays far larger than cache, 32 bytes moved per
+//!   element (read a, b, c; write a), timed per rank and summed over ranks: the memory bandwidth B
+//!   that bounds a stencil sweep at `B / 16` cell updates per second.
+//! - [`collective_latency`]: the OSU Micro-Benchmarks' method: warm-up iterations, a barrier,
+//!   `iters` timed calls, the per-call average, averaged over ranks; through `halo`'s API or, for
+//!   comparison, straight through rsmpi.
+
+use crate::comm::{Comm, ReduceOp};
+use crate::error::{Error, Result};
+use mpi::collective::SystemOperation;
+use mpi::traits::*;
+
+/// What [`triad`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Triad {
+    /// Elements per rank.
+    pub elements: usize,
+    /// Ranks.
+    pub ranks: usize,
+    /// The best repetition's bandwidth, summed over ranks, bytes per second.
+    pub bytes_per_s: f64,
+    /// The median repetition's bandwidth, summed over ranks, bytes per second.
+    pub median_bytes_per_s: f64,
+}
+
+/// Runs the triad `reps` times on `elements` doubles per rank, all ranks at once (a barrier
+/// before each repetition). Collective.
+pub fn triad(comm: &Comm, elements: usize, reps: usize) -> Result<Triad> {
+    if elements == 0 || reps == 0 {
+        return Err(Error::Config(
+            "the triad needs at least one element and one repetition".into(),
+        ));
+    }
+    let mut a = vec![1.0f64; elements];
+    let b = vec![2.0f64; elements];
+    let c = vec![0.5f64; elements];
+    let s = 3.0;
+    let mut rates = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        comm.barrier();
+        let t = Comm::wtime();
+        for ((x, y), z) in a.iter_mut().zip(&b).zip(&c) {
+            *x += y + s * z;
+        }
+        let dt = Comm::wtime() - t;
+        std::hint::black_box(&a);
+        // Every rank's rate for this repetition, summed: the node's (or job's) bandwidth.
+        rates.push(comm.all_reduce_value(32.0 * elements as f64 / dt, ReduceOp::Sum)?);
+    }
+    // The check STREAM makes: every element saw reps updates of 2 + 3·0.5 = 3.5.
+    let want = 1.0 + 3.5 * reps as f64;
+    if a.iter().any(|&x| x != want) {
+        return Err(Error::Diverged(format!(
+            "triad: wrong result, expected {want} everywhere"
+        )));
+    }
+    let median = crate::scale::median(&rates).unwrap_or(0.0);
+    Ok(Triad {
+        elements,
+        ranks: comm.size(),
+        bytes_per_s: rates.iter().copied().fold(0.0, f64::max),
+        median_bytes_per_s: median,
+    })
+}
+
+/// A collective to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Broadcast from rank 0.
+    Bcast,
+    /// Scatter from rank 0, `size` bytes to each rank.
+    Scatter,
+    /// Gather to rank 0, `size` bytes from each rank.
+    Gather,
+    /// Allgather, `size` bytes from each rank.
+    Allgather,
+    /// Allreduce (sum) of `size` bytes as doubles (at least one).
+    Allreduce,
+}
+
+impl std::str::FromStr for Op {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "bcast" => Op::Bcast,
+            "scatter" => Op::Scatter,
+            "gather" => Op::Gather,
+            "allgather" => Op::Allgather,
+            "allreduce" => Op::Allreduce,
+            _ => {
+                return Err(Error::Config(format!(
+                    "--op {s}: choose bcast, scatter, gather, allgather or allreduce"
+                )))
+            }
+        })
+    }
+}
+
+/// The average latency of one `op` call on messages of `size` bytes, in microseconds, averaged
+/// over ranks (the OSU method): `warmup` untimed calls, a barrier, then `iters` timed calls.
+/// With `raw`, the identical loop calls rsmpi directly instead of `halo`'s API. Collective.
+pub fn collective_latency(
+    comm: &Comm,
+    op: Op,
+    size: usize,
+    iters: usize,
+    warmup: usize,
+    raw: bool,
+) -> Result<f64> {
+    let n = comm.size();
+    let root = comm.raw().process_at_rank(0);
+    let doubles = (size / 8).max(1);
+    let mut send = vec![1u8; size.max(1)];
+    let mut recv = vec![0u8; size.max(1) * n];
+    let fsend = vec![1.0f64; doubles];
+    let mut frecv = vec![0.0f64; doubles];
+    let is_root = comm.rank() == 0;
+    let mut call = |comm: &Comm| -> Result<()> {
+        match (op, raw) {
+            (Op::Bcast, false) => comm.broadcast_into(0, &mut send[..size.max(1)]),
+            (Op::Bcast, true) => {
+                root.broadcast_into(&mut send[..size.max(1)]);
+                Ok(())
+            }
+            (Op::Scatter, false) => {
+                comm.scatter_into(0, is_root.then_some(&recv[..]), &mut send[..])
+            }
+            (Op::Scatter, true) => {
+                if is_root {
+                    root.scatter_into_root(&recv[..], &mut send[..]);
+                } else {
+                    root.scatter_into(&mut send[..]);
+                }
+                Ok(())
+            }
+            (Op::Gather, false) => comm.gather_into(0, &send[..], is_root.then_some(&mut recv[..])),
+            (Op::Gather, true) => {
+                if is_root {
+                    root.gather_into_root(&send[..], &mut recv[..]);
+                } else {
+                    root.gather_into(&send[..]);
+                }
+                Ok(())
+            }
+            (Op::Allgather, false) => comm.all_gather_into(&send[..], &mut recv[..]),
+            (Op::Allgather, true) => {
+                comm.raw().all_gather_into(&send[..], &mut recv[..]);
+                Ok(())
+            }
+            (Op::Allreduce, false) => {
+                comm.all_reduce_into(&fsend[..], &mut frecv[..], ReduceOp::Sum)
+            }
+            (Op::Allreduce, true) => {
+                comm.raw()
+                    .all_reduce_into(&fsend[..], &mut frecv[..], SystemOperation::sum());
+                Ok(())
+            }
+        }
+    };
+    for _ in 0..warmup {
+        call(comm)?;
+    }
+    comm.barrier();
+    let t = Comm::wtime();
+    for _ in 0..iters {
+        call(comm)?;
+    }
+    let mine = (Comm::wtime() - t) * 1e6 / iters.max(1) as f64;
+    Ok(comm.all_reduce_value(mine, ReduceOp::Sum)? / n as f64)
+}
