@@ -86,6 +86,30 @@ impl Rect {
     }
 }
 
+/// The parts of `outer` outside `inner` (which must lie within it): a strip above, a strip below,
+/// and the strips left and right of `inner` between them. Empty parts are left out.
+pub fn frame(outer: &Rect, inner: &Rect) -> Vec<Rect> {
+    let parts = [
+        Rect {
+            rows: outer.rows.start..inner.rows.start,
+            cols: outer.cols.clone(),
+        },
+        Rect {
+            rows: inner.rows.end..outer.rows.end,
+            cols: outer.cols.clone(),
+        },
+        Rect {
+            rows: inner.rows.clone(),
+            cols: outer.cols.start..inner.cols.start,
+        },
+        Rect {
+            rows: inner.rows.clone(),
+            cols: inner.cols.end..outer.cols.end,
+        },
+    ];
+    parts.into_iter().filter(|r| r.cells() > 0).collect()
+}
+
 /// The range along one axis: the `w` cells before the interior (`step = -1` receiving), the
 /// first/last `w` interior cells (sending), the interior itself (`step = 0`), or the `w` cells
 /// after it.
@@ -179,6 +203,40 @@ mod tests {
                 assert_eq!(s.cols.len(), r.cols.len());
                 assert_eq!(d.opposite().opposite(), d);
                 assert_eq!(Dir::ALL[d.index()], d);
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_and_its_core_tile_the_outer_rectangle() {
+        let outer = Rect {
+            rows: 0..7,
+            cols: 1..9,
+        };
+        for inner in [
+            Rect {
+                rows: 2..5,
+                cols: 3..6,
+            },
+            Rect {
+                rows: 3..3,
+                cols: 1..9,
+            },
+            outer.clone(),
+        ] {
+            let mut hits = vec![vec![0; 10]; 8];
+            for r in frame(&outer, &inner).iter().chain(std::iter::once(&inner)) {
+                for i in r.rows.clone() {
+                    for j in r.cols.clone() {
+                        hits[i][j] += 1;
+                    }
+                }
+            }
+            for (i, row) in hits.iter().enumerate() {
+                for (j, &h) in row.iter().enumerate() {
+                    let inside = outer.rows.contains(&i) && outer.cols.contains(&j);
+                    assert_eq!(h, usize::from(inside), "cell ({i},{j}) with core {inner:?}");
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ mod split;
 mod stats;
 
 pub use block::{Block, Decomposition};
-pub use halo::{recv_rect, send_rect, Dir, Rect, Stencil};
+pub use halo::{frame, recv_rect, send_rect, Dir, Rect, Stencil};
 pub use proc_grid::{Neighbors, ProcGrid};
 pub use split::{split, split_counts};
 pub use stats::{compare, cost, DecompCost, RankCost};

@@ -3,6 +3,7 @@
 use super::boundary::{Boundaries, Side};
 use crate::decomp::{Block, Decomposition, Dir, Rect, Stencil};
 use crate::error::{Error, Result};
+use std::ops::Range;
 
 /// Everything one rank needs to know about the distributed grid it holds a part of.
 ///
@@ -113,6 +114,21 @@ impl Layout {
         }
     }
 
+    /// The interior less its outermost cells on every side that has a neighbour: the cells a
+    /// star stencil can update from this rank's own values alone, while a halo exchange is still
+    /// in flight. Empty when the block is too thin.
+    pub fn core(&self) -> Rect {
+        let r = self.interior();
+        let cut = |side| usize::from(!self.is_physical(side));
+        let rows = r.rows.start + cut(Side::North)..r.rows.end - cut(Side::South);
+        let cols = r.cols.start + cut(Side::West)..r.cols.end - cut(Side::East);
+        let clamp = |x: Range<usize>| x.start..x.end.max(x.start);
+        Rect {
+            rows: clamp(rows),
+            cols: clamp(cols),
+        }
+    }
+
     /// The global `(row, col)` of local cell `(i, j)`; may lie outside the global grid (as
     /// `isize`) for ghost cells on physical edges.
     pub fn global_of(&self, i: usize, j: usize) -> (isize, isize) {
@@ -170,6 +186,22 @@ mod tests {
             }
         );
         assert_eq!(l.grown(0), l.interior());
+    }
+
+    #[test]
+    fn the_core_drops_one_cell_towards_each_neighbour() {
+        // Rank 4 of 3x2: neighbours west, east, north; block 3x3 at local rows/cols 2..5.
+        let l = layout(10, 7, 3, 2, 4, 2).unwrap();
+        assert_eq!(
+            l.core(),
+            Rect {
+                rows: 3..5,
+                cols: 3..4
+            }
+        );
+        // A one-column block between two neighbours has no core.
+        let l = layout(3, 7, 3, 1, 1, 1).unwrap();
+        assert_eq!(l.core().cells(), 0);
     }
 
     #[test]
