@@ -50,6 +50,8 @@ fn laplace_is_bitwise_identical_across_ranks_grids_threads_and_ghost_widths() {
             (6, &["--procs", "3x2"]),
             (6, &["--procs", "2x3", "--ghost", "2"]),
             (6, &["--procs", "6x1"]),
+            (4, &["--procs", "2x2", "--no-overlap"]),
+            (3, &["--procs", "1x3", "--ghost", "2", "--no-overlap"]),
         ],
     );
 }
@@ -244,6 +246,7 @@ fn json_has_every_field_and_consistent_rates() {
         "compute_seconds",
         "comm_seconds",
         "bytes_sent",
+        "wait_seconds",
     ] {
         assert!(r.get(k).is_some(), "missing {k} in {r}");
     }

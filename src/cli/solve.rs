@@ -51,6 +51,10 @@ pub struct ProblemArgs {
     /// Cavity: red-black SOR sweeps of the stream function per time step.
     #[arg(long, default_value_t = 2)]
     pub sweeps: usize,
+    /// Wait for each halo exchange before computing, instead of updating the cells that need no
+    /// ghost while it is in flight (to measure what overlap saves).
+    #[arg(long)]
+    pub no_overlap: bool,
 }
 
 /// `halo solve`'s options.
@@ -119,6 +123,9 @@ impl ProblemArgs {
         if let Some(n) = self.iters {
             a.extend(["--iters".into(), n.to_string()]);
         }
+        if self.no_overlap {
+            a.push("--no-overlap".into());
+        }
         if let Some(t) = self.tol {
             a.extend(["--tol".into(), t.to_string()]);
         }
@@ -148,6 +155,7 @@ impl ProblemArgs {
             alpha: self.alpha,
             re: self.re,
             sweeps: self.sweeps,
+            overlap: !self.no_overlap,
             ..Config::default()
         }
     }
@@ -219,8 +227,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         }
         let stop = if r.converged { " (converged)" } else { "" };
         println!(
-            "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s)",
-            r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds
+            "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s of which waiting {:.3} s)",
+            r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds, r.wait_seconds
         );
         if let Some(e) = r.error {
             println!("max error against the exact solution {e:.6e}");
@@ -241,16 +249,17 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
 
 fn print_stats(ranks: &[solver::RankStats]) {
     println!(
-        "{:>5} {:>10} {:>11} {:>9} {:>10} {:>10} {:>11}",
-        "rank", "cells", "compute(s)", "halo(s)", "reduce(s)", "msgs/step", "bytes/step"
+        "{:>5} {:>10} {:>11} {:>9} {:>9} {:>10} {:>10} {:>11}",
+        "rank", "cells", "compute(s)", "halo(s)", "wait(s)", "reduce(s)", "msgs/step", "bytes/step"
     );
     for r in ranks {
         println!(
-            "{:>5} {:>10} {:>11.4} {:>9.4} {:>10.4} {:>10.2} {:>11.1}",
+            "{:>5} {:>10} {:>11.4} {:>9.4} {:>9.4} {:>10.4} {:>10.2} {:>11.1}",
             r.rank,
             r.cells,
             r.compute_seconds,
             r.halo_seconds,
+            r.wait_seconds,
             r.reduce_seconds,
             r.messages_per_step,
             r.bytes_per_step

@@ -454,6 +454,8 @@ pub(crate) fn cavity_loop(
         compute: a.compute,
         halo: a.halo,
         reduce: a.reduce,
+        // The cavity's exchanges are blocking: all their time is waiting.
+        wait: a.halo,
         time: Some(st.time),
         first,
         saving: a.saving,

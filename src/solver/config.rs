@@ -170,6 +170,8 @@ pub struct Config {
     pub restart: Option<std::path::PathBuf>,
     /// A failure to inject on purpose (testing).
     pub fault: Option<Fault>,
+    /// Update the cells that need no ghost while the halo exchange is in flight.
+    pub overlap: bool,
 }
 
 impl Default for Config {
@@ -193,6 +195,7 @@ impl Default for Config {
             checkpoint_dir: None,
             restart: None,
             fault: None,
+            overlap: true,
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct Report {
     pub compute_seconds: f64,
     /// The slowest rank's time in halo exchanges and residual allreduces, in seconds.
     pub comm_seconds: f64,
+    /// The slowest rank's time waiting for halo messages (part of `comm_seconds`); computing
+    /// while messages travel (overlap, the default) shrinks it.
+    pub wait_seconds: f64,
     /// Halo bytes sent by all ranks in the loop.
     pub bytes_sent: u64,
     /// Halo messages sent by all ranks in the loop.

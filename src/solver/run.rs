@@ -6,6 +6,7 @@ use super::problems;
 use super::report::Report;
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::Stencil;
+use crate::decomp::{frame, Rect};
 use crate::error::{Error, Result};
 use crate::grid::{Boundary, DistArray, HaloExchange, Layout, Side};
 use ndarray::Array2;
@@ -46,6 +47,8 @@ pub struct RankStats {
     pub compute_seconds: f64,
     /// Seconds in halo exchanges: packing, waiting for neighbours, unpacking.
     pub halo_seconds: f64,
+    /// Of those, seconds spent waiting for the neighbours' messages.
+    pub wait_seconds: f64,
     /// Seconds in residual allreduces (waiting for the slowest rank included).
     pub reduce_seconds: f64,
     /// Halo messages it sent per iteration.
@@ -145,6 +148,7 @@ pub fn solve(
         field_sha256: String::new(),
         compute_seconds: max(run.compute)?,
         comm_seconds: max(run.halo + run.reduce)?,
+        wait_seconds: max(run.wait)?,
         bytes_sent: sum(run.bytes)?,
         messages_sent: sum(run.messages)?,
         dt: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step()),
@@ -162,6 +166,7 @@ pub fn solve(
             cells: layout.block.cells(),
             compute_seconds: run.compute,
             halo_seconds: run.halo,
+            wait_seconds: run.wait,
             reduce_seconds: run.reduce,
             messages_per_step: run.messages as f64 / (done - run.first).max(1) as f64,
             bytes_per_step: run.bytes as f64 / (done - run.first).max(1) as f64,
@@ -203,6 +208,9 @@ pub(crate) struct Looped {
     pub halo: f64,
     /// Seconds in allreduces.
     pub reduce: f64,
+    /// Of the halo seconds, those spent waiting for messages (in `end`, or a whole blocking
+    /// exchange) rather than posting them.
+    pub wait: f64,
     /// This rank's halo bytes sent.
     pub bytes: u64,
     /// This rank's halo messages sent.
@@ -247,36 +255,67 @@ fn stencil_loop(
         None => job(),
     };
 
-    let (mut compute, mut halo, mut reduce) = (0.0, 0.0, 0.0);
+    let (mut compute, mut halo, mut reduce, mut wait) = (0.0, 0.0, 0.0, 0.0);
     let (mut residual, mut converged, mut done, mut saving) = (f64::NAN, false, first, 0.0);
     let mut first_residual = None;
     for it in first..cfg.iters {
-        let t = Comm::wtime();
-        // A restart exchanges at once: its ghosts were not saved.
-        if it % w == 0 || it == first {
-            ex.exchange(&mut u);
-            if neumann {
-                // Mirror the fresh neighbour cells too (ghost rows next to a mirrored edge).
-                u.apply_boundaries();
-            }
-        }
-        let t1 = Comm::wtime();
         let region = layout.grown(w - 1 - it % w);
         let check = (it + 1) % cfg.check_every == 0 || it + 1 == cfg.iters;
+        let run_sweep = |u: &DistArray, v: &mut DistArray, r: &Rect| {
+            in_pool(&mut || {
+                let (us, vs) = (slice(u), slice_mut(v));
+                sweep(
+                    kernel,
+                    us,
+                    vs,
+                    &f,
+                    stride,
+                    r.rows.clone(),
+                    r.cols.clone(),
+                    parallel,
+                );
+            })
+        };
+        // A restart exchanges at once: its ghosts were not saved.
+        let exchange_now = it % w == 0 || it == first;
+        let t0 = Comm::wtime();
+        if exchange_now && cfg.overlap {
+            // Update the cells that need no ghost while the halos travel, then the rest.
+            let pending = ex.begin(&u);
+            let t1 = Comm::wtime();
+            let core = layout.core();
+            run_sweep(&u, &mut v, &core);
+            let t2 = Comm::wtime();
+            pending.end(&mut u);
+            if neumann {
+                u.apply_boundaries();
+            }
+            let t3 = Comm::wtime();
+            for r in frame(&region, &core) {
+                run_sweep(&u, &mut v, &r);
+            }
+            halo += (t1 - t0) + (t3 - t2);
+            wait += t3 - t2;
+            compute += (t2 - t1) + (Comm::wtime() - t3);
+        } else {
+            if exchange_now {
+                ex.exchange(&mut u);
+                if neumann {
+                    // Mirror the fresh neighbour cells too (ghost rows next to a mirrored edge).
+                    u.apply_boundaries();
+                }
+            }
+            let t1 = Comm::wtime();
+            run_sweep(&u, &mut v, &region);
+            halo += t1 - t0;
+            wait += t1 - t0;
+            compute += Comm::wtime() - t1;
+        }
+        let t1 = Comm::wtime();
         let mut local = (0.0, false);
-        in_pool(&mut || {
-            let (us, vs) = (slice(&u), slice_mut(&mut v));
-            sweep(
-                kernel,
-                us,
-                vs,
-                &f,
-                stride,
-                region.rows.clone(),
-                region.cols.clone(),
-                parallel,
-            );
-            if check {
+        if check {
+            in_pool(&mut || {
+                let (us, vs) = (slice(&u), slice(&v));
                 local = max_change(
                     us,
                     vs,
@@ -285,8 +324,8 @@ fn stencil_loop(
                     inner.cols.clone(),
                     parallel,
                 );
-            }
-        });
+            });
+        }
         if neumann {
             v.apply_boundaries();
         }
@@ -313,7 +352,6 @@ fn stencil_loop(
         }
         let t2 = Comm::wtime();
         compute += t2 - t1;
-        halo += t1 - t;
         let mut seen = None;
         if check {
             let mut global = [0.0; 2];
@@ -366,6 +404,7 @@ fn stencil_loop(
         compute,
         halo,
         reduce,
+        wait,
         time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
         first,
         saving,
@@ -399,6 +438,7 @@ fn rank_stats(comm: &Comm, mine: RankStats) -> Result<Option<Vec<RankStats>>> {
         mine.cells as f64,
         mine.compute_seconds,
         mine.halo_seconds,
+        mine.wait_seconds,
         mine.reduce_seconds,
         mine.messages_per_step,
         mine.bytes_per_step,
@@ -412,9 +452,10 @@ fn rank_stats(comm: &Comm, mine: RankStats) -> Result<Option<Vec<RankStats>>> {
                 cells: r[0] as usize,
                 compute_seconds: r[1],
                 halo_seconds: r[2],
-                reduce_seconds: r[3],
-                messages_per_step: r[4],
-                bytes_per_step: r[5],
+                wait_seconds: r[3],
+                reduce_seconds: r[4],
+                messages_per_step: r[5],
+                bytes_per_step: r[6],
             })
             .collect()
     }))
