@@ -2,10 +2,9 @@
 //! uninterrupted run does; damaged or foreign checkpoints are refused.
 
 mod common;
-use common::{checkpoints, halo_bin, mpirun, mpirun_path, solve_json};
+use common::{checkpoints, halo_bin, mpirun, mpirun_command, solve_json, wait_for_checkpoints};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("halo-ckpt-{name}-{}", std::process::id()));
@@ -19,10 +18,10 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
     let d = dir.to_str().unwrap();
     // A long run on 2 ranks, checkpointing every 500 iterations; stopped from outside (as a
     // scheduler does, with SIGTERM to mpirun) once two checkpoints exist.
-    let mut job = Command::new(mpirun_path())
-        .args(["-n", "2", "--oversubscribe"])
-        .arg(halo_bin())
-        .args([
+    let mut job = mpirun_command(
+        2,
+        &halo_bin(),
+        &[
             "solve",
             "--grid",
             "200x150",
@@ -33,22 +32,13 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
             "--checkpoint-dir",
             d,
             "--quiet",
-        ])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while checkpoints(&dir).len() < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoints appeared"
-        );
-        assert!(job.try_wait().unwrap().is_none(), "the run ended by itself");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_for_checkpoints(&dir, 2, &mut job);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(job.id() as libc::pid_t, libc::SIGTERM) };
     let status = job.wait().unwrap();

@@ -2,7 +2,9 @@
 //! killed, and a run that outlives its time. The whole job must end promptly and say why.
 
 mod common;
-use common::{checkpoints, halo_bin, mpirun, mpirun_path, mpirun_timeout, solve_json};
+use common::{
+    checkpoints, halo_bin, mpirun, mpirun_command, mpirun_timeout, solve_json, wait_for_checkpoints,
+};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,10 +83,10 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
     let dir = std::env::temp_dir().join(format!("halo-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap().to_string();
-    let mut job = Command::new(mpirun_path())
-        .args(["-n", "3", "--oversubscribe"])
-        .arg(halo_bin())
-        .args([
+    let mut job = mpirun_command(
+        3,
+        &halo_bin(),
+        &[
             "solve",
             "--grid",
             "150x120",
@@ -95,22 +97,13 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
             "--checkpoint-dir",
             &d,
             "--quiet",
-        ])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while checkpoints(&dir).len() < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no checkpoints appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for_checkpoints(&dir, 2, &mut job);
     // kill -9 one rank: a process of mpirun's that is not mpirun.
     let out = Command::new("pgrep")
         .args(["-P", &job.id().to_string()])

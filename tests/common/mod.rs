@@ -79,15 +79,8 @@ pub fn halo_bin() -> PathBuf {
 /// Runs `program args` as an `n`-rank job on this machine, oversubscribed, killed after
 /// `timeout` (the test then fails: a job that hangs is a bug, not a slow test).
 pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration) -> Run {
-    let mut cmd = Command::new(mpirun_path());
-    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
-        .arg(program)
-        .args(args)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        // No terminal in CI; keep OpenMPI from looking for one or for other hosts' interfaces.
-        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-        .stdin(Stdio::null())
+    let mut cmd = mpirun_command(n, program, args);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
@@ -130,6 +123,35 @@ pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration
         stdout: out_reader.join().unwrap_or_default(),
         stderr: err_reader.join().unwrap_or_default(),
         elapsed: start.elapsed(),
+    }
+}
+
+/// The command `mpirun -n N --oversubscribe --bind-to none PROGRAM ARGS…` the tests launch, with
+/// what OpenMPI needs on this kind of machine: root allowed (containers, CI) and no CMA
+/// single-copy transfers (ptrace is not permitted everywhere).
+pub fn mpirun_command(n: usize, program: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(mpirun_path());
+    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(program)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+    cmd
+}
+
+/// Waits until `dir` holds at least `k` checkpoints; fails the test after a minute, or if `job`
+/// ends first.
+pub fn wait_for_checkpoints(dir: &Path, k: usize, job: &mut std::process::Child) {
+    let start = Instant::now();
+    while checkpoints(dir).len() < k {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoints appeared in {}",
+            dir.display()
+        );
+        assert!(job.try_wait().unwrap().is_none(), "the run ended by itself");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
