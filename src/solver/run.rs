@@ -231,18 +231,20 @@ fn stencil_loop(
     pool: Option<rayon::ThreadPool>,
     mut progress: Option<&mut dyn FnMut(Progress)>,
 ) -> Result<Looped> {
-    let layout = layout.clone();
     let kernel = problems::kernel(cfg);
-    let f = problems::rhs(cfg, &layout);
+    let f = problems::rhs(cfg, layout);
+    // Heat is the one time-dependent problem here.
+    let sim_time =
+        |done: usize| (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64);
     let (mut u, first) = match &cfg.restart {
         Some(_) => {
-            let r = super::checkpoint::restore(comm, cfg, &layout, &["u"])?;
+            let r = super::checkpoint::restore(comm, cfg, layout, &["u"])?;
             (r.fields.into_iter().next().expect("one field"), r.iters)
         }
-        None => (problems::initial(cfg, &layout), 0),
+        None => (problems::initial(cfg, layout), 0),
     };
     let mut v = u.clone();
-    let mut ex = HaloExchange::new(comm, &layout);
+    let mut ex = HaloExchange::new(comm, layout);
     let neumann = Side::ALL
         .iter()
         .any(|&s| layout.is_physical(s) && layout.bc.side(s) == Boundary::Neumann);
@@ -331,6 +333,7 @@ fn stencil_loop(
         }
         std::mem::swap(&mut u, &mut v);
         done = it + 1;
+        compute += Comm::wtime() - t1;
         if let Some(f) = &cfg.fault {
             let centre = (
                 inner.rows.start + inner.rows.len() / 2,
@@ -342,16 +345,11 @@ fn stencil_loop(
         }
         if cfg.checkpoint_every.is_some_and(|n| done % n == 0) {
             let t = Comm::wtime();
-            let time = if cfg.problem == super::Problem::Heat {
-                cfg.time_step() * done as f64
-            } else {
-                0.0
-            };
+            let time = sim_time(done).unwrap_or(0.0);
             super::checkpoint::save(comm, cfg, done, time, &[("u", &u)])?;
             saving += Comm::wtime() - t;
         }
         let t2 = Comm::wtime();
-        compute += t2 - t1;
         let mut seen = None;
         if check {
             let mut global = [0.0; 2];
@@ -405,7 +403,7 @@ fn stencil_loop(
         halo,
         reduce,
         wait,
-        time: (cfg.problem == super::Problem::Heat).then(|| cfg.time_step() * done as f64),
+        time: sim_time(done),
         first,
         saving,
     })
