@@ -77,12 +77,6 @@ impl Comm {
         self.size
     }
 
-    /// Whether this rank is `root`.
-    #[inline]
-    pub fn is_rank(&self, root: usize) -> bool {
-        self.rank == root
-    }
-
     /// The underlying rsmpi communicator, for what `halo` does not wrap.
     pub fn raw(&self) -> &SimpleCommunicator {
         &self.raw

@@ -144,11 +144,6 @@ impl HaloExchange {
         self.messages_sent
     }
 
-    /// Bytes this rank sends in one exchange.
-    pub fn bytes_per_exchange(&self) -> u64 {
-        self.links.iter().map(|l| 8 * l.send_buf.len() as u64).sum()
-    }
-
     /// Waits for the requests in flight, if any.
     fn wait(&mut self) {
         if !self.in_flight {
