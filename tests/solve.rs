@@ -215,7 +215,7 @@ fn tol_stops_at_a_check_and_reports_convergence() {
     );
     assert_eq!(r["converged"], Value::Bool(true));
     let iters = r["iters"].as_u64().unwrap();
-    assert!(iters < 100000 && iters % 50 == 0, "iters {iters}");
+    assert!(iters < 100000 && iters.is_multiple_of(50), "iters {iters}");
     assert!(r["residual"].as_f64().unwrap() <= 1e-4);
     // One check earlier it had not converged: run exactly 50 fewer iterations.
     let before = solve_json(

@@ -45,7 +45,7 @@ impl ProcGrid {
     /// Every `px × py` with `px * py == ranks`, `px` ascending.
     pub fn factorizations(ranks: usize) -> Vec<ProcGrid> {
         (1..=ranks)
-            .filter(|px| ranks % px == 0)
+            .filter(|px| ranks.is_multiple_of(*px))
             .map(|px| ProcGrid { px, py: ranks / px })
             .collect()
     }

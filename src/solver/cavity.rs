@@ -349,7 +349,7 @@ pub fn advance(
         }
         out.compute += compute;
         out.halo += halo;
-        let check = st.steps % check_every == 0 || st.steps == max_steps;
+        let check = st.steps.is_multiple_of(check_every) || st.steps == max_steps;
         let mut seen = None;
         if check {
             let a = Comm::wtime();
@@ -416,7 +416,7 @@ pub(crate) fn cavity_loop(
             }
         }
         match cfg.checkpoint_every {
-            Some(n) if s.steps % n == 0 => super::checkpoint::save(
+            Some(n) if s.steps.is_multiple_of(n) => super::checkpoint::save(
                 comm,
                 cfg,
                 s.steps,
