@@ -1,68 +1,84 @@
-//! The 5-point Laplace row kernel three ways on a 1024 x 1024 grid (two 8 MB arrays): naive
-//! 2D indexing of an ndarray, halo's slice kernel on one thread, and the same on rayon rows.
-//! `cargo bench --bench kernels`; criterion prints the time per sweep and cells per second.
+//! The 5-point Laplace sweep, one process, measured by criterion (`cargo bench --bench kernels`;
+//! criterion prints the time per sweep and cells per second):
+//!
+//! - in cache, 1024 x 1024 (two 8 MB arrays): naive 2D indexing of an ndarray, halo's slice
+//!   kernel on one thread, and the same on rayon rows (serial and parallel side by side);
+//! - beyond cache, 4096 x 4096 (two 134 MB arrays): ordinary stores against streaming
+//!   (non-temporal) stores, which skip reading each line before overwriting it.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use halo::solver::kernels::{sweep, Kernel};
+use halo::solver::kernels::{sweep, Kernel, Stores};
 use ndarray::Array2;
 use std::hint::black_box;
 
-const N: usize = 1024;
-
-fn naive(u: &Array2<f64>, v: &mut Array2<f64>) {
-    for i in 1..=N {
-        for j in 1..=N {
+fn naive(u: &Array2<f64>, v: &mut Array2<f64>, n: usize) {
+    for i in 1..=n {
+        for j in 1..=n {
             v[[i, j]] = 0.25 * (u[[i - 1, j]] + u[[i + 1, j]] + u[[i, j - 1]] + u[[i, j + 1]]);
         }
     }
 }
 
-fn kernels(c: &mut Criterion) {
-    let u = Array2::from_shape_fn((N + 2, N + 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
+/// A ghosted `(n+2)²` field with no pattern a kernel could get right by luck.
+fn field(n: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n + 2, n + 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64)
+}
+
+/// One Laplace sweep of the `n × n` interior of `u` into `v`.
+fn laplace(stores: Stores, u: &[f64], v: &mut [f64], n: usize, parallel: bool) {
+    let k = Kernel::Laplace;
+    sweep(
+        k,
+        stores,
+        black_box(u),
+        v,
+        &[],
+        n + 2,
+        1..n + 1,
+        1..n + 1,
+        parallel,
+    );
+}
+
+fn in_cache(c: &mut Criterion) {
+    const N: usize = 1024;
+    let u = field(N);
     let mut v = u.clone();
-    let mut g = c.benchmark_group("laplace sweep 1024x1024");
+    let mut g = c.benchmark_group("laplace sweep 1024x1024 (in cache)");
     g.throughput(Throughput::Elements((N * N) as u64));
     g.bench_function("naive ndarray indexing", |b| {
-        b.iter(|| naive(black_box(&u), &mut v))
+        b.iter(|| naive(black_box(&u), &mut v, N))
     });
     let us = u.as_slice().unwrap();
-    let mut vs = v.as_slice().unwrap().to_vec();
+    let mut vs = us.to_vec();
     g.bench_function("slice kernel, 1 thread", |b| {
-        b.iter(|| {
-            sweep(
-                Kernel::Laplace,
-                black_box(us),
-                &mut vs,
-                &[],
-                N + 2,
-                1..N + 1,
-                1..N + 1,
-                false,
-            )
-        })
+        b.iter(|| laplace(Stores::Cached, us, &mut vs, N, false))
     });
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
     g.bench_function("slice kernel, rayon rows (2 threads)", |b| {
-        b.iter(|| {
-            pool.install(|| {
-                sweep(
-                    Kernel::Laplace,
-                    black_box(us),
-                    &mut vs,
-                    &[],
-                    N + 2,
-                    1..N + 1,
-                    1..N + 1,
-                    true,
-                )
-            })
-        })
+        b.iter(|| pool.install(|| laplace(Stores::Cached, us, &mut vs, N, true)))
     });
     g.finish();
 }
 
-criterion_group!(benches, kernels);
+fn beyond_cache(c: &mut Criterion) {
+    const N: usize = 4096;
+    let u = field(N);
+    let us = u.as_slice().unwrap();
+    let mut vs = us.to_vec();
+    let mut g = c.benchmark_group("laplace sweep 4096x4096 (beyond cache)");
+    g.throughput(Throughput::Elements((N * N) as u64));
+    g.sample_size(20);
+    for stores in [Stores::Cached, Stores::Streaming] {
+        g.bench_function(format!("{stores} stores, 1 thread"), |b| {
+            b.iter(|| laplace(stores, us, &mut vs, N, false))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, in_cache, beyond_cache);
 criterion_main!(benches);

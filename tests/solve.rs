@@ -57,6 +57,20 @@ fn laplace_is_bitwise_identical_across_ranks_grids_threads_and_ghost_widths() {
 }
 
 #[test]
+fn streaming_stores_change_no_bit() {
+    // Rows wide enough (203 cells) that streamed rows have whole 32-cell chunks between their
+    // cached lead and tail; the small-grid reference uses cached stores.
+    let cases: &[(usize, &[&str])] = &[
+        (1, &["--stores", "streaming"]),
+        (2, &["--procs", "1x2", "--stores", "streaming", "--threads", "2"]),
+        (3, &["--procs", "3x1", "--stores", "streaming", "--ghost", "2"]),
+    ];
+    same_field_everywhere("laplace", "203x41", "30", cases);
+    same_field_everywhere("poisson", "203x41", "30", cases);
+    same_field_everywhere("heat", "203x41", "30", cases);
+}
+
+#[test]
 fn poisson_and_heat_are_bitwise_identical_across_decompositions() {
     let cases: &[(usize, &[&str])] = &[
         (2, &["--procs", "2x1", "--threads", "2"]),
@@ -237,6 +251,7 @@ fn json_has_every_field_and_consistent_rates() {
         "ny",
         "ghost",
         "threads",
+        "stores",
         "iters",
         "seconds",
         "mcells_per_s",
@@ -260,6 +275,8 @@ fn json_has_every_field_and_consistent_rates() {
     assert_eq!((r["px"].as_u64(), r["py"].as_u64()), (Some(2), Some(1)));
     assert_eq!(r["bytes_sent"].as_u64(), Some(2 * 20 * 32 * 8));
     assert_eq!(r["messages_sent"].as_u64(), Some(2 * 20));
+    // Two 34x34 arrays per rank fit any cache: auto keeps ordinary stores.
+    assert_eq!(r["stores"], "cached");
 }
 
 #[test]

@@ -4,6 +4,7 @@ use super::args;
 use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
+use halo::solver::kernels::Stores;
 use halo::solver::{self, Config, Fault, Problem, Progress};
 use std::path::PathBuf;
 
@@ -55,6 +56,32 @@ pub struct ProblemArgs {
     /// ghost while it is in flight (to measure what overlap saves).
     #[arg(long)]
     pub no_overlap: bool,
+    /// How sweeps store new values: cached, streaming (non-temporal stores that skip reading the
+    /// line first), or auto: streaming when the node's arrays exceed half its last-level cache.
+    #[arg(long, value_enum, default_value_t = StoresArg::Auto)]
+    pub stores: StoresArg,
+}
+
+/// The choices of `--stores`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoresArg {
+    /// By the arrays' size against the last-level cache.
+    Auto,
+    /// Ordinary stores.
+    Cached,
+    /// Non-temporal stores.
+    Streaming,
+}
+
+impl StoresArg {
+    /// The solver's setting: `None` for auto.
+    fn choice(self) -> Option<Stores> {
+        match self {
+            StoresArg::Auto => None,
+            StoresArg::Cached => Some(Stores::Cached),
+            StoresArg::Streaming => Some(Stores::Streaming),
+        }
+    }
 }
 
 /// `halo solve`'s options.
@@ -119,6 +146,8 @@ impl ProblemArgs {
             self.threads.to_string(),
             "--alpha".into(),
             self.alpha.to_string(),
+            "--stores".into(),
+            format!("{:?}", self.stores).to_lowercase(),
         ];
         if let Some(n) = self.iters {
             a.extend(["--iters".into(), n.to_string()]);
@@ -156,6 +185,7 @@ impl ProblemArgs {
             re: self.re,
             sweeps: self.sweeps,
             overlap: !self.no_overlap,
+            stores: self.stores.choice(),
             ..Config::default()
         }
     }
@@ -219,8 +249,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         println!("{}", r.to_json());
     } else if !args.quiet {
         println!(
-            "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}",
-            r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads
+            "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}, {} stores",
+            r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads, r.stores
         );
         if let Some(k) = r.restarted_from {
             println!("restarted from the checkpoint at iteration {k}");

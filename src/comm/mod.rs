@@ -99,6 +99,12 @@ impl Comm {
         Comm::new(self.raw.duplicate())
     }
 
+    /// The number of this communicator's ranks that share this rank's node (and so its memory
+    /// and last-level cache), from `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`. Collective.
+    pub fn node_size(&self) -> usize {
+        self.raw.split_shared(self.rank as i32).size() as usize
+    }
+
     /// Wall-clock time in seconds (`MPI_Wtime`).
     pub fn wtime() -> f64 {
         mpi::time()

@@ -1,5 +1,6 @@
 //! What to solve and how: the solver's configuration, checked before any rank computes.
 
+use super::kernels::Stores;
 use crate::decomp::ProcGrid;
 use crate::error::{Error, Result};
 use std::fmt;
@@ -172,6 +173,9 @@ pub struct Config {
     pub fault: Option<Fault>,
     /// Update the cells that need no ghost while the halo exchange is in flight.
     pub overlap: bool,
+    /// How sweeps store their results; `None` chooses by the arrays' size against the
+    /// last-level cache ([`super::memory::stores_for`]).
+    pub stores: Option<Stores>,
 }
 
 impl Default for Config {
@@ -196,6 +200,7 @@ impl Default for Config {
             restart: None,
             fault: None,
             overlap: true,
+            stores: None,
         }
     }
 }

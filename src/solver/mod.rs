@@ -15,6 +15,7 @@ pub mod cavity;
 mod checkpoint;
 mod config;
 pub mod kernels;
+pub mod memory;
 mod output;
 mod problems;
 mod report;

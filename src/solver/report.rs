@@ -1,6 +1,7 @@
 //! The summary of a run, as printed with `--json`.
 
 use super::config::Problem;
+use super::kernels::Stores;
 
 /// What a run did and how fast: one JSON object line with `halo solve --json`.
 ///
@@ -25,6 +26,8 @@ pub struct Report {
     pub ghost: usize,
     /// Rayon threads per rank.
     pub threads: usize,
+    /// The stores rank 0's sweeps used: `cached` or `streaming` (non-temporal).
+    pub stores: Stores,
     /// Iterations done (time steps, for heat).
     pub iters: usize,
     /// The slowest rank's time for the iteration loop alone, in seconds.

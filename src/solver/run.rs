@@ -1,7 +1,7 @@
 //! The iteration loop: exchange, sweep, check, repeat.
 
 use super::config::Config;
-use super::kernels::{max_change, sweep};
+use super::kernels::{max_change, sweep, Stores};
 use super::problems;
 use super::report::Report;
 use crate::comm::{Comm, ReduceOp};
@@ -105,11 +105,22 @@ pub fn solve(
     // A pool can fail on one rank alone (thread limits): agree.
     let pool = comm.agree(pool)?;
 
+    let stores = match (cfg.problem, cfg.stores) {
+        (super::Problem::Cavity, _) => Stores::Cached,
+        (_, Some(s)) => s,
+        (_, None) => {
+            // Two arrays of the local shape per rank, as many ranks as share the node's cache.
+            let (r, c) = layout.local_shape();
+            let node = 2 * r * c * std::mem::size_of::<f64>() * comm.node_size();
+            super::memory::stores_for(node, super::memory::last_level_cache_bytes())
+        }
+    };
+
     comm.barrier();
     let start = Comm::wtime();
     let run = match cfg.problem {
         super::Problem::Cavity => super::cavity::cavity_loop(comm, cfg, &layout, progress)?,
-        _ => stencil_loop(comm, cfg, &layout, pool, progress)?,
+        _ => stencil_loop(comm, cfg, &layout, stores, pool, progress)?,
     };
     let elapsed = Comm::wtime() - start - run.saving;
     let done = run.done;
@@ -139,6 +150,7 @@ pub fn solve(
         ny: cfg.ny,
         ghost: cfg.ghost,
         threads: cfg.threads,
+        stores,
         iters: done,
         seconds,
         mcells_per_s: (cfg.nx * cfg.ny) as f64 * (done - run.first) as f64 / seconds / 1e6,
@@ -228,6 +240,7 @@ fn stencil_loop(
     comm: &Comm,
     cfg: &Config,
     layout: &Layout,
+    stores: Stores,
     pool: Option<rayon::ThreadPool>,
     mut progress: Option<&mut dyn FnMut(Progress)>,
 ) -> Result<Looped> {
@@ -268,6 +281,7 @@ fn stencil_loop(
                 let (us, vs) = (slice(u), slice_mut(v));
                 sweep(
                     kernel,
+                    stores,
                     us,
                     vs,
                     &f,
