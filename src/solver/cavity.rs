@@ -461,7 +461,7 @@ pub(crate) fn cavity_loop(
         wait: a.halo,
         time: Some(st.time),
         first,
-        saving: a.saving,
+        untimed: a.saving,
     })
 }
 
