@@ -52,8 +52,63 @@ fn laplace_is_bitwise_identical_across_ranks_grids_threads_and_ghost_widths() {
             (6, &["--procs", "6x1"]),
             (4, &["--procs", "2x2", "--no-overlap"]),
             (3, &["--procs", "1x3", "--ghost", "2", "--no-overlap"]),
+            (1, &["--time-block", "3"]),
+            (2, &["--procs", "2x1", "--time-block", "2", "--ghost", "4"]),
+            (
+                4,
+                &["--procs", "2x2", "--time-block", "3", "--threads", "2"],
+            ),
+            (6, &["--procs", "3x2", "--time-block", "2"]),
         ],
     );
+}
+
+#[test]
+fn temporal_blocking_changes_no_bit_across_tiles_and_passes() {
+    // 1100 columns make three column tiles per rank; 47 iterations with checks every 10 make
+    // passes cut short by checks, ghost periods and the last iteration.
+    let cases: &[(usize, &[&str])] = &[
+        (1, &["--time-block", "4"]),
+        (1, &["--time-block", "3", "--ghost", "5", "--threads", "2"]),
+        (
+            2,
+            &[
+                "--procs",
+                "1x2",
+                "--time-block",
+                "4",
+                "--stores",
+                "streaming",
+            ],
+        ),
+        (3, &["--procs", "3x1", "--time-block", "2", "--ghost", "3"]),
+        (
+            4,
+            &["--procs", "2x2", "--time-block", "4", "--threads", "2"],
+        ),
+    ];
+    let base = ["--grid", "1100x40", "--iters", "47", "--check-every", "10"];
+    for problem in ["laplace", "poisson", "heat"] {
+        let mut args = vec!["--problem", problem];
+        args.extend_from_slice(&base);
+        let reference = solve_json(1, &args);
+        for (n, extra) in cases {
+            let mut a = args.clone();
+            a.extend_from_slice(extra);
+            let got = solve_json(*n, &a);
+            assert_eq!(
+                sha(&got),
+                sha(&reference),
+                "{problem}, {n} ranks, {extra:?}"
+            );
+            // The residual is the last sweep's change, measured inside the tiles.
+            assert_eq!(
+                got["residual"], reference["residual"],
+                "{problem} {extra:?}"
+            );
+            assert_eq!(got["iters"].as_u64(), Some(47));
+        }
+    }
 }
 
 #[test]
@@ -62,8 +117,14 @@ fn streaming_stores_change_no_bit() {
     // cached lead and tail; the small-grid reference uses cached stores.
     let cases: &[(usize, &[&str])] = &[
         (1, &["--stores", "streaming"]),
-        (2, &["--procs", "1x2", "--stores", "streaming", "--threads", "2"]),
-        (3, &["--procs", "3x1", "--stores", "streaming", "--ghost", "2"]),
+        (
+            2,
+            &["--procs", "1x2", "--stores", "streaming", "--threads", "2"],
+        ),
+        (
+            3,
+            &["--procs", "3x1", "--stores", "streaming", "--ghost", "2"],
+        ),
     ];
     same_field_everywhere("laplace", "203x41", "30", cases);
     same_field_everywhere("poisson", "203x41", "30", cases);
@@ -251,6 +312,7 @@ fn json_has_every_field_and_consistent_rates() {
         "ny",
         "ghost",
         "threads",
+        "time_block",
         "stores",
         "iters",
         "seconds",
@@ -371,6 +433,13 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
         ),
         (&["--grid", "10x10", "--ghost", "0"], 2, "--ghost"),
         (&["--grid", "4x4", "--ghost", "9"], 2, "ghost width 9"),
+        (&["--time-block", "3", "--ghost", "2"], 2, "--time-block 3"),
+        (&["--time-block", "0"], 2, "--time-block 0"),
+        (
+            &["--problem", "cavity", "--time-block", "2", "--ghost", "1"],
+            2,
+            "--time-block 2",
+        ),
         (
             &["--problem", "heat", "--grid", "9x9", "--dt", "0.01"],
             2,

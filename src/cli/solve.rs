@@ -34,9 +34,14 @@ pub struct ProblemArgs {
     /// Process grid PXxPY (PX ranks along x, PY along y); by default the one that cuts least.
     #[arg(long, value_name = "PXxPY", value_parser = args::procs, allow_hyphen_values = true)]
     pub procs: Option<ProcGrid>,
-    /// Ghost width W: exchange halos every W iterations, updating the ghost zone in between.
-    #[arg(long, default_value_t = 1, value_name = "W")]
-    pub ghost: usize,
+    /// Ghost width W: exchange halos every W iterations, updating the ghost zone in between
+    /// [default: the --time-block].
+    #[arg(long, value_name = "W")]
+    pub ghost: Option<usize>,
+    /// Temporal blocking: run T sweeps on one cache-sized tile before moving to the next, so the
+    /// field crosses the memory bus once per T sweeps (needs --ghost of at least T).
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    pub time_block: usize,
     /// Rayon threads per rank (MPI stays on the main thread).
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub threads: usize,
@@ -129,6 +134,11 @@ pub struct SolveArgs {
 }
 
 impl ProblemArgs {
+    /// The ghost width: as given, else the time block (a pass needs that many ghost layers).
+    pub fn ghost(&self) -> usize {
+        self.ghost.unwrap_or(self.time_block.max(1))
+    }
+
     /// These options as `halo solve` arguments, but for `--grid` and `--procs`.
     pub fn to_args(&self) -> Vec<String> {
         let mut a: Vec<String> = vec![
@@ -141,7 +151,9 @@ impl ProblemArgs {
             "--check-every".into(),
             self.check_every.to_string(),
             "--ghost".into(),
-            self.ghost.to_string(),
+            self.ghost().to_string(),
+            "--time-block".into(),
+            self.time_block.to_string(),
             "--threads".into(),
             self.threads.to_string(),
             "--alpha".into(),
@@ -172,7 +184,8 @@ impl ProblemArgs {
             nx: self.grid.0,
             ny: self.grid.1,
             procs: self.procs,
-            ghost: self.ghost,
+            ghost: self.ghost(),
+            time_block: self.time_block,
             threads: self.threads,
             // The cavity runs to a steady state unless told otherwise.
             iters: self.iters.unwrap_or(if cavity { 10_000_000 } else { 1000 }),

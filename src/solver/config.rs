@@ -176,6 +176,9 @@ pub struct Config {
     /// How sweeps store their results; `None` chooses by the arrays' size against the
     /// last-level cache ([`super::memory::stores_for`]).
     pub stores: Option<Stores>,
+    /// Temporal blocking: sweeps per pass over cache-sized tiles (1: one sweep per pass over the
+    /// whole block). At most the ghost width, since a pass runs between two halo exchanges.
+    pub time_block: usize,
 }
 
 impl Default for Config {
@@ -201,6 +204,7 @@ impl Default for Config {
             fault: None,
             overlap: true,
             stores: None,
+            time_block: 1,
         }
     }
 }
@@ -263,6 +267,12 @@ impl Config {
         if self.ghost == 0 {
             return bad("--ghost must be at least 1".into());
         }
+        if self.time_block == 0 || self.time_block > self.ghost {
+            return bad(format!(
+                "--time-block {}: choose 1 to the ghost width ({}): a pass of sweeps runs between two halo exchanges, so --ghost must be at least --time-block",
+                self.time_block, self.ghost
+            ));
+        }
         if self.threads == 0 || self.threads > 1024 {
             return bad(format!("--threads {}: choose 1 to 1024", self.threads));
         }
@@ -294,6 +304,12 @@ impl Config {
                 return bad(format!(
                     "--ghost {}: the cavity exchanges every step (ghost width 1)",
                     self.ghost
+                ));
+            }
+            if self.time_block != 1 {
+                return bad(format!(
+                    "--time-block {}: the cavity takes one step per pass",
+                    self.time_block
                 ));
             }
             if self.threads != 1 {

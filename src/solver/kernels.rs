@@ -403,21 +403,28 @@ pub fn max_change(
     cols: Range<usize>,
     parallel: bool,
 ) -> (f64, bool) {
-    let one = |i: usize| {
-        let (a, b) = (
-            &u[i * stride..][cols.clone()],
-            &v[i * stride..][cols.clone()],
-        );
-        a.iter().zip(b).fold((0.0f64, false), |(m, bad), (x, y)| {
-            ((y - x).abs().max(m), bad || !y.is_finite())
-        })
-    };
-    let both = |(m1, b1): (f64, bool), (m2, b2): (f64, bool)| (m1.max(m2), b1 || b2);
+    let (u, v) = (View::whole(u, stride), View::whole(v, stride));
+    let one = |i: usize| row_change(u, v, i, &cols);
     if parallel {
-        rows.into_par_iter().map(one).reduce(|| (0.0, false), both)
+        rows.into_par_iter().map(one).reduce(|| (0.0, false), worse)
     } else {
-        rows.map(one).fold((0.0, false), both)
+        rows.map(one).fold((0.0, false), worse)
     }
+}
+
+/// The largest `|new − old|` over cells `cols` of row `i`, and whether any `new` there is NaN or
+/// infinite.
+pub fn row_change(old: View, new: View, i: usize, cols: &Range<usize>) -> (f64, bool) {
+    let (a, b) = (old.from(i, cols.start), new.from(i, cols.start));
+    let (a, b) = (&a[..cols.len()], &b[..cols.len()]);
+    a.iter().zip(b).fold((0.0f64, false), |(m, bad), (x, y)| {
+        ((y - x).abs().max(m), bad || !y.is_finite())
+    })
+}
+
+/// Combines two `(largest change, any not finite)` results.
+pub fn worse(a: (f64, bool), b: (f64, bool)) -> (f64, bool) {
+    (a.0.max(b.0), a.1 || b.1)
 }
 
 #[cfg(test)]

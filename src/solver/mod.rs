@@ -20,6 +20,7 @@ mod output;
 mod problems;
 mod report;
 mod run;
+pub mod tiling;
 
 pub use config::{Config, Fault, FaultKind, Problem};
 pub use output::write_outputs;

@@ -26,6 +26,8 @@ pub struct Report {
     pub ghost: usize,
     /// Rayon threads per rank.
     pub threads: usize,
+    /// Sweeps per pass over cache-sized tiles (temporal blocking; 1 for none).
+    pub time_block: usize,
     /// The stores rank 0's sweeps used: `cached` or `streaming` (non-temporal).
     pub stores: Stores,
     /// Iterations done (time steps, for heat).
