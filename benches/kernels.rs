@@ -4,9 +4,13 @@
 //! - in cache, 1024 x 1024 (two 8 MB arrays): naive 2D indexing of an ndarray, halo's slice
 //!   kernel on one thread, and the same on rayon rows (serial and parallel side by side);
 //! - beyond cache, 4096 x 4096 (two 134 MB arrays): ordinary stores against streaming
-//!   (non-temporal) stores, which skip reading each line before overwriting it.
+//!   (non-temporal) stores, which skip reading each line before overwriting it;
+//! - halo pack and unpack of one 4096-cell ghost strip: a row (one contiguous copy) against a
+//!   column (one cell per row, a row's length apart).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use halo::decomp::Rect;
+use halo::grid::{pack, unpack};
 use halo::solver::kernels::{sweep, Kernel, Stores};
 use ndarray::Array2;
 use std::hint::black_box;
@@ -80,5 +84,38 @@ fn beyond_cache(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, in_cache, beyond_cache);
+fn pack_unpack(c: &mut Criterion) {
+    const N: usize = 4096;
+    let mut a = field(N);
+    let mut buf = vec![0.0; N];
+    let mut g = c.benchmark_group("halo pack/unpack of a 4096-cell strip");
+    g.throughput(Throughput::Elements(N as u64));
+    let strips = [
+        (
+            "row",
+            Rect {
+                rows: 1..2,
+                cols: 1..N + 1,
+            },
+        ),
+        (
+            "column",
+            Rect {
+                rows: 1..N + 1,
+                cols: 1..2,
+            },
+        ),
+    ];
+    for (name, r) in strips {
+        g.bench_function(format!("pack a {name}"), |b| {
+            b.iter(|| pack(black_box(&a), &r, &mut buf))
+        });
+        g.bench_function(format!("unpack a {name}"), |b| {
+            b.iter(|| unpack(black_box(&buf), &r, &mut a))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, in_cache, beyond_cache, pack_unpack);
 criterion_main!(benches);

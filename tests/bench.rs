@@ -30,7 +30,14 @@ fn triad_validates_itself_and_reports_bandwidth_summed_over_ranks() {
 
 #[test]
 fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
-    for op in ["bcast", "scatter", "gather", "allgather", "allreduce"] {
+    for op in [
+        "bcast",
+        "scatter",
+        "gather",
+        "allgather",
+        "allreduce",
+        "halo",
+    ] {
         for raw in [false, true] {
             let mut args = vec![
                 "bench",

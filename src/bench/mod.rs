@@ -9,7 +9,9 @@
 //!   comparison, straight through rsmpi.
 
 use crate::comm::{Comm, ReduceOp};
+use crate::decomp::{Decomposition, Dir, ProcGrid, Stencil};
 use crate::error::{Error, Result};
+use crate::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout};
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 
@@ -79,6 +81,11 @@ pub enum Op {
     Allgather,
     /// Allreduce (sum) of `size` bytes as doubles (at least one).
     Allreduce,
+    /// A ghost update of a distributed array ([`crate::grid::HaloExchange::exchange`]): the
+    /// ranks form a periodic column of blocks one row tall and `size` bytes wide (at least one
+    /// double), so every rank sends its row to the neighbours above and below and receives their
+    /// rows into its ghost rows: two messages of `size` bytes out and two in, packed and unpacked.
+    Halo,
 }
 
 impl std::str::FromStr for Op {
@@ -91,9 +98,10 @@ impl std::str::FromStr for Op {
             "gather" => Op::Gather,
             "allgather" => Op::Allgather,
             "allreduce" => Op::Allreduce,
+            "halo" => Op::Halo,
             _ => {
                 return Err(Error::Config(format!(
-                    "--op {s}: choose bcast, scatter, gather, allgather or allreduce"
+                    "--op {s}: choose bcast, scatter, gather, allgather, allreduce or halo"
                 )))
             }
         })
@@ -111,6 +119,9 @@ pub fn collective_latency(
     warmup: usize,
     raw: bool,
 ) -> Result<f64> {
+    if op == Op::Halo {
+        return halo_latency(comm, size, iters, warmup, raw);
+    }
     let n = comm.size();
     let root = comm.raw().process_at_rank(0);
     let doubles = (size / 8).max(1);
@@ -159,16 +170,108 @@ pub fn collective_latency(
                     .all_reduce_into(&fsend[..], &mut frecv[..], SystemOperation::sum());
                 Ok(())
             }
+            (Op::Halo, _) => unreachable!("timed by halo_latency"),
         }
     };
+    osu_loop(comm, iters, warmup, || call(comm))
+}
+
+/// The OSU timing loop: `warmup` untimed calls, a barrier, `iters` timed calls; the per-call
+/// average in microseconds, averaged over ranks. Collective.
+fn osu_loop(
+    comm: &Comm,
+    iters: usize,
+    warmup: usize,
+    mut call: impl FnMut() -> Result<()>,
+) -> Result<f64> {
     for _ in 0..warmup {
-        call(comm)?;
+        call()?;
     }
     comm.barrier();
     let t = Comm::wtime();
     for _ in 0..iters {
-        call(comm)?;
+        call()?;
     }
     let mine = (Comm::wtime() - t) * 1e6 / iters.max(1) as f64;
-    Ok(comm.all_reduce_value(mine, ReduceOp::Sum)? / n as f64)
+    Ok(comm.all_reduce_value(mine, ReduceOp::Sum)? / comm.size() as f64)
+}
+
+/// [`Op::Halo`]: the latency of one ghost update through [`HaloExchange`], or with `raw` the
+/// same update written directly on rsmpi (the same packing, nonblocking sends and receives in a
+/// request scope, the same unpacking). Collective.
+fn halo_latency(comm: &Comm, size: usize, iters: usize, warmup: usize, raw: bool) -> Result<f64> {
+    let (n, m) = (comm.size(), (size / 8).max(1));
+    let decomp = Decomposition::new(m, n, ProcGrid::new(1, n)?)?;
+    let bc = Boundaries {
+        north: Boundary::Periodic,
+        south: Boundary::Periodic,
+        ..Boundaries::all(Boundary::Dirichlet(0.0))
+    };
+    let layout = Layout::new(decomp, comm.rank(), 1, Stencil::Star, bc)?;
+    let mut field = DistArray::from_fn(layout.clone(), |r, c| (r * m + c) as f64);
+    let us = if raw {
+        raw_halo_loop(comm, &layout, &mut field, iters, warmup)?
+    } else {
+        let mut ex = HaloExchange::new(comm, &layout);
+        osu_loop(comm, iters, warmup, || {
+            ex.exchange(&mut field);
+            Ok(())
+        })?
+    };
+    // Validate, as every run should: the ghost rows hold the neighbours' rows.
+    let a = field.local();
+    let (r, n) = (comm.rank(), comm.size());
+    let holds =
+        |ghost: usize, from: usize| (0..m).all(|c| a[[ghost, c + 1]] == (from * m + c) as f64);
+    let ok = holds(0, (r + n - 1) % n) && holds(2, (r + 1) % n);
+    comm.agree(if ok {
+        Ok(())
+    } else {
+        Err(Error::Diverged(format!(
+            "halo exchange: wrong result, rank {r}'s ghost rows do not hold its neighbours' rows"
+        )))
+    })?;
+    Ok(us)
+}
+
+/// The ghost update of [`halo_latency`] written directly on rsmpi, timed the OSU way.
+fn raw_halo_loop(
+    comm: &Comm,
+    layout: &Layout,
+    field: &mut DistArray,
+    iters: usize,
+    warmup: usize,
+) -> Result<f64> {
+    let m = layout.block.nx();
+    // Local rows: 0 ghost from the north, 1 this rank's row, 2 ghost from the south; cells 1..=m.
+    let up = layout.neighbor(Dir { dx: 0, dy: -1 }).expect("periodic") as i32;
+    let down = layout.neighbor(Dir { dx: 0, dy: 1 }).expect("periodic") as i32;
+    let (north, south) = (
+        comm.raw().process_at_rank(up),
+        comm.raw().process_at_rank(down),
+    );
+    // Tags name the direction of travel, as HaloExchange's do: 0 northwards, 1 southwards.
+    let (mut to_n, mut to_s) = (vec![0.0f64; m], vec![0.0f64; m]);
+    let (mut from_n, mut from_s) = (vec![0.0f64; m], vec![0.0f64; m]);
+    osu_loop(comm, iters, warmup, || {
+        let a = field
+            .local_mut()
+            .as_slice_mut()
+            .expect("ghosted arrays are contiguous");
+        let row = |r: usize| r * (m + 2) + 1..r * (m + 2) + 1 + m;
+        to_n.copy_from_slice(&a[row(1)]);
+        to_s.copy_from_slice(&a[row(1)]);
+        mpi::request::scope(|scope| {
+            let r1 = north.immediate_receive_into_with_tag(scope, &mut from_n[..], 1);
+            let r2 = south.immediate_receive_into_with_tag(scope, &mut from_s[..], 0);
+            let s1 = north.immediate_send_with_tag(scope, &to_n[..], 0);
+            let s2 = south.immediate_send_with_tag(scope, &to_s[..], 1);
+            for r in [r1, r2, s1, s2] {
+                r.wait();
+            }
+        });
+        a[row(0)].copy_from_slice(&from_n);
+        a[row(2)].copy_from_slice(&from_s);
+        Ok(())
+    })
 }

@@ -20,7 +20,8 @@ pub enum BenchCmd {
     /// OSU-style latency of a collective per message size: warm-up, barrier, timed loop,
     /// per-call average, averaged over ranks.
     Collectives {
-        /// bcast, scatter, gather, allgather or allreduce.
+        /// bcast, scatter, gather, allgather, allreduce, or halo (a ghost update: a periodic
+        /// column of ranks, each sending SIZE bytes to the ranks above and below).
         #[arg(long, value_parser = |s: &str| s.parse::<Op>().map_err(|e| e.to_string()))]
         op: Op,
         /// Message sizes MIN:MAX in bytes, doubling from MIN.

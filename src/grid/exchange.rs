@@ -190,8 +190,10 @@ impl Drop for Exchange<'_> {
     }
 }
 
-/// Copies the cells of `r` row by row into `buf`.
-fn pack(data: &ndarray::Array2<f64>, r: &Rect, buf: &mut [f64]) {
+/// Copies the cells of `r` row by row into `buf` (which holds exactly `r.cells()`): what
+/// [`HaloExchange::begin`] does for each message. A row of cells is one copy; a column is one
+/// cell per row, `data.ncols()` apart.
+pub fn pack(data: &ndarray::Array2<f64>, r: &Rect, buf: &mut [f64]) {
     let width = r.cols.len();
     let src = data.as_slice().expect("ghosted arrays are contiguous");
     let stride = data.ncols();
@@ -201,8 +203,8 @@ fn pack(data: &ndarray::Array2<f64>, r: &Rect, buf: &mut [f64]) {
     }
 }
 
-/// Copies `buf` row by row into the cells of `r`.
-fn unpack(buf: &[f64], r: &Rect, data: &mut ndarray::Array2<f64>) {
+/// Copies `buf` row by row into the cells of `r`: what [`Exchange::end`] does for each message.
+pub fn unpack(buf: &[f64], r: &Rect, data: &mut ndarray::Array2<f64>) {
     let width = r.cols.len();
     let stride = data.ncols();
     let dst = data.as_slice_mut().expect("ghosted arrays are contiguous");

@@ -25,5 +25,5 @@ mod layout;
 
 pub use array::DistArray;
 pub use boundary::{Boundaries, Boundary, Side};
-pub use exchange::{Exchange, HaloExchange};
+pub use exchange::{pack, unpack, Exchange, HaloExchange};
 pub use layout::Layout;
