@@ -4,7 +4,10 @@ use super::{count, counts_and_displs, Comm, VarChunks};
 use crate::error::{Error, Result};
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
+use mpi::ffi;
+use mpi::raw::AsRaw;
 use mpi::traits::*;
+use std::os::raw::c_void;
 
 /// A reduction operation for [`Comm::reduce`] and [`Comm::all_reduce`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +55,19 @@ impl Comm {
     /// Zero-overhead form: every rank must pass a buffer of the same length.
     #[inline]
     pub fn broadcast_into<T: Equivalence>(&self, root: usize, buf: &mut [T]) -> Result<()> {
-        let p = self.root(root)?;
-        count("broadcast", buf.len())?;
-        p.broadcast_into(buf);
+        let root = self.root_rank(root)?;
+        let n = count("broadcast", buf.len())?;
+        // SAFETY: `buf` holds `n` elements of `T`'s MPI datatype and stays borrowed for the
+        // blocking call; `root` is a rank of this communicator.
+        unsafe {
+            ffi::MPI_Bcast(
+                buf.as_mut_ptr() as *mut c_void,
+                n,
+                T::equivalent_datatype().as_raw(),
+                root,
+                self.raw.as_raw(),
+            );
+        }
         Ok(())
     }
 
@@ -112,8 +125,9 @@ impl Comm {
         send: Option<&[T]>,
         recv: &mut [T],
     ) -> Result<()> {
-        let p = self.root(root)?;
-        count("scatter", recv.len())?;
+        let r = self.root_rank(root)?;
+        let n = count("scatter", recv.len())?;
+        let mut from: *const c_void = std::ptr::null();
         if self.rank == root {
             let send = send.ok_or(Error::MissingRootData { what: "scatter" })?;
             let expected = recv.len() * self.size;
@@ -124,9 +138,22 @@ impl Comm {
                     found: send.len(),
                 });
             }
-            p.scatter_into_root(send, recv);
-        } else {
-            p.scatter_into(recv);
+            from = send.as_ptr() as *const c_void;
+        }
+        let t = T::equivalent_datatype().as_raw();
+        // SAFETY: on the root `from` holds size() chunks of `n` elements (checked above); the
+        // other ranks' send arguments are ignored by MPI. `recv` holds `n` elements.
+        unsafe {
+            ffi::MPI_Scatter(
+                from,
+                n,
+                t,
+                recv.as_mut_ptr() as *mut c_void,
+                n,
+                t,
+                r,
+                self.raw.as_raw(),
+            );
         }
         Ok(())
     }
@@ -204,8 +231,9 @@ impl Comm {
         send: &[T],
         recv: Option<&mut [T]>,
     ) -> Result<()> {
-        let p = self.root(root)?;
-        count("gather", send.len())?;
+        let r = self.root_rank(root)?;
+        let n = count("gather", send.len())?;
+        let mut into: *mut c_void = std::ptr::null_mut();
         if self.rank == root {
             let recv = recv.ok_or(Error::MissingRootData { what: "gather" })?;
             let expected = send.len() * self.size;
@@ -216,9 +244,22 @@ impl Comm {
                     found: recv.len(),
                 });
             }
-            p.gather_into_root(send, recv);
-        } else {
-            p.gather_into(send);
+            into = recv.as_mut_ptr() as *mut c_void;
+        }
+        let t = T::equivalent_datatype().as_raw();
+        // SAFETY: `send` holds `n` elements; on the root `into` holds size() chunks of `n`
+        // (checked above), elsewhere MPI ignores it.
+        unsafe {
+            ffi::MPI_Gather(
+                send.as_ptr() as *const c_void,
+                n,
+                t,
+                into,
+                n,
+                t,
+                r,
+                self.raw.as_raw(),
+            );
         }
         Ok(())
     }
@@ -320,8 +361,9 @@ impl Comm {
         recv: Option<&mut [T]>,
         op: ReduceOp,
     ) -> Result<()> {
-        let p = self.root(root)?;
-        count("reduce", send.len())?;
+        let r = self.root_rank(root)?;
+        let n = count("reduce", send.len())?;
+        let mut into: *mut c_void = std::ptr::null_mut();
         if self.rank == root {
             let recv = recv.ok_or(Error::MissingRootData { what: "reduce" })?;
             if recv.len() != send.len() {
@@ -331,9 +373,20 @@ impl Comm {
                     found: recv.len(),
                 });
             }
-            p.reduce_into_root(send, recv, op.system());
-        } else {
-            p.reduce_into(send, op.system());
+            into = recv.as_mut_ptr() as *mut c_void;
+        }
+        // SAFETY: `send` holds `n` elements; on the root `into` holds `n` too (checked above),
+        // elsewhere MPI ignores it.
+        unsafe {
+            ffi::MPI_Reduce(
+                send.as_ptr() as *const c_void,
+                into,
+                n,
+                T::equivalent_datatype().as_raw(),
+                op.system().as_raw(),
+                r,
+                self.raw.as_raw(),
+            );
         }
         Ok(())
     }

@@ -131,6 +131,20 @@ impl Comm {
         }
     }
 
+    /// The root as an MPI rank, or `RootOutOfRange`, checked against the size cached in `self`:
+    /// the zero-overhead collectives call MPI with it directly, because rsmpi's
+    /// `process_at_rank` asks MPI for the communicator's size on every call.
+    #[inline]
+    fn root_rank(&self, root: usize) -> Result<std::os::raw::c_int> {
+        if root >= self.size {
+            return Err(Error::RootOutOfRange {
+                root,
+                size: self.size,
+            });
+        }
+        Ok(root as std::os::raw::c_int)
+    }
+
     /// The root as an rsmpi process, or `RootOutOfRange`. Checked identically on every rank.
     #[inline]
     fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
