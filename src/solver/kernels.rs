@@ -271,41 +271,31 @@ fn rows_generic<const ISA: u8>(
     }
 }
 
-/// [`rows_generic`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn rows_avx2(
-    k: Kernel,
-    stores: Stores,
-    src: View,
-    f: View,
-    dst: &mut ViewMut,
-    rows: Range<usize>,
-    cols: &Range<usize>,
-) {
-    rows_generic::<AVX2>(k, stores, src, f, dst, rows, cols)
+/// Defines `$name`: [`rows_generic`] compiled with the target feature `$feature`, for `$isa`.
+macro_rules! rows_for {
+    ($name:ident, $feature:literal, $isa:ident) => {
+        #[doc = concat!("[`rows_generic`] compiled for `", $feature, "`.")]
+        ///
+        /// # Safety
+        /// The CPU must have the feature.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name(
+            k: Kernel,
+            stores: Stores,
+            src: View,
+            f: View,
+            dst: &mut ViewMut,
+            rows: Range<usize>,
+            cols: &Range<usize>,
+        ) {
+            rows_generic::<$isa>(k, stores, src, f, dst, rows, cols)
+        }
+    };
 }
 
-/// [`rows_generic`] compiled for AVX-512F.
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn rows_avx512(
-    k: Kernel,
-    stores: Stores,
-    src: View,
-    f: View,
-    dst: &mut ViewMut,
-    rows: Range<usize>,
-    cols: &Range<usize>,
-) {
-    rows_generic::<AVX512>(k, stores, src, f, dst, rows, cols)
-}
+rows_for!(rows_avx2, "avx2", AVX2);
+rows_for!(rows_avx512, "avx512f", AVX512);
 
 /// The widest instruction set this CPU has that sweeps are compiled for (detected once; the
 /// detection is cached by the standard library).
