@@ -31,8 +31,10 @@ fn main() -> halo::Result<()> {
     )?;
     let mut a = DistArray::from_fn(layout.clone(), |_, _| rank as f64);
     let mut ex = HaloExchange::new(&world, &layout);
-    let pending = ex.begin(&a);
-    // ... cells that need no ghost could be updated here, while the messages travel ...
+    let mut pending = ex.begin(&a);
+    // ... cells that need no ghost could be updated here, while the messages travel, with a
+    // call to progress() now and then to let MPI move them; here we only poll until all arrive.
+    while !pending.progress() {}
     pending.end(&mut a);
     for d in Dir::ALL {
         let r = halo::decomp::recv_rect(layout.block.nx(), layout.block.ny(), w, d);

@@ -169,6 +169,25 @@ impl Drop for HaloExchange {
 }
 
 impl Exchange<'_> {
+    /// Lets MPI move the messages along without waiting for them (`MPI_Testall`); returns whether
+    /// all have completed. Some transports (OpenMPI's TCP without its progress thread, for one)
+    /// move data only while the program is inside MPI, so a solver that computes while an
+    /// exchange is in flight calls this now and then to let the messages travel meanwhile.
+    pub fn progress(&mut self) -> bool {
+        let mut done: c_int = 0;
+        // SAFETY: the requests are this exchange's, created by begin and not yet freed; completed
+        // ones become MPI_REQUEST_NULL, which the final MPI_Waitall accepts.
+        unsafe {
+            ffi::MPI_Testall(
+                self.ex.requests.len() as c_int,
+                self.ex.requests.as_mut_ptr(),
+                &mut done,
+                ffi::RSMPI_STATUSES_IGNORE,
+            );
+        }
+        done != 0
+    }
+
     /// Waits for every message and writes the received cells into `field`'s ghost cells.
     pub fn end(self, field: &mut DistArray) {
         assert_eq!(
