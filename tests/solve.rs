@@ -436,7 +436,7 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
         (&["--time-block", "3", "--ghost", "2"], 2, "--time-block 3"),
         (&["--time-block", "0"], 2, "--time-block 0"),
         (
-            &["--problem", "cavity", "--time-block", "2", "--ghost", "1"],
+            &["--problem", "cavity", "--time-block", "2"],
             2,
             "--time-block 2",
         ),

@@ -300,16 +300,16 @@ impl Config {
             if !(self.re.is_finite() && self.re > 0.0) {
                 return bad(format!("--re {}: must be a positive number", self.re));
             }
-            if self.ghost != 1 {
-                return bad(format!(
-                    "--ghost {}: the cavity exchanges every step (ghost width 1)",
-                    self.ghost
-                ));
-            }
             if self.time_block != 1 {
                 return bad(format!(
                     "--time-block {}: the cavity takes one step per pass",
                     self.time_block
+                ));
+            }
+            if self.ghost != 1 {
+                return bad(format!(
+                    "--ghost {}: the cavity exchanges every step (ghost width 1)",
+                    self.ghost
                 ));
             }
             if self.threads != 1 {
