@@ -6,7 +6,8 @@
 //!   that bounds a stencil sweep at `B / 16` cell updates per second.
 //! - [`collective_latency`]: the OSU Micro-Benchmarks' method: warm-up iterations, a barrier,
 //!   `iters` timed calls, the per-call average, averaged over ranks; through `halo`'s API or, for
-//!   comparison, straight through rsmpi.
+//!   comparison, straight through rsmpi. [`Op::Halo`] times a ghost update the same way and
+//!   checks the ghosts it received.
 
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::{Decomposition, Dir, ProcGrid, Stencil};

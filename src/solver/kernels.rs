@@ -167,7 +167,7 @@ fn tail(x: &[f64], j: usize) -> &[f64] {
     }
 }
 
-/// The instruction sets a sweep is compiled for, chosen once per sweep by [`isa`].
+/// The instruction sets sweeps are compiled for, chosen at run time by [`isa`]: the baseline.
 const BASELINE: u8 = 0;
 /// AVX2: 256-bit arithmetic and streaming stores.
 #[cfg(target_arch = "x86_64")]
