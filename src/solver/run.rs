@@ -362,18 +362,26 @@ fn stencil_loop(
             let core = layout.core();
             // In slices, letting MPI move the messages between them (transports that progress
             // only inside MPI calls would otherwise leave them waiting until `end`).
+            // Once the messages are in, the rest of the core goes in one sweep.
             let (mut arrived, mut polling) = (false, 0.0);
             let slice_rows = core.rows.len().div_ceil(PROGRESS_SLICES).max(1);
-            for start in core.rows.clone().step_by(slice_rows) {
-                let rows = start..(start + slice_rows).min(core.rows.end);
+            let mut next = core.rows.start;
+            while next < core.rows.end {
+                let end = if arrived {
+                    core.rows.end
+                } else {
+                    (next + slice_rows).min(core.rows.end)
+                };
+                let cols = core.cols.clone();
                 run_sweep(
                     &u,
                     &mut v,
                     &Rect {
-                        rows,
-                        cols: core.cols.clone(),
+                        rows: next..end,
+                        cols,
                     },
                 );
+                next = end;
                 if !arrived {
                     // Time inside MPI is communication, not computation: it may include
                     // yielding the core to another rank.
