@@ -159,7 +159,10 @@ impl ProblemArgs {
             "--alpha".into(),
             self.alpha.to_string(),
             "--stores".into(),
-            format!("{:?}", self.stores).to_lowercase(),
+            clap::ValueEnum::to_possible_value(&self.stores)
+                .expect("every --stores choice has a name")
+                .get_name()
+                .to_string(),
         ];
         if let Some(n) = self.iters {
             a.extend(["--iters".into(), n.to_string()]);
