@@ -151,92 +151,45 @@ fn damaged_and_foreign_checkpoints_are_refused() {
     let newest = checkpoints(&dir).last().unwrap().clone();
     let good = std::fs::read(&newest).unwrap();
 
-    refused(
-        &[
+    // A restart from `d` of `problem` on `grid` to `iters`, with `extra` options, refused.
+    let restart = |problem: &str, grid: &str, iters: &str, extra: &[&str], says: &str| {
+        let mut args = vec![
             "--problem",
-            "laplace",
+            problem,
             "--grid",
-            "30x20",
+            grid,
             "--iters",
-            "90",
+            iters,
             "--restart",
             d,
-        ],
+        ];
+        args.extend_from_slice(extra);
+        refused(&args, says);
+    };
+    restart(
+        "laplace",
+        "30x20",
+        "90",
+        &[],
         "the checkpoint is of heat on 30x20, this run is laplace on 30x20",
     );
-    refused(
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x21",
-            "--iters",
-            "90",
-            "--restart",
-            d,
-        ],
-        "this run is heat on 30x21",
-    );
-    refused(
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x20",
-            "--iters",
-            "90",
-            "--alpha",
-            "2",
-            "--restart",
-            d,
-        ],
+    restart("heat", "30x21", "90", &[], "this run is heat on 30x21");
+    restart(
+        "heat",
+        "30x20",
+        "90",
+        &["--alpha", "2"],
         "the checkpoint was made with alpha 1",
     );
-    refused(
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x20",
-            "--iters",
-            "40",
-            "--restart",
-            d,
-        ],
-        "already at iteration 40",
-    );
+    restart("heat", "30x20", "40", &[], "already at iteration 40");
 
     std::fs::write(&newest, &good[..good.len() - 100]).unwrap();
-    refused(
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x20",
-            "--iters",
-            "90",
-            "--restart",
-            d,
-        ],
-        "truncated",
-    );
+    restart("heat", "30x20", "90", &[], "truncated");
     let mut bad = good.clone();
     let k = bad.len() - 10;
     bad[k] ^= 1;
     std::fs::write(&newest, &bad).unwrap();
-    refused(
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x20",
-            "--iters",
-            "90",
-            "--restart",
-            d,
-        ],
-        "corrupted",
-    );
+    restart("heat", "30x20", "90", &[], "corrupted");
     // Never silently used: the damaged file is still there, untouched, and still refused.
     assert_eq!(std::fs::read(&newest).unwrap(), bad);
     std::fs::write(&newest, &good).unwrap();

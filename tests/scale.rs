@@ -22,6 +22,18 @@ fn scale(args: &[&str]) -> Output {
         .expect("run halo scale")
 }
 
+/// Runs `halo scale ARGS` and asserts it succeeded, showing its output otherwise.
+fn scale_ok(args: &[&str]) -> Output {
+    let out = scale(args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn read_results(dir: &Path) -> (Vec<Vec<String>>, Value) {
     let csv = std::fs::read_to_string(dir.join("scaling.csv")).expect("scaling.csv");
     let rows: Vec<Vec<String>> = csv
@@ -45,7 +57,7 @@ fn assert_plot(dir: &Path) {
 #[test]
 fn strong_scaling_on_1_2_4_ranks() {
     let dir = out_dir("strong");
-    let out = scale(&[
+    let out = scale_ok(&[
         "--ranks",
         "1,2,4",
         "--mode",
@@ -58,11 +70,6 @@ fn strong_scaling_on_1_2_4_ranks() {
         dir.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let (rows, json) = read_results(&dir);
     assert_eq!(rows[0][..6], ["ranks", "px", "py", "nx", "ny", "seconds"]);
     assert_eq!(rows.len(), 4, "a header and one row per rank count");
@@ -95,7 +102,7 @@ fn strong_scaling_on_1_2_4_ranks() {
 #[test]
 fn weak_scaling_grows_the_grid_with_the_ranks() {
     let dir = out_dir("weak");
-    let out = scale(&[
+    scale_ok(&[
         "--ranks",
         "1,2,4",
         "--mode",
@@ -111,11 +118,6 @@ fn weak_scaling_grows_the_grid_with_the_ranks() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let (rows, json) = read_results(&dir);
     assert_eq!(rows.len(), 4);
     for p in json["points"].as_array().unwrap() {
@@ -139,7 +141,7 @@ fn weak_scaling_grows_the_grid_with_the_ranks() {
 fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
     let dir = out_dir("fail");
     // 3 ranks cannot split a 2x2 grid; 1 and 2 can.
-    let out = scale(&[
+    scale_ok(&[
         "--ranks",
         "1,3,2",
         "--grid",
@@ -149,11 +151,6 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let (rows, json) = read_results(&dir);
     assert_eq!(rows.len(), 4);
     let p = json["points"].as_array().unwrap();
@@ -173,7 +170,7 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
 
     // A run that outlives --timeout is stopped, job and all.
     let start = Instant::now();
-    let out = scale(&[
+    scale_ok(&[
         "--ranks",
         "2",
         "--grid",
@@ -185,7 +182,6 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success());
     assert!(
         start.elapsed() < Duration::from_secs(20),
         "took {:?}",
