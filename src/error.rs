@@ -79,6 +79,18 @@ pub enum Error {
     /// A run configuration that cannot be run: names the option and what it accepts.
     #[error("{0}")]
     Config(String),
+    /// A parameter out of its range: the quantity by its library name (`ghost width`), the
+    /// value given, and what is accepted. A front end may rename the quantity after its own
+    /// option (the `halo` command says `--ghost`).
+    #[error("{quantity} {value}: {why}")]
+    Invalid {
+        /// What the parameter is, e.g. `ghost width`.
+        quantity: &'static str,
+        /// The value given, as text.
+        value: String,
+        /// Why it cannot be used, and what would be accepted.
+        why: String,
+    },
     /// A field that stopped being finite, or a residual that grew without bound.
     #[error("{0}")]
     Diverged(String),
@@ -114,7 +126,7 @@ impl Error {
     /// diverged, 4 for files that could not be read or written, 5 for a time limit, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Decomposition(_) => 2,
+            Error::Config(_) | Error::Invalid { .. } | Error::Decomposition(_) => 2,
             Error::Diverged(_) => 3,
             Error::Io { .. } => 4,
             Error::Timeout(_) => 5,

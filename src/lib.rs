@@ -11,9 +11,13 @@
 //!    block of the global grid, neighbours, ghost regions. [`grid`]: the same with MPI: a
 //!    distributed array with ghost cells of width W, boundary conditions, and a halo exchange
 //!    split into `begin` and `end` so computation can overlap communication.
-//! 3. [`solver`]: 5-point stencil problems (Laplace, Poisson, heat) on a grid split across ranks,
-//!    with rayon threads inside each rank, bitwise identical for any decomposition. [`io`] writes
-//!    what people open: VTK files for ParaView, PNG pictures.
+//! 3. [`solver`]: iterative solvers on a grid split across ranks — the Jacobi family for Laplace,
+//!    Poisson and heat, and the lid-driven cavity — each a small [`solver::Solver`] run by one
+//!    [`solver::drive`]r that owns stopping, checks, checkpoints, timing and progress; rayon
+//!    threads inside each rank; bitwise identical for any decomposition.
+//!
+//! Beside them, [`io`] writes what people open (VTK files for ParaView, PNG pictures, hashes of
+//! fields) and the checkpoints runs restart from; [`bench`](mod@bench) and [`scale`] measure.
 //!
 //! ```no_run
 //! use halo::comm::ReduceOp;

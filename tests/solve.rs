@@ -443,7 +443,7 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
         (
             &["--problem", "heat", "--grid", "9x9", "--dt", "0.01"],
             2,
-            "--dt 0.01 is unstable",
+            "--dt 0.01: unstable on a 9x9 grid",
         ),
         (&["--problem", "wave"], 2, "unknown problem 'wave'"),
         (&["--iters", "0"], 2, "--iters"),

@@ -1,7 +1,8 @@
 //! Parsers for option values, shared by the subcommands; errors name the value and the form.
 
+use super::fault::Fault;
 use halo::decomp::ProcGrid;
-use halo::solver::{Fault, Problem};
+use halo::solver::Problem;
 use halo::Error;
 
 /// Parses a problem name.

@@ -5,6 +5,8 @@ pub mod args;
 pub mod bench;
 pub mod collectives;
 pub mod decomp;
+pub mod fault;
+pub mod outputs;
 pub mod progress;
 pub mod scale;
 pub mod solve;

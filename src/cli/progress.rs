@@ -1,6 +1,6 @@
 //! Progress display for long runs, on rank 0.
 
-use halo::solver::Progress;
+use halo::solver::{Monitor, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -76,5 +76,11 @@ impl ProgressView {
         if let ProgressView::Bar(bar) = self {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl Monitor for ProgressView {
+    fn progress(&mut self, p: Progress) {
+        self.update(p);
     }
 }

@@ -74,7 +74,7 @@ pub fn run(a: &ScaleArgs) -> halo::Result<()> {
         )));
     }
     // Catch what every run would refuse before starting any.
-    p.config().validate()?;
+    p.validate()?;
     let mode = if a.mode == "weak" {
         Mode::Weak
     } else {
@@ -117,7 +117,7 @@ pub fn run(a: &ScaleArgs) -> halo::Result<()> {
     };
     let length = match (p.problem, p.iters, p.tol) {
         (Problem::Cavity, None, None) => "to a steady state".to_string(),
-        _ => format!("{} iterations", p.config().iters),
+        _ => format!("{} iterations", p.config().stop.iters),
     };
     let what = format!(
         "{} {}x{}{}, {length}, {} thread(s) per rank",

@@ -1,11 +1,16 @@
 //! `halo solve`: a stencil problem on a grid split across the job's ranks.
 
 use super::args;
+use super::fault::{Fault, Injector};
 use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
 use halo::solver::kernels::Stores;
-use halo::solver::{self, Config, Fault, Problem, Progress};
+use halo::solver::{
+    self, CavityParams, Checkpointing, Config, Domain, HeatParams, Monitor, Problem, Stopping,
+    Sweeps, Unwatched,
+};
+use halo::Error;
 use std::path::PathBuf;
 
 /// What to solve: the options `halo solve` and `halo scale` share.
@@ -184,41 +189,101 @@ impl ProblemArgs {
         let cavity = self.problem == Problem::Cavity;
         Config {
             problem: self.problem,
-            nx: self.grid.0,
-            ny: self.grid.1,
-            procs: self.procs,
-            ghost: self.ghost(),
-            time_block: self.time_block,
-            threads: self.threads,
-            // The cavity runs to a steady state unless told otherwise.
-            iters: self.iters.unwrap_or(if cavity { 10_000_000 } else { 1000 }),
-            tol: self
-                .tol
-                .or((cavity && self.iters.is_none()).then_some(Config::CAVITY_TOL)),
-            check_every: self.check_every,
-            dt: self.dt,
-            alpha: self.alpha,
-            re: self.re,
-            sweeps: self.sweeps,
-            overlap: !self.no_overlap,
-            stores: self.stores.choice(),
+            domain: Domain {
+                nx: self.grid.0,
+                ny: self.grid.1,
+                procs: self.procs,
+                ghost: self.ghost(),
+                threads: self.threads,
+            },
+            stop: Stopping {
+                // The cavity runs to a steady state unless told otherwise.
+                iters: self.iters.unwrap_or(if cavity { 10_000_000 } else { 1000 }),
+                tol: self
+                    .tol
+                    .or((cavity && self.iters.is_none()).then_some(CavityParams::STEADY_TOL)),
+                check_every: self.check_every,
+            },
+            sweeps: Sweeps {
+                overlap: !self.no_overlap,
+                stores: self.stores.choice(),
+                time_block: self.time_block,
+            },
+            heat: HeatParams {
+                alpha: self.alpha,
+                dt: self.dt,
+            },
+            cavity: CavityParams {
+                re: self.re,
+                sweeps: self.sweeps,
+            },
             ..Config::default()
         }
+    }
+
+    /// Checks the options as the library would before a run, naming them by their flags.
+    pub fn validate(&self) -> halo::Result<()> {
+        if self.dt.is_some() && self.problem != Problem::Heat {
+            return Err(Error::Config(format!(
+                "--dt is for the heat problem, not {}",
+                self.problem
+            )));
+        }
+        self.config().validate().map_err(flag_names)
+    }
+}
+
+/// Renames the quantities in the library's errors after the options that set them.
+pub fn flag_names(e: Error) -> Error {
+    match e {
+        Error::Invalid {
+            quantity,
+            value,
+            why,
+        } => {
+            let flag = match quantity {
+                "grid" => "--grid",
+                "ghost width" => "--ghost",
+                "threads" => "--threads",
+                "iterations" => "--iters",
+                "check interval" => "--check-every",
+                "tolerance" => "--tol",
+                "time block" => "--time-block",
+                "diffusivity" => "--alpha",
+                "time step" => "--dt",
+                "Reynolds number" => "--re",
+                "SOR sweeps" => "--sweeps",
+                "checkpoint interval" => "--checkpoint-every",
+                other => other,
+            };
+            Error::Invalid {
+                quantity: flag,
+                value,
+                why,
+            }
+        }
+        other => other,
     }
 }
 
 /// Runs `halo solve` on this rank; rank 0 prints.
 pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
+    let checkpoint = match (args.checkpoint_every, &args.checkpoint_dir) {
+        (Some(every), Some(dir)) => Some(Checkpointing {
+            every,
+            dir: dir.clone(),
+        }),
+        _ => None,
+    };
     let cfg = Config {
-        checkpoint_every: args.checkpoint_every,
-        checkpoint_dir: args.checkpoint_dir.clone(),
+        checkpoint,
         restart: args.restart.clone(),
-        fault: args.fault,
         ..args.problem.config()
     };
+    args.problem.validate()?;
     if let Some(t) = args.timeout {
         if !(t.is_finite() && t > 0.0) {
-            return Err(halo::Error::Config(format!(
+            return Err(Error::Config(format!(
                 "--timeout {t}: must be a positive number of seconds"
             )));
         }
@@ -235,25 +300,36 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         world.agree(ready)?;
     }
     let show = root && args.progress && !args.quiet;
-    let mut view = show.then(|| ProgressView::new(cfg.iters));
-    let mut tick = |p: Progress| {
-        if let Some(v) = view.as_mut() {
-            v.update(p);
-        }
+    let mut view = show.then(|| ProgressView::new(cfg.stop.iters));
+    let mut quiet = Unwatched;
+    let shown: &mut dyn Monitor = match view.as_mut() {
+        Some(v) => v,
+        None => &mut quiet,
     };
-    let progress: Option<&mut dyn FnMut(Progress)> = if show { Some(&mut tick) } else { None };
-    let sol = solver::solve(world, &cfg, progress)?;
+    let sol = match args.fault {
+        Some(fault) => {
+            let mut injector = Injector {
+                fault,
+                rank: world.rank(),
+                inner: shown,
+            };
+            solver::solve(world, &cfg, &mut injector)
+        }
+        None => solver::solve(world, &cfg, shown),
+    }
+    .map_err(flag_names)?;
     if let Some(v) = view.take() {
         v.finish();
     }
+    let mut report = sol.report.clone();
+    report.field_sha256 = sol.primary().map(halo::io::field_sha256);
     let written = match &args.out {
-        Some(dir) => world.agree(solver::write_outputs(dir, &cfg, &sol))?,
+        Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report))?,
         None => Vec::new(),
     };
     if !root {
         return Ok(());
     }
-    let mut report = sol.report.clone();
     if args.stats {
         if let Some(ranks) = &sol.per_rank {
             report.compute_imbalance = Some(solver::imbalance(ranks, |r| r.compute_seconds));
@@ -281,7 +357,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         }
         println!(
             "checksum {:.17e}, field sha256 {}",
-            r.checksum, r.field_sha256
+            r.checksum,
+            r.field_sha256.as_deref().unwrap_or("-")
         );
         if let Some(ranks) = &r.per_rank {
             print_stats(ranks);

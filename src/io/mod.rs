@@ -1,11 +1,13 @@
 //! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields, and checkpoints
-//! to restart from; all written atomically (a temporary file, flushed, renamed).
+//! to restart from (written by rank 0 from the gathered state, read back onto any decomposition);
+//! all written atomically (a temporary file, flushed, renamed).
 
 mod checkpoint;
 mod files;
 mod hash;
 mod plot;
 pub(crate) mod png;
+mod restart;
 mod vtk;
 
 pub use checkpoint::{
@@ -18,4 +20,5 @@ pub use plot::{panels_png, Panel};
 pub use png::{
     decomposition_map_png, decomposition_png, heatmap_png, heatmap_with_contours_png, viridis,
 };
+pub use restart::{restore, Checkpointer, Restored, RunIdentity};
 pub use vtk::{write_vti, VtkArray};

@@ -1,33 +1,44 @@
-//! Layer 3: 5-point stencil solvers on distributed grids.
+//! Layer 3: iterative solvers on distributed grids, and the one driver that runs them.
 //!
-//! [`solve`] runs a [`Config`] on a communicator's ranks: halo exchange, a sweep of the kernel
-//! over each rank's block (on rayon threads within the rank), a residual allreduce every
-//! `check_every` iterations, and at the end a [`Report`] and the gathered field. The problems
-//! ([`Problem`]): `laplace` (the classic Jacobi benchmark), `poisson` (a manufactured solution,
-//! second order in h) and `heat` (explicit time steps, checked against the exact decay).
+//! The rooms, as PETSc splits a solve between its driver and its KSP/PC objects:
+//! - [`driver`]: the loop every solve shares — stopping rules, residual checks and divergence,
+//!   checkpoints, timing, progress — around a [`Solver`], which owns only its arithmetic: its
+//!   state and one pass of its iteration. A [`Monitor`] watches from outside (progress bars, a
+//!   fault injected on purpose in tests).
+//! - the solvers: [`jacobi`] (Jacobi sweeps of `laplace` and `poisson`, explicit steps of
+//!   `heat`) and [`cavity`] (the lid-driven cavity). `registry.rs` says which solves what.
+//! - [`options`]: what to solve and how, in parts that each go to their room (the domain, the
+//!   stopping rules, each problem's own parameters); [`problems`]: the Jacobi family's problems.
+//! - [`kernels`], [`tiling`], [`memory`]: the row update, vectorised for the CPU found at run
+//!   time and able to stream past the cache; several sweeps per pass over cache-sized tiles;
+//!   cache sizes.
 //!
-//! Speed: [`kernels`] holds the row update, vectorised for the CPU found at run time and able to
-//! stream its results past the cache ([`kernels::Stores`], chosen by [`memory`] from the cache
-//! size); [`tiling`] runs several sweeps per pass over cache-sized tiles (temporal blocking).
+//! [`solve`] puts them together for a [`Config`]: layout, solver, restart, drive, [`Report`]. It
+//! does no I/O of its own beyond checkpoints (through [`crate::io`]); hashes, pictures and VTK
+//! files are the caller's.
 //!
 //! The field after a fixed number of iterations is bitwise identical for every rank count,
 //! process grid, thread count, ghost width, store kind and temporal block.
 //!
-//! Example: `examples/heat2d.rs` writes its own heat solver on the public grid API instead.
+//! Examples: `examples/cavity.rs` drives the cavity solver with [`drive`]; `examples/heat2d.rs`
+//! writes its own heat solver on the public grid API instead.
 
 pub mod cavity;
-mod checkpoint;
-mod config;
+pub mod driver;
+pub mod jacobi;
 pub mod kernels;
 pub mod memory;
-mod output;
-mod problems;
+pub mod options;
+pub mod problems;
+mod registry;
 mod report;
-mod run;
+mod solve;
 pub mod tiling;
 
-pub use config::{Config, Fault, FaultKind, Problem};
-pub use output::write_outputs;
+pub use driver::{drive, Driven, Monitor, Progress, Solver, Timings, Unwatched};
+pub use options::{
+    CavityParams, Checkpointing, Config, Domain, HeatParams, Problem, Stopping, Sweeps,
+};
 pub use problems::{point, sine_mode};
 pub use report::Report;
-pub use run::{imbalance, solve, Progress, RankStats, Solution};
+pub use solve::{imbalance, solve, RankStats, Solution};

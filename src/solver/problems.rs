@@ -1,7 +1,8 @@
-//! Each problem's boundaries, starting field, right-hand side and exact solution.
+//! The Jacobi family's problems: each one's boundaries, starting field, update rule, right-hand
+//! side and exact solution, from the domain and the problem's own parameters.
 
-use super::config::{Config, Problem};
 use super::kernels::Kernel;
+use super::options::{Domain, HeatParams, Problem};
 use crate::grid::{Boundaries, Boundary, DistArray, Layout};
 use std::f64::consts::PI;
 
@@ -21,10 +22,10 @@ pub fn boundaries(problem: Problem) -> Boundaries {
 
 /// The point of global cell `(row, col)` on the unit square: `x = (col+1)·hx`, and row 0 at the
 /// top, `y = 1 − (row+1)·hy`. The walls (`x` or `y` = 0 or 1) lie in the ghost layer.
-pub fn point(cfg: &Config, row: isize, col: isize) -> (f64, f64) {
+pub fn point(domain: &Domain, row: isize, col: isize) -> (f64, f64) {
     (
-        (col + 1) as f64 * cfg.hx(),
-        1.0 - (row + 1) as f64 * cfg.hy(),
+        (col + 1) as f64 * domain.hx(),
+        1.0 - (row + 1) as f64 * domain.hy(),
     )
 }
 
@@ -33,66 +34,89 @@ pub fn sine_mode(x: f64, y: f64) -> f64 {
     (PI * x).sin() * (PI * y).sin()
 }
 
-/// The update rule for `cfg`.
-pub fn kernel(cfg: &Config) -> Kernel {
-    let (cx, cy) = (1.0 / (cfg.hx() * cfg.hx()), 1.0 / (cfg.hy() * cfg.hy()));
-    match cfg.problem {
-        Problem::Laplace => Kernel::Laplace,
-        Problem::Cavity => unreachable!("the cavity has its own loop"),
-        Problem::Poisson => Kernel::Poisson {
-            cx,
-            cy,
-            inv_d: 1.0 / (2.0 * cx + 2.0 * cy),
-        },
-        Problem::Heat => {
-            let k = cfg.alpha * cfg.time_step();
-            Kernel::Heat {
-                rx: k * cx,
-                ry: k * cy,
+/// One of the Jacobi family's problems on a domain: everything its sweeps need to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stencil {
+    /// Laplace, Poisson or heat.
+    pub problem: Problem,
+    /// The grid.
+    pub domain: Domain,
+    /// Heat's parameters (unused by the others).
+    pub heat: HeatParams,
+}
+
+impl Stencil {
+    /// The update rule.
+    pub fn kernel(&self) -> Kernel {
+        let (hx, hy) = (self.domain.hx(), self.domain.hy());
+        let (cx, cy) = (1.0 / (hx * hx), 1.0 / (hy * hy));
+        match self.problem {
+            Problem::Laplace => Kernel::Laplace,
+            Problem::Cavity => unreachable!("the cavity is not of the Jacobi family"),
+            Problem::Poisson => Kernel::Poisson {
+                cx,
+                cy,
+                inv_d: 1.0 / (2.0 * cx + 2.0 * cy),
+            },
+            Problem::Heat => {
+                let k = self.heat.alpha * self.heat.time_step(&self.domain);
+                Kernel::Heat {
+                    rx: k * cx,
+                    ry: k * cy,
+                }
             }
         }
     }
-}
 
-/// The starting field on this rank's layout.
-pub fn initial(cfg: &Config, layout: &Layout) -> DistArray {
-    match cfg.problem {
-        Problem::Laplace | Problem::Poisson | Problem::Cavity => DistArray::zeros(layout.clone()),
-        Problem::Heat => DistArray::from_fn(layout.clone(), |r, c| {
-            let (x, y) = point(cfg, r as isize, c as isize);
-            sine_mode(x, y)
-        }),
+    /// The simulated time after `iters` steps: heat only.
+    pub fn time(&self, iters: usize) -> Option<f64> {
+        (self.problem == Problem::Heat).then(|| self.heat.time_step(&self.domain) * iters as f64)
     }
-}
 
-/// The right-hand side on the whole ghosted array (flat, row-major), empty when the problem has
-/// none. Ghost cells get `f` at their own points, so redundant ghost-zone updates see the same
-/// values the owner does.
-pub fn rhs(cfg: &Config, layout: &Layout) -> Vec<f64> {
-    if cfg.problem != Problem::Poisson {
-        return Vec::new();
-    }
-    let (rows, cols) = layout.local_shape();
-    let mut f = Vec::with_capacity(rows * cols);
-    for i in 0..rows {
-        for j in 0..cols {
-            let (r, c) = layout.global_of(i, j);
-            let (x, y) = point(cfg, r, c);
-            f.push(2.0 * PI * PI * sine_mode(x, y));
+    /// The starting field on this rank's layout.
+    pub fn initial(&self, layout: &Layout) -> DistArray {
+        match self.problem {
+            Problem::Heat => DistArray::from_fn(layout.clone(), |r, c| {
+                let (x, y) = point(&self.domain, r as isize, c as isize);
+                sine_mode(x, y)
+            }),
+            _ => DistArray::zeros(layout.clone()),
         }
     }
-    f
-}
 
-/// The exact solution at global cell `(row, col)` after `iters` iterations, where one is known.
-pub fn exact(cfg: &Config, iters: usize) -> Option<impl Fn(usize, usize) -> f64 + '_> {
-    let decay = match cfg.problem {
-        Problem::Laplace | Problem::Cavity => return None,
-        Problem::Poisson => 1.0,
-        Problem::Heat => (-2.0 * PI * PI * cfg.alpha * cfg.time_step() * iters as f64).exp(),
-    };
-    Some(move |r: usize, c: usize| {
-        let (x, y) = point(cfg, r as isize, c as isize);
-        decay * sine_mode(x, y)
-    })
+    /// The right-hand side on the whole ghosted array (flat, row-major), empty when the problem
+    /// has none. Ghost cells get `f` at their own points, so redundant ghost-zone updates see the
+    /// same values the owner does.
+    pub fn rhs(&self, layout: &Layout) -> Vec<f64> {
+        if self.problem != Problem::Poisson {
+            return Vec::new();
+        }
+        let (rows, cols) = layout.local_shape();
+        let mut f = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                let (r, c) = layout.global_of(i, j);
+                let (x, y) = point(&self.domain, r, c);
+                f.push(2.0 * PI * PI * sine_mode(x, y));
+            }
+        }
+        f
+    }
+
+    /// The exact solution at global cell `(row, col)` after `iters` iterations, where one is
+    /// known.
+    pub fn exact(&self, iters: usize) -> Option<impl Fn(usize, usize) -> f64 + '_> {
+        let decay = match self.problem {
+            Problem::Laplace | Problem::Cavity => return None,
+            Problem::Poisson => 1.0,
+            Problem::Heat => {
+                let dt = self.heat.time_step(&self.domain);
+                (-2.0 * PI * PI * self.heat.alpha * dt * iters as f64).exp()
+            }
+        };
+        Some(move |r: usize, c: usize| {
+            let (x, y) = point(&self.domain, r as isize, c as isize);
+            decay * sine_mode(x, y)
+        })
+    }
 }

@@ -1,13 +1,14 @@
 //! The summary of a run, as printed with `--json`.
 
-use super::config::Problem;
 use super::kernels::Stores;
+use super::options::Problem;
 
 /// What a run did and how fast: one JSON object line with `halo solve --json`.
 ///
 /// Times are the slowest rank's; `bytes_sent` and `messages_sent` add up every rank's halo traffic
-/// in the iteration loop. `checksum` and `field_sha256` describe the gathered final field and are
-/// filled on the root rank only.
+/// in the iteration loop. `checksum` sums the gathered final field, on the root rank only;
+/// `field_sha256` is its fingerprint, which the solver leaves to its caller (the `halo` command
+/// fills it with [`crate::io::field_sha256`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
     /// The problem solved.
@@ -44,7 +45,8 @@ pub struct Report {
     /// The sum of the final interior field, in row-major order.
     pub checksum: f64,
     /// SHA-256 of the gathered final field as little-endian `f64` in row-major order, hex.
-    pub field_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_sha256: Option<String>,
     /// The slowest rank's time in stencil sweeps and residual checks, in seconds.
     pub compute_seconds: f64,
     /// The slowest rank's time in halo exchanges and residual allreduces, in seconds.

@@ -1,9 +1,12 @@
-//! What `--out DIR` writes: the final field for ParaView, pictures, and the run's summary.
+//! What `halo solve --out DIR` writes: the final field for ParaView, pictures, and the run's
+//! summary, drawn with the library's `io` from the solution the solver returned.
 
-use super::config::Config;
-use super::run::Solution;
-use crate::error::Result;
-use crate::io::{self, VtkArray};
+use halo::io::{self, VtkArray};
+use halo::solver::cavity::{
+    centerline_u, centerline_v, velocity_field, GHIA_RE100_U, GHIA_RE100_V,
+};
+use halo::solver::{Config, Report, Solution};
+use halo::Result;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// - `field.vti`: the final field `u` and the owning `rank` of each point, VTK XML ImageData;
 /// - `field.png`: a heatmap of the field with a colour bar;
 /// - `decomposition.png`: the blocks of the process grid, numbered by rank, over the field;
-/// - `summary.json`: the run's [`Report`](super::Report).
+/// - `summary.json`: `report`, the run's [`Report`] as the command completed it.
 ///
 /// For the cavity, `field.vti` holds the stream function `psi`, the vorticity `omega` and the
 /// `velocity` vectors; `field.png` shows the speed with streamlines (contours of ψ); and
@@ -19,11 +22,16 @@ use std::path::{Path, PathBuf};
 /// along, walls included.
 ///
 /// Returns the paths written; on other ranks, writes nothing and returns an empty list.
-pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<PathBuf>> {
-    let Some(field) = &sol.field else {
+pub fn write_outputs(
+    dir: &Path,
+    cfg: &Config,
+    sol: &Solution,
+    report: &Report,
+) -> Result<Vec<PathBuf>> {
+    let Some(field) = sol.primary() else {
         return Ok(Vec::new());
     };
-    let r = &sol.report;
+    let r = report;
     let decomp = &sol.layout.decomp;
     let owner = Array2::from_shape_fn(field.dim(), |(i, j)| decomp.owner(i, j) as f64);
     let mut written = Vec::new();
@@ -32,9 +40,9 @@ pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<Pat
         written.push(p.clone());
         p
     };
-    let origin = (cfg.hx(), cfg.hy());
-    if let Some(omega) = &sol.vorticity {
-        let (u, v) = super::cavity::velocity_field(field);
+    let origin = (cfg.domain.hx(), cfg.domain.hy());
+    if let Some(omega) = sol.field("omega") {
+        let (u, v) = velocity_field(field);
         let speed = Array2::from_shape_fn(u.dim(), |(i, j)| u[[i, j]].hypot(v[[i, j]]));
         io::write_vti(
             &out("field.vti"),
@@ -49,7 +57,7 @@ pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<Pat
         )?;
         let title = format!(
             "cavity Re {} {}x{}: speed and streamlines, t = {:.2}",
-            cfg.re,
+            cfg.cavity.re,
             r.nx,
             r.ny,
             r.time.unwrap_or(0.0)
@@ -63,24 +71,18 @@ pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<Pat
             }
             s
         };
-        let (cu, cv) = (
-            super::cavity::centerline_u(field),
-            super::cavity::centerline_v(field),
-        );
+        let (cu, cv) = (centerline_u(field), centerline_v(field));
         io::write_atomic(&out("centerline_u.csv"), csv("y,u", cu.clone()).as_bytes())?;
         io::write_atomic(&out("centerline_v.csv"), csv("x,v", cv.clone()).as_bytes())?;
         // The profiles against Ghia et al.'s, plotted with u across and y up, as they are read.
         let u_line: Vec<(f64, f64)> = cu.iter().map(|&(y, u)| (u, y)).collect();
-        let u_ref: Vec<(f64, f64)> = super::cavity::GHIA_RE100_U
-            .iter()
-            .map(|&(y, u)| (u, y))
-            .collect();
-        let with_ref = cfg.re == 100.0;
+        let u_ref: Vec<(f64, f64)> = GHIA_RE100_U.iter().map(|&(y, u)| (u, y)).collect();
+        let with_ref = cfg.cavity.re == 100.0;
         let name = format!("halo, {}x{}", r.nx, r.ny);
         let png = io::panels_png(
             &format!(
                 "cavity Re {}: centreline velocities, t = {:.2}",
-                cfg.re,
+                cfg.cavity.re,
                 r.time.unwrap_or(0.0)
             ),
             &[
@@ -100,11 +102,7 @@ pub fn write_outputs(dir: &Path, cfg: &Config, sol: &Solution) -> Result<Vec<Pat
                     y_label: "v",
                     line: &cv,
                     line_name: &name,
-                    points: if with_ref {
-                        &super::cavity::GHIA_RE100_V
-                    } else {
-                        &[]
-                    },
+                    points: if with_ref { &GHIA_RE100_V } else { &[] },
                     points_name: "Ghia et al. 1982",
                     legend_left: true,
                 },

@@ -1,0 +1,300 @@
+//! The one driver: what every iterative solve shares, around a [`Solver`] that owns only its
+//! arithmetic.
+//!
+//! ```text
+//! until the last iteration or convergence:
+//!     plan a pass        up to the next place the state must be seen (check, checkpoint, stop)
+//!     advance            the solver's pass: one or more iterations, its own exchanges
+//!     after the pass     the monitor's hook (e.g. a fault injected on purpose, in tests)
+//!     checkpoint         when one is due
+//!     check              allreduce of the residual: divergence, convergence
+//!     progress           the monitor's display
+//! ```
+//!
+//! Time is split the way `-log_view` splits it: computation, halo exchanges (and of those, waiting
+//! for messages), reductions; checkpoints and hooks are left out of the loop's time.
+
+use super::options::Stopping;
+use crate::comm::{Comm, ReduceOp};
+use crate::error::{Error, Result};
+use crate::grid::DistArray;
+use crate::io::Checkpointer;
+
+/// Where a run is, for progress displays: reported after every pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Iterations done.
+    pub iter: usize,
+    /// Iterations at most.
+    pub iters: usize,
+    /// The residual, on iterations that checked it.
+    pub residual: Option<f64>,
+}
+
+/// Seconds a rank spent in each kind of work; solvers add to it as they go.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Computing: sweeps, steps, residuals.
+    pub compute: f64,
+    /// Halo exchanges: packing, posting, waiting, unpacking.
+    pub halo: f64,
+    /// Of `halo`, the time spent waiting for the neighbours' messages.
+    pub wait: f64,
+    /// Allreduces (waiting for the slowest rank included).
+    pub reduce: f64,
+}
+
+/// What one pass may do: start after iteration `done`, end at `until` at the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Iterations done before the pass.
+    pub done: usize,
+    /// The pass must not go past this iteration; the driver needs to see the state there.
+    pub until: usize,
+    /// Whether the residual is checked at `until`: a pass that ends there measures it.
+    pub check: bool,
+}
+
+/// A rank's part of a residual check: its largest residual, and whether any value it holds is NaN
+/// or infinite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalResidual {
+    /// This rank's largest residual.
+    pub value: f64,
+    /// Whether a value went NaN or infinite.
+    pub bad: bool,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Advanced {
+    /// Iterations it did: at least one, at most `until − done`.
+    pub steps: usize,
+    /// The local residual, when the pass ended at a check (`check`, and `done + steps ==
+    /// until`); `None` otherwise.
+    pub residual: Option<LocalResidual>,
+}
+
+/// An iterative solver on a distributed grid: its state, and one pass of its iteration. It does no
+/// I/O, knows no command line and no other solver; the [`drive`]r does the rest.
+///
+/// Every pass is collective: all ranks make the same passes.
+pub trait Solver {
+    /// The problem's name, for messages.
+    fn name(&self) -> &str;
+
+    /// One pass (a sweep, a few sweeps of a temporal block, a time step, a cycle), adding its
+    /// time to `time`.
+    fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced>;
+
+    /// The state a restart needs, by name, in a fixed order.
+    fn state(&self) -> Vec<(&'static str, &DistArray)>;
+
+    /// Takes the state back from a checkpoint: the fields in [`Solver::state`]'s order, the
+    /// iterations done and the simulated time.
+    fn restore(&mut self, fields: Vec<DistArray>, iters: usize, time: f64);
+
+    /// The simulated time after `done` iterations, for time-dependent problems.
+    fn time(&self, done: usize) -> Option<f64>;
+
+    /// The field whose blow-up means divergence, and what messages call it.
+    fn watched(&self) -> (String, &DistArray);
+
+    /// The same field, to change (a fault injected on purpose, in tests).
+    fn watched_mut(&mut self) -> &mut DistArray;
+
+    /// Halo bytes and messages this rank has sent.
+    fn traffic(&self) -> (u64, u64);
+
+    /// The largest `|u − u_exact|` over this rank's block after `done` iterations, for problems
+    /// whose exact solution is known.
+    fn local_error(&self, _done: usize) -> Option<f64> {
+        None
+    }
+}
+
+/// Watches a run from outside, on every rank: where it must stop to be seen, what to do after each
+/// pass, and progress. Every method has a default that does nothing.
+pub trait Monitor {
+    /// Iterations after which [`Monitor::after_pass`] wants to see the state (passes end there).
+    fn stops(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// Called after every pass, with the iterations done so far.
+    fn after_pass(&mut self, _done: usize, _solver: &mut dyn Solver) {}
+
+    /// Called after every pass with where the run is (after the residual check, if any).
+    fn progress(&mut self, _p: Progress) {}
+}
+
+/// The monitor that watches nothing.
+pub struct Unwatched;
+
+impl Monitor for Unwatched {}
+
+/// What a driven run did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Driven {
+    /// The iteration it started from (not 0 after a restart).
+    pub first: usize,
+    /// Iterations done, counted from the start of the run.
+    pub done: usize,
+    /// The last residual checked (NaN if none was).
+    pub residual: f64,
+    /// Whether the tolerance was met.
+    pub converged: bool,
+    /// This rank's time in each kind of work.
+    pub time: Timings,
+    /// This rank's seconds outside the iterations (checkpoints, the monitor), to leave out of
+    /// the loop's time.
+    pub untimed: f64,
+}
+
+/// The next iteration after `done` where the state must be seen: the next residual check, the
+/// next checkpoint, the next monitor stop, the last iteration.
+pub fn next_stop(done: usize, stop: &Stopping, every: &[usize], at: &[usize]) -> usize {
+    let next_multiple = |n: usize| done + n - done % n;
+    let mut until = stop.iters.min(next_multiple(stop.check_every));
+    for &n in every {
+        until = until.min(next_multiple(n));
+    }
+    for &a in at {
+        if a > done {
+            until = until.min(a);
+        }
+    }
+    until
+}
+
+/// Runs `solver` from iteration `first` until `stop` says, writing checkpoints with
+/// `checkpoints` when given. Collective: every error is agreed, so all ranks return the same
+/// `Err` together.
+pub fn drive(
+    comm: &Comm,
+    solver: &mut dyn Solver,
+    stop: &Stopping,
+    checkpoints: Option<&Checkpointer>,
+    first: usize,
+    monitor: &mut dyn Monitor,
+) -> Result<Driven> {
+    let every: Vec<usize> = checkpoints.map(|c| c.every).into_iter().collect();
+    let at = monitor.stops();
+    let mut run = Driven {
+        first,
+        done: first,
+        residual: f64::NAN,
+        converged: false,
+        time: Timings::default(),
+        untimed: 0.0,
+    };
+    let mut first_residual = None;
+    while run.done < stop.iters {
+        let until = next_stop(run.done, stop, &every, &at);
+        let pass = Pass {
+            done: run.done,
+            until,
+            check: stop.checks_at(until),
+        };
+        let step = solver.advance(pass, &mut run.time)?;
+        run.done += step.steps;
+
+        let t = Comm::wtime();
+        monitor.after_pass(run.done, solver);
+        if let Some(c) = checkpoints.filter(|c| run.done.is_multiple_of(c.every)) {
+            let time = solver.time(run.done).unwrap_or(0.0);
+            c.save(comm, run.done, time, &solver.state())?;
+        }
+        run.untimed += Comm::wtime() - t;
+
+        let mut seen = None;
+        if let Some(local) = step.residual {
+            let t = Comm::wtime();
+            let r = global_residual(comm, local)?;
+            run.time.reduce += Comm::wtime() - t;
+            if r.bad {
+                let (what, field) = solver.watched();
+                return Err(diverged(comm, field, &what, run.done));
+            }
+            if first_residual.is_some_and(|r0: f64| r.value > 1e12 * r0) {
+                return Err(Error::Diverged(format!(
+                    "{}: the residual grew from {:.3e} to {:.3e} by iteration {}: the iteration diverges",
+                    solver.name(),
+                    first_residual.unwrap_or(0.0),
+                    r.value,
+                    run.done
+                )));
+            }
+            first_residual = first_residual.or(Some(r.value));
+            run.residual = r.value;
+            seen = Some(r.value);
+        }
+        monitor.progress(Progress {
+            iter: run.done,
+            iters: stop.iters,
+            residual: seen,
+        });
+        if seen.is_some_and(|r| stop.tol.is_some_and(|tol| r <= tol)) {
+            run.converged = true;
+            break;
+        }
+    }
+    Ok(run)
+}
+
+/// The largest residual over all ranks, and whether any rank holds a bad value.
+fn global_residual(comm: &Comm, local: LocalResidual) -> Result<LocalResidual> {
+    let mut global = [0.0; 2];
+    comm.all_reduce_into(
+        &[local.value, f64::from(u8::from(local.bad))],
+        &mut global,
+        ReduceOp::Max,
+    )?;
+    Ok(LocalResidual {
+        value: global[0],
+        bad: global[1] > 0.0,
+    })
+}
+
+/// The error for a field gone NaN or infinite, agreed on every rank: it names the iteration, the
+/// lowest rank holding a bad cell and that cell's global row and column. Collective.
+pub fn diverged(comm: &Comm, field: &DistArray, what: &str, done: usize) -> Error {
+    let layout = field.layout();
+    let first = field
+        .interior()
+        .indexed_iter()
+        .find(|(_, x)| !x.is_finite())
+        .map(|((i, j), &x)| (layout.block.rows.start + i, layout.block.cols.start + j, x));
+    let local = match first {
+        Some((r, c, x)) => Err(Error::Diverged(format!(
+            "{what} became {x} by iteration {done}, first at cell (row {r}, column {c})"
+        ))),
+        None => Ok(()),
+    };
+    match comm.agree(local) {
+        Err(e) => e,
+        Ok(()) => Error::Diverged(format!("{what} became NaN or infinite by iteration {done}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_end_at_every_place_the_state_is_seen() {
+        let stop = Stopping {
+            iters: 100,
+            tol: None,
+            check_every: 10,
+        };
+        assert_eq!(next_stop(0, &stop, &[], &[]), 10);
+        assert_eq!(next_stop(10, &stop, &[], &[]), 20);
+        assert_eq!(next_stop(13, &stop, &[7], &[]), 14);
+        assert_eq!(next_stop(13, &stop, &[], &[15, 3]), 15);
+        assert_eq!(next_stop(95, &stop, &[], &[]), 100);
+        let short = Stopping { iters: 7, ..stop };
+        assert_eq!(next_stop(0, &short, &[], &[]), 7);
+        assert!(short.checks_at(7) && !short.checks_at(6));
+    }
+}

@@ -1,0 +1,546 @@
+//! What to solve and how, in parts that each go to the room that uses them: the problem and its
+//! own parameters, the domain and its split, the stopping rules of the driver, the Jacobi
+//! family's speed options. [`Config`] bundles them for [`super::solve`]; each part checks itself,
+//! and its errors name the quantity ([`Error::Invalid`]), which a front end may rename after its
+//! own option.
+
+use super::kernels::Stores;
+use crate::decomp::ProcGrid;
+use crate::error::{Error, Result};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The stencil problems `halo` solves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Problem {
+    /// Jacobi iteration for Laplace's equation: the edge before row 0 held at 1, the others at 0,
+    /// the interior starting at 0, `u'[i][j] = 0.25 * (u[i-1][j] + u[i+1][j] + u[i][j-1] +
+    /// u[i][j+1])`, summed left to right.
+    Laplace,
+    /// Jacobi iteration for `-∇²u = f` on the unit square with the manufactured solution
+    /// `u = sin(πx)·sin(πy)` (so `f = 2π²·sin(πx)·sin(πy)`, zero on the edges).
+    Poisson,
+    /// Explicit (forward Euler) time steps of `u_t = α∇²u` on the unit square, zero on the edges,
+    /// from `u = sin(πx)·sin(πy)`, whose exact solution decays as `exp(-2π²αt)`.
+    Heat,
+    /// The lid-driven cavity: incompressible Navier–Stokes in vorticity–stream-function form,
+    /// lid speed 1, no-slip walls in the ghost layer (see [`super::cavity`]).
+    Cavity,
+}
+
+impl Problem {
+    /// Every problem, in the order `--help` lists them.
+    pub const ALL: [Problem; 4] = [
+        Problem::Laplace,
+        Problem::Poisson,
+        Problem::Heat,
+        Problem::Cavity,
+    ];
+
+    /// The problem's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Problem::Laplace => "laplace",
+            Problem::Poisson => "poisson",
+            Problem::Heat => "heat",
+            Problem::Cavity => "cavity",
+        }
+    }
+}
+
+impl Default for Problem {
+    /// Laplace: the classic Jacobi benchmark.
+    fn default() -> Self {
+        Problem::Laplace
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Problem {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Problem::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown problem '{s}' (choose laplace, poisson, heat or cavity)"
+                ))
+            })
+    }
+}
+
+/// The error for a parameter out of range.
+pub(crate) fn invalid<T>(quantity: &'static str, value: impl fmt::Display, why: &str) -> Result<T> {
+    Err(Error::Invalid {
+        quantity,
+        value: value.to_string(),
+        why: why.to_string(),
+    })
+}
+
+/// Checks that `x` is a finite positive number.
+fn positive(quantity: &'static str, x: f64) -> Result<()> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        invalid(quantity, x, "must be a positive number")
+    }
+}
+
+/// The grid, how it is split over ranks, and how each rank works on its block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    /// Interior cells along x.
+    pub nx: usize,
+    /// Interior cells along y.
+    pub ny: usize,
+    /// The process grid; `None` chooses one ([`ProcGrid::auto`]).
+    pub procs: Option<ProcGrid>,
+    /// Ghost width W: halos are exchanged once every W iterations and the ghost zone is updated
+    /// redundantly in between. Results are bitwise the same for every W.
+    pub ghost: usize,
+    /// Rayon threads per rank.
+    pub threads: usize,
+}
+
+impl Default for Domain {
+    /// 1024×1024, split as [`ProcGrid::auto`] chooses, ghost width 1, one thread per rank.
+    fn default() -> Self {
+        Domain {
+            nx: 1024,
+            ny: 1024,
+            procs: None,
+            ghost: 1,
+            threads: 1,
+        }
+    }
+}
+
+impl Domain {
+    /// Grid spacing along x on the unit square: the walls sit in the ghost layer.
+    pub fn hx(&self) -> f64 {
+        1.0 / (self.nx + 1) as f64
+    }
+
+    /// Grid spacing along y.
+    pub fn hy(&self) -> f64 {
+        1.0 / (self.ny + 1) as f64
+    }
+
+    /// Checks the sizes; the same on every rank.
+    pub fn validate(&self) -> Result<()> {
+        let grid = format!("{}x{}", self.nx, self.ny);
+        if self.nx == 0 || self.ny == 0 {
+            return invalid("grid", grid, "both sides must be at least 1");
+        }
+        if self.nx.checked_mul(self.ny).is_none_or(|c| c > 1 << 34) {
+            return invalid("grid", grid, "more than 2^34 cells");
+        }
+        if self.ghost == 0 {
+            return invalid("ghost width", 0, "must be at least 1");
+        }
+        if self.threads == 0 || self.threads > 1024 {
+            return invalid("threads", self.threads, "choose 1 to 1024");
+        }
+        Ok(())
+    }
+}
+
+/// When the driver stops: after `iters` iterations, or once the residual, checked every
+/// `check_every` iterations, is at most `tol`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stopping {
+    /// Iterations (time steps, for heat and the cavity) at most, counted from the start of the
+    /// run (not of a restart).
+    pub iters: usize,
+    /// Stop once the residual is at most this.
+    pub tol: Option<f64>,
+    /// Iterations between residual checks (each one an allreduce).
+    pub check_every: usize,
+}
+
+impl Default for Stopping {
+    /// 1000 iterations, checked every 100, no tolerance.
+    fn default() -> Self {
+        Stopping {
+            iters: 1000,
+            tol: None,
+            check_every: 100,
+        }
+    }
+}
+
+impl Stopping {
+    /// Checks the counts and the tolerance.
+    pub fn validate(&self) -> Result<()> {
+        if self.iters == 0 {
+            return invalid("iterations", 0, "must be at least 1");
+        }
+        if self.check_every == 0 {
+            return invalid("check interval", 0, "must be at least 1");
+        }
+        if let Some(t) = self.tol {
+            positive("tolerance", t)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the residual is checked after iteration `done`.
+    pub fn checks_at(&self, done: usize) -> bool {
+        done.is_multiple_of(self.check_every) || done == self.iters
+    }
+}
+
+/// Where and how often the driver writes checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpointing {
+    /// A checkpoint after every this many iterations.
+    pub every: usize,
+    /// The directory they go to.
+    pub dir: PathBuf,
+}
+
+/// How the Jacobi family (laplace, poisson, heat) sweeps: options of speed, never of the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweeps {
+    /// Update the cells that need no ghost while the halo exchange is in flight.
+    pub overlap: bool,
+    /// How sweeps store their results; `None` chooses by the arrays' size against the
+    /// last-level cache ([`super::memory::stores_for`]).
+    pub stores: Option<Stores>,
+    /// Temporal blocking: sweeps per pass over cache-sized tiles (1: one sweep per pass over the
+    /// whole block). At most the ghost width, since a pass runs between two halo exchanges.
+    pub time_block: usize,
+}
+
+impl Default for Sweeps {
+    /// Overlapped exchanges, stores chosen by size, no temporal blocking.
+    fn default() -> Self {
+        Sweeps {
+            overlap: true,
+            stores: None,
+            time_block: 1,
+        }
+    }
+}
+
+impl Sweeps {
+    /// Checks the time block against the ghost width.
+    pub fn validate(&self, ghost: usize) -> Result<()> {
+        if self.time_block == 0 || self.time_block > ghost {
+            return invalid(
+                "time block",
+                self.time_block,
+                &format!("choose 1 to the ghost width ({ghost}): a pass of sweeps runs between two halo exchanges, so the ghost width must be at least the time block"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The heat problem's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatParams {
+    /// The diffusivity α.
+    pub alpha: f64,
+    /// The time step; `None` takes [`HeatParams::DT_SAFETY`] of the stability limit.
+    pub dt: Option<f64>,
+}
+
+impl Default for HeatParams {
+    /// α = 1, the default step.
+    fn default() -> Self {
+        HeatParams {
+            alpha: 1.0,
+            dt: None,
+        }
+    }
+}
+
+impl HeatParams {
+    /// The default time step as a fraction of the stability limit.
+    pub const DT_SAFETY: f64 = 0.5;
+
+    /// The largest stable explicit step on `domain`: `1 / (2α(1/hx² + 1/hy²))`.
+    pub fn dt_limit(&self, domain: &Domain) -> f64 {
+        let (hx, hy) = (domain.hx(), domain.hy());
+        1.0 / (2.0 * self.alpha * (1.0 / (hx * hx) + 1.0 / (hy * hy)))
+    }
+
+    /// The time step this run uses on `domain`.
+    pub fn time_step(&self, domain: &Domain) -> f64 {
+        self.dt.unwrap_or(Self::DT_SAFETY * self.dt_limit(domain))
+    }
+
+    /// Checks α and the step's stability on `domain`.
+    pub fn validate(&self, domain: &Domain) -> Result<()> {
+        positive("diffusivity", self.alpha)?;
+        if let Some(dt) = self.dt {
+            positive("time step", dt)?;
+            if dt > self.dt_limit(domain) {
+                return invalid(
+                    "time step",
+                    dt,
+                    &format!(
+                        "unstable on a {}x{} grid: explicit heat steps need dt <= {:.6e} (alpha {})",
+                        domain.nx,
+                        domain.ny,
+                        self.dt_limit(domain),
+                        self.alpha
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The lid-driven cavity's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CavityParams {
+    /// The Reynolds number (lid speed 1, side 1).
+    pub re: f64,
+    /// Red-black SOR sweeps of the stream function per time step.
+    pub sweeps: usize,
+}
+
+impl Default for CavityParams {
+    /// Re 100, two SOR sweeps per step.
+    fn default() -> Self {
+        CavityParams {
+            re: 100.0,
+            sweeps: 2,
+        }
+    }
+}
+
+impl CavityParams {
+    /// The default steady-state tolerance on `max |ω' − ω|/dt`, for a run given neither a step
+    /// count nor a tolerance: enough for Ghia's centreline values to within 0.02 at Re = 100 on
+    /// 129 × 129 (`tests/cavity.rs` checks it).
+    pub const STEADY_TOL: f64 = 1e-3;
+
+    /// Checks Re and the sweeps, and that the cavity runs as it must on `domain` and `sweeps`
+    /// (one step per pass, ghost width 1, one thread per rank).
+    pub fn validate(&self, domain: &Domain, jacobi: &Sweeps) -> Result<()> {
+        positive("Reynolds number", self.re)?;
+        if self.sweeps == 0 {
+            return invalid("SOR sweeps", 0, "must be at least 1");
+        }
+        if jacobi.time_block != 1 {
+            return invalid(
+                "time block",
+                jacobi.time_block,
+                "the cavity takes one step per pass",
+            );
+        }
+        if domain.ghost != 1 {
+            return invalid(
+                "ghost width",
+                domain.ghost,
+                "the cavity exchanges every step (ghost width 1)",
+            );
+        }
+        if domain.threads != 1 {
+            return invalid(
+                "threads",
+                domain.threads,
+                "the cavity runs one thread per rank; use more ranks",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A whole run for [`super::solve`]: the problem, its parameters, the domain, the stopping rules,
+/// checkpoints and restart. Each part goes to the room that uses it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// What to solve.
+    pub problem: Problem,
+    /// The grid and its split.
+    pub domain: Domain,
+    /// When to stop.
+    pub stop: Stopping,
+    /// Write checkpoints.
+    pub checkpoint: Option<Checkpointing>,
+    /// Resume from the newest checkpoint in this directory.
+    pub restart: Option<PathBuf>,
+    /// The Jacobi family's speed options.
+    pub sweeps: Sweeps,
+    /// Heat's parameters (used by heat only).
+    pub heat: HeatParams,
+    /// The cavity's parameters (used by the cavity only).
+    pub cavity: CavityParams,
+}
+
+impl Config {
+    /// Checks every part that the problem uses; the same on every rank.
+    pub fn validate(&self) -> Result<()> {
+        self.domain.validate()?;
+        self.stop.validate()?;
+        if let Some(c) = &self.checkpoint {
+            if c.every == 0 {
+                return invalid("checkpoint interval", 0, "must be at least 1");
+            }
+        }
+        match self.problem {
+            Problem::Cavity => self.cavity.validate(&self.domain, &self.sweeps),
+            Problem::Heat => {
+                self.sweeps.validate(self.domain.ghost)?;
+                self.heat.validate(&self.domain)
+            }
+            Problem::Laplace | Problem::Poisson => self.sweeps.validate(self.domain.ghost),
+        }
+    }
+
+    /// The parameters a checkpoint must share with a run that restarts from it, as exact text.
+    pub fn state_params(&self) -> Vec<(String, String)> {
+        let p = |k: &str, v: f64| (k.to_string(), v.to_string());
+        match self.problem {
+            Problem::Laplace | Problem::Poisson => vec![],
+            Problem::Heat => vec![
+                p("alpha", self.heat.alpha),
+                p("dt", self.heat.time_step(&self.domain)),
+            ],
+            Problem::Cavity => vec![
+                p("re", self.cavity.re),
+                p("sweeps", self.cavity.sweeps as f64),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_problems_parse() {
+        Config::default().validate().unwrap();
+        assert_eq!("heat".parse::<Problem>().unwrap(), Problem::Heat);
+        let e = "wave".parse::<Problem>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown problem 'wave' (choose laplace, poisson, heat or cavity)"
+        );
+    }
+
+    #[test]
+    fn the_stability_limit_is_the_textbook_one() {
+        let domain = Domain {
+            nx: 9,
+            ny: 9,
+            ..Domain::default()
+        };
+        let heat = HeatParams::default();
+        // h = 0.1: dt <= h²/4 for alpha 1.
+        assert!((heat.dt_limit(&domain) - 0.0025).abs() < 1e-15);
+        assert!((heat.time_step(&domain) - 0.00125).abs() < 1e-15);
+        let unstable = HeatParams {
+            dt: Some(0.003),
+            ..heat.clone()
+        };
+        let e = unstable.validate(&domain).unwrap_err().to_string();
+        assert!(
+            e.starts_with("time step 0.003: unstable on a 9x9 grid"),
+            "{e}"
+        );
+        let limit = HeatParams {
+            dt: Some(0.0025),
+            ..heat
+        };
+        assert!(limit.validate(&domain).is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_quantity() {
+        let d = Config::default();
+        let heat = |h: HeatParams| Config {
+            problem: Problem::Heat,
+            heat: h,
+            ..d.clone()
+        };
+        let domain = |f: fn(&mut Domain)| {
+            let mut c = d.clone();
+            f(&mut c.domain);
+            c
+        };
+        let stop = |f: fn(&mut Stopping)| {
+            let mut c = d.clone();
+            f(&mut c.stop);
+            c
+        };
+        for (c, quantity) in [
+            (domain(|d| d.nx = 0), "grid"),
+            (domain(|d| d.ghost = 0), "ghost width"),
+            (domain(|d| d.threads = 0), "threads"),
+            (stop(|s| s.iters = 0), "iterations"),
+            (stop(|s| s.check_every = 0), "check interval"),
+            (stop(|s| s.tol = Some(-1.0)), "tolerance"),
+            (stop(|s| s.tol = Some(f64::NAN)), "tolerance"),
+            (
+                heat(HeatParams {
+                    dt: Some(1.0),
+                    ..HeatParams::default()
+                }),
+                "time step",
+            ),
+            (
+                heat(HeatParams {
+                    alpha: 0.0,
+                    dt: None,
+                }),
+                "diffusivity",
+            ),
+            (
+                Config {
+                    sweeps: Sweeps {
+                        time_block: 2,
+                        ..Sweeps::default()
+                    },
+                    ..d.clone()
+                },
+                "time block",
+            ),
+        ] {
+            match c.validate() {
+                Err(Error::Invalid { quantity: q, .. }) => assert_eq!(q, quantity),
+                other => panic!("{quantity}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_cavity_refuses_what_it_cannot_run() {
+        let c = Config {
+            problem: Problem::Cavity,
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        let mut ghost = c.clone();
+        ghost.domain.ghost = 2;
+        ghost.sweeps.time_block = 2;
+        let e = ghost.validate().unwrap_err().to_string();
+        assert_eq!(e, "time block 2: the cavity takes one step per pass");
+        ghost.sweeps.time_block = 1;
+        let e = ghost.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "ghost width 2: the cavity exchanges every step (ghost width 1)"
+        );
+        let mut re = c;
+        re.cavity.re = -5.0;
+        let e = re.validate().unwrap_err().to_string();
+        assert_eq!(e, "Reynolds number -5: must be a positive number");
+    }
+}

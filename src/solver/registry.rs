@@ -1,0 +1,60 @@
+//! Which solver solves which problem: the one place that knows them all. A new solver is one new
+//! file and one arm here.
+
+use super::cavity::CavitySolver;
+use super::driver::Solver;
+use super::jacobi::Jacobi;
+use super::kernels::Stores;
+use super::options::{Config, Problem};
+use super::problems::Stencil;
+use crate::comm::Comm;
+use crate::grid::Layout;
+
+/// A solver ready to drive, and the stores its sweeps use (for the report).
+pub(crate) struct Built {
+    /// The solver, at its starting state.
+    pub solver: Box<dyn Solver>,
+    /// How its sweeps store results.
+    pub stores: Stores,
+}
+
+/// The solver for `cfg` on `layout`; `pool` runs its sweeps when given. Collective.
+pub(crate) fn build(
+    comm: &Comm,
+    cfg: &Config,
+    layout: &Layout,
+    pool: Option<rayon::ThreadPool>,
+) -> Built {
+    match cfg.problem {
+        Problem::Laplace | Problem::Poisson | Problem::Heat => {
+            let stores = cfg.sweeps.stores.unwrap_or_else(|| {
+                // Two arrays of the local shape per rank, as many ranks as share the node's cache.
+                let (r, c) = layout.local_shape();
+                let node = 2 * r * c * std::mem::size_of::<f64>() * comm.node_size();
+                super::memory::stores_for(node, super::memory::last_level_cache_bytes())
+            });
+            let stencil = Stencil {
+                problem: cfg.problem,
+                domain: cfg.domain.clone(),
+                heat: cfg.heat.clone(),
+            };
+            let solver = Jacobi::new(
+                comm,
+                layout,
+                stencil,
+                pool,
+                stores,
+                cfg.sweeps.overlap,
+                cfg.sweeps.time_block,
+            );
+            Built {
+                solver: Box::new(solver),
+                stores,
+            }
+        }
+        Problem::Cavity => Built {
+            solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)),
+            stores: Stores::Cached,
+        },
+    }
+}
