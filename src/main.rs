@@ -1,7 +1,7 @@
 //! The `halo` command: parses arguments, calls the library, prints. Nothing else lives here.
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use halo::comm::{self, Comm, Mpi, Threading};
 use halo::Error;
 use std::process::ExitCode;
@@ -52,14 +52,23 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     // Subcommands that need no MPI run without starting it.
     let without_mpi = match &cli.cmd {
         Cmd::Decomp(args) => Some(cli::decomp::run(args)),
-        Cmd::Scale(args) => Some(cli::scale::run(args)),
+        Cmd::Scale(args) => {
+            let given = matches
+                .subcommand_matches("scale")
+                .expect("the scale subcommand");
+            Some(cli::scale::run(args, given))
+        }
         _ => None,
     };
     if let Some(outcome) = without_mpi {

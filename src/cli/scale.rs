@@ -45,7 +45,7 @@ pub struct ScaleArgs {
 }
 
 /// Runs `halo scale`.
-pub fn run(a: &ScaleArgs) -> halo::Result<()> {
+pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() || std::env::var_os("PMI_SIZE").is_some()
     {
         return Err(Error::Config(
@@ -110,7 +110,7 @@ pub fn run(a: &ScaleArgs) -> halo::Result<()> {
         ranks: a.ranks.clone(),
         repeat: a.repeat,
         grid: p.grid,
-        solve_args: p.to_args(),
+        solve_args: super::solve::given_options(matches),
         launcher,
         timeout: Duration::from_secs_f64(a.timeout),
         cores,

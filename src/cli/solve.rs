@@ -144,46 +144,6 @@ impl ProblemArgs {
         self.ghost.unwrap_or(self.time_block.max(1))
     }
 
-    /// These options as `halo solve` arguments, but for `--grid` and `--procs`.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec![
-            "--problem".into(),
-            self.problem.to_string(),
-            "--re".into(),
-            self.re.to_string(),
-            "--sweeps".into(),
-            self.sweeps.to_string(),
-            "--check-every".into(),
-            self.check_every.to_string(),
-            "--ghost".into(),
-            self.ghost().to_string(),
-            "--time-block".into(),
-            self.time_block.to_string(),
-            "--threads".into(),
-            self.threads.to_string(),
-            "--alpha".into(),
-            self.alpha.to_string(),
-            "--stores".into(),
-            clap::ValueEnum::to_possible_value(&self.stores)
-                .expect("every --stores choice has a name")
-                .get_name()
-                .to_string(),
-        ];
-        if let Some(n) = self.iters {
-            a.extend(["--iters".into(), n.to_string()]);
-        }
-        if self.no_overlap {
-            a.push("--no-overlap".into());
-        }
-        if let Some(t) = self.tol {
-            a.extend(["--tol".into(), t.to_string()]);
-        }
-        if let Some(dt) = self.dt {
-            a.extend(["--dt".into(), dt.to_string()]);
-        }
-        a
-    }
-
     /// The solver configuration these arguments describe.
     pub fn config(&self) -> Config {
         let cavity = self.problem == Problem::Cavity;
@@ -231,6 +191,36 @@ impl ProblemArgs {
         }
         self.config().validate().map_err(flag_names)
     }
+}
+
+/// The problem options given on the command line that `matches` came from, as `halo solve`
+/// arguments to pass on to a job, but for `--grid` and `--procs` (which the caller chooses):
+/// read off clap's own definition, so every option added to [`ProblemArgs`] passes through,
+/// and each keeps the user's spelling of its value. Options left at their defaults are left
+/// out; the job applies the same defaults.
+pub fn given_options(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
+    let defined = <ProblemArgs as clap::Args>::augment_args(clap::Command::new("solve"));
+    let mut out = Vec::new();
+    for arg in defined.get_arguments() {
+        let (id, Some(long)) = (arg.get_id().as_str(), arg.get_long()) else {
+            continue;
+        };
+        if ["grid", "procs"].contains(&long)
+            || matches.value_source(id) != Some(ValueSource::CommandLine)
+        {
+            continue;
+        }
+        if !arg.get_action().takes_values() {
+            out.push(format!("--{long}"));
+            continue;
+        }
+        for value in matches.get_raw(id).into_iter().flatten() {
+            out.push(format!("--{long}"));
+            out.push(value.to_string_lossy().into_owned());
+        }
+    }
+    out
 }
 
 /// Renames the quantities in the library's errors after the options that set them.
@@ -411,4 +401,51 @@ fn watchdog(rank: usize, seconds: f64) {
         // SAFETY: _exit ends the process at once; nothing of ours needs cleaning up.
         unsafe { libc::_exit(5) };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        problem: ProblemArgs,
+    }
+
+    #[test]
+    fn given_options_pass_through_as_typed_and_defaults_stay_out() {
+        let argv = [
+            "probe",
+            "--grid",
+            "8x8",
+            "--steps",
+            "5",
+            "--alpha",
+            "2.50",
+            "--no-overlap",
+            "--problem",
+            "heat",
+            "--procs",
+            "2x1",
+        ];
+        let m = Probe::command().try_get_matches_from(argv).unwrap();
+        let parsed = Probe::from_arg_matches(&m).unwrap();
+        assert_eq!(parsed.problem.config().stop.iters, 5);
+        assert_eq!(
+            given_options(&m),
+            [
+                "--problem",
+                "heat",
+                "--iters",
+                "5",
+                "--alpha",
+                "2.50",
+                "--no-overlap"
+            ]
+        );
+        let m = Probe::command().try_get_matches_from(["probe"]).unwrap();
+        assert!(given_options(&m).is_empty());
+    }
 }
