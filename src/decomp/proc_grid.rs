@@ -138,22 +138,40 @@ impl fmt::Display for ProcGrid {
 impl FromStr for ProcGrid {
     type Err = Error;
 
-    /// Parses `PXxPY`, e.g. `4x2`.
+    /// Parses `PXxPY`, e.g. `4x2` (see [`parse_pair`]).
     fn from_str(s: &str) -> Result<Self> {
-        let (px, py) = parse_pair(s).ok_or_else(|| {
-            Error::Decomposition(format!("'{s}' is not of the form PXxPY, e.g. 2x2"))
-        })?;
+        let (px, py) = parse_pair(s, "PXxPY")?;
         ProcGrid::new(px, py)
     }
 }
 
-/// Parses `AxB` (also `A×B`, `A,B`) into two positive-or-zero integers.
-pub(crate) fn parse_pair(s: &str) -> Option<(usize, usize)> {
-    let s = s.trim();
-    let (a, b) = s
-        .split_once(['x', 'X', ','])
-        .or_else(|| s.split_once('×'))?;
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+/// Parses a pair of whole numbers written `AxB` (also `AXB`, `A×B` or `A,B`; spaces around
+/// either number are ignored), such as a grid's `NXxNY` or a process grid's `PXxPY`.
+///
+/// `form` names what is expected, e.g. `"NXxNY"`; an error names the value given and that form.
+/// Zero is accepted: whether it makes sense is the caller's question.
+///
+/// ```
+/// use halo::decomp::parse_pair;
+/// assert_eq!(parse_pair("512x256", "NXxNY").unwrap(), (512, 256));
+/// let e = parse_pair("512", "NXxNY").unwrap_err();
+/// assert!(e.to_string().contains("'512' is not of the form NXxNY"));
+/// ```
+pub fn parse_pair(s: &str, form: &str) -> Result<(usize, usize)> {
+    let (a, b) = s.trim().split_once(['x', 'X', ',', '×']).ok_or_else(|| {
+        Error::Decomposition(format!(
+            "'{s}' is not of the form {form}: two whole numbers joined by x, e.g. 4x2"
+        ))
+    })?;
+    let n = |t: &str| {
+        let t = t.trim();
+        t.parse::<usize>().map_err(|_| {
+            Error::Decomposition(format!(
+                "'{s}' is not of the form {form}: '{t}' is not a whole number"
+            ))
+        })
+    };
+    Ok((n(a)?, n(b)?))
 }
 
 #[cfg(test)]
@@ -297,5 +315,24 @@ mod tests {
         assert!("4".parse::<ProcGrid>().is_err());
         assert!("ax2".parse::<ProcGrid>().is_err());
         assert!("-1x2".parse::<ProcGrid>().is_err());
+    }
+
+    #[test]
+    fn pairs_take_every_separator_and_errors_name_the_value_and_the_form() {
+        for s in ["12x5", "12X5", "12×5", "12,5", " 12 x 5 "] {
+            assert_eq!(parse_pair(s, "NXxNY").unwrap(), (12, 5), "{s}");
+        }
+        assert_eq!(parse_pair("0x7", "NXxNY").unwrap(), (0, 7));
+        let e = parse_pair("abc", "NXxNY").unwrap_err().to_string();
+        assert!(e.contains("'abc' is not of the form NXxNY"), "{e}");
+        let e = parse_pair("-5x10", "PXxPY").unwrap_err().to_string();
+        assert!(e.contains("'-5x10' is not of the form PXxPY"), "{e}");
+        assert!(e.contains("'-5' is not a whole number"), "{e}");
+        let e = parse_pair("99999999999999999999x5", "NXxNY").unwrap_err();
+        assert!(e.to_string().contains("not a whole number"), "{e}");
+        assert!(parse_pair("3x", "NXxNY").is_err());
+        assert!(parse_pair("3x4x5", "NXxNY").is_err());
+        let e = "ax2".parse::<ProcGrid>().unwrap_err().to_string();
+        assert!(e.contains("PXxPY"), "{e}");
     }
 }
