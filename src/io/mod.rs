@@ -4,8 +4,8 @@
 mod checkpoint;
 mod files;
 mod hash;
-mod plot;
-pub(crate) mod png;
+pub mod plot;
+mod png;
 mod vtk;
 
 pub use checkpoint::{
