@@ -13,19 +13,6 @@ pub struct ProcGrid {
     pub py: usize,
 }
 
-/// The ranks next to one rank in a [`ProcGrid`]; `None` at a non-periodic edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Neighbors {
-    /// Towards row 0 (smaller y).
-    pub north: Option<usize>,
-    /// Towards the last row (larger y).
-    pub south: Option<usize>,
-    /// Towards column 0 (smaller x).
-    pub west: Option<usize>,
-    /// Towards the last column (larger x).
-    pub east: Option<usize>,
-}
-
 impl ProcGrid {
     /// A grid of `px × py` ranks; both must be at least 1.
     pub fn new(px: usize, py: usize) -> Result<Self> {
@@ -88,17 +75,6 @@ impl ProcGrid {
     pub fn rank_at(&self, cx: usize, cy: usize) -> usize {
         debug_assert!(cx < self.px && cy < self.py);
         cy * self.px + cx
-    }
-
-    /// The neighbours of `rank`; `periodic_x`/`periodic_y` wrap the grid around in that direction.
-    pub fn neighbors(&self, rank: usize, periodic_x: bool, periodic_y: bool) -> Neighbors {
-        let at = |dx, dy| self.neighbor(rank, dx, dy, periodic_x, periodic_y);
-        Neighbors {
-            north: at(0, -1),
-            south: at(0, 1),
-            west: at(-1, 0),
-            east: at(1, 0),
-        }
     }
 
     /// The rank `dx` steps along x and `dy` along y from `rank` (each -1, 0 or 1; diagonals
@@ -192,54 +168,26 @@ mod tests {
 
     #[test]
     fn neighbors_of_a_3x2_grid() {
+        // (north, south, west, east) of `rank`.
+        let sides = |g: ProcGrid, rank, px, py| {
+            let at = |dx, dy| g.neighbor(rank, dx, dy, px, py);
+            (at(0, -1), at(0, 1), at(-1, 0), at(1, 0))
+        };
         let g = ProcGrid::new(3, 2).unwrap();
         // 0 1 2
         // 3 4 5
-        let n = g.neighbors(4, false, false);
+        assert_eq!(sides(g, 4, false, false), (Some(1), None, Some(3), Some(5)));
+        assert_eq!(sides(g, 0, false, false), (None, Some(3), None, Some(1)));
         assert_eq!(
-            n,
-            Neighbors {
-                north: Some(1),
-                south: None,
-                west: Some(3),
-                east: Some(5)
-            }
-        );
-        let n = g.neighbors(0, false, false);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: None,
-                south: Some(3),
-                west: None,
-                east: Some(1)
-            }
-        );
-        let n = g.neighbors(0, true, true);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: Some(3),
-                south: Some(3),
-                west: Some(2),
-                east: Some(1)
-            }
+            sides(g, 0, true, true),
+            (Some(3), Some(3), Some(2), Some(1))
         );
         assert_eq!(g.neighbor(4, -1, -1, false, false), Some(0));
         assert_eq!(g.neighbor(4, 1, 1, false, false), None);
         assert_eq!(g.neighbor(2, 1, 1, true, false), Some(3));
         assert_eq!(g.neighbor(0, -1, -1, true, true), Some(5));
         let one = ProcGrid::new(1, 1).unwrap();
-        let n = one.neighbors(0, true, false);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: None,
-                south: None,
-                west: Some(0),
-                east: Some(0)
-            }
-        );
+        assert_eq!(sides(one, 0, true, false), (None, None, Some(0), Some(0)));
     }
 
     #[test]
