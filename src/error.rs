@@ -112,9 +112,6 @@ pub enum Error {
         /// That rank's error, as text.
         message: String,
     },
-    /// The run outlived its time limit.
-    #[error("{0}")]
-    Timeout(String),
     /// MPI was initialised already in this process, or could not be.
     #[error("MPI is already initialised in this process")]
     AlreadyInitialized,
@@ -123,13 +120,13 @@ pub enum Error {
 impl Error {
     /// The process exit code for this error, one per kind, so scripts and schedulers can tell
     /// them apart: 2 for what the user asked wrongly (as for bad arguments), 3 for a run that
-    /// diverged, 4 for files that could not be read or written, 5 for a time limit, 1 for the rest.
+    /// diverged, 4 for files that could not be read or written, 1 for the rest. (The `halo`
+    /// command's watchdog exits with 5 when `--timeout` runs out; no error value carries that.)
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Invalid { .. } | Error::Decomposition(_) => 2,
             Error::Diverged(_) => 3,
             Error::Io { .. } => 4,
-            Error::Timeout(_) => 5,
             Error::Agreed { code, .. } => *code,
             _ => 1,
         }

@@ -8,6 +8,11 @@
 //!   `iters` timed calls, the per-call average, averaged over ranks; through `halo`'s API or, for
 //!   comparison, straight through rsmpi. [`Op::Halo`] times a ghost update the same way and
 //!   checks the ghosts it received.
+//! - [`median`]: the statistic quoted for repeated measurements, here and in [`crate::scale`].
+
+mod stats;
+
+pub use stats::median;
 
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::{Decomposition, Dir, ProcGrid, Stencil};
@@ -60,7 +65,7 @@ pub fn triad(comm: &Comm, elements: usize, reps: usize) -> Result<Triad> {
             "triad: wrong result, expected {want} everywhere"
         )));
     }
-    let median = crate::scale::median(&rates).unwrap_or(0.0);
+    let median = median(&rates).unwrap_or(0.0);
     Ok(Triad {
         elements,
         ranks: comm.size(),

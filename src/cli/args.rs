@@ -1,7 +1,7 @@
 //! Parsers for option values, shared by the subcommands; errors name the value and the form.
 
 use super::fault::Fault;
-use halo::decomp::ProcGrid;
+use halo::decomp::{self, ProcGrid};
 use halo::solver::Problem;
 use halo::Error;
 
@@ -12,15 +12,7 @@ pub fn problem(s: &str) -> Result<Problem, String> {
 
 /// Parses `NXxNY`.
 pub fn grid(s: &str) -> Result<(usize, usize), String> {
-    let (a, b) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("'{s}' is not of the form NXxNY, e.g. 512x512"))?;
-    let n = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("'{s}': '{t}' is not a whole number of cells"))
-    };
-    Ok((n(a)?, n(b)?))
+    decomp::parse_pair(s, "NXxNY").map_err(|e| e.to_string())
 }
 
 /// Parses `PXxPY`.

@@ -109,7 +109,7 @@ pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                             world, op, size, iters, warmup, true,
                         )?);
                     }
-                    let median = |v: &[f64]| halo::scale::median(v).unwrap_or(0.0);
+                    let median = |v: &[f64]| bench::median(v).unwrap_or(0.0);
                     let (h, r) = (median(&h), median(&r));
                     if world.rank() == 0 {
                         println!("{size:<10}{h:>14.2}{r:>14.2}{:>11.3}", h / r);

@@ -63,11 +63,6 @@ impl Dir {
             .position(|&d| d == self)
             .expect("one of the eight")
     }
-
-    /// Whether this is a corner (diagonal) direction.
-    pub fn is_corner(self) -> bool {
-        self.dx != 0 && self.dy != 0
-    }
 }
 
 /// A rectangle of a ghosted array, in local (ghosted) row and column indices.

@@ -19,6 +19,6 @@ mod stats;
 
 pub use block::{Block, Decomposition};
 pub use halo::{frame, recv_rect, send_rect, Dir, Rect, Stencil};
-pub use proc_grid::{Neighbors, ProcGrid};
-pub use split::{split, split_counts};
+pub use proc_grid::{parse_pair, ProcGrid};
+pub use split::split;
 pub use stats::{compare, cost, DecompCost, RankCost};

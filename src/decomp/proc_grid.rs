@@ -13,19 +13,6 @@ pub struct ProcGrid {
     pub py: usize,
 }
 
-/// The ranks next to one rank in a [`ProcGrid`]; `None` at a non-periodic edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Neighbors {
-    /// Towards row 0 (smaller y).
-    pub north: Option<usize>,
-    /// Towards the last row (larger y).
-    pub south: Option<usize>,
-    /// Towards column 0 (smaller x).
-    pub west: Option<usize>,
-    /// Towards the last column (larger x).
-    pub east: Option<usize>,
-}
-
 impl ProcGrid {
     /// A grid of `px × py` ranks; both must be at least 1.
     pub fn new(px: usize, py: usize) -> Result<Self> {
@@ -90,17 +77,6 @@ impl ProcGrid {
         cy * self.px + cx
     }
 
-    /// The neighbours of `rank`; `periodic_x`/`periodic_y` wrap the grid around in that direction.
-    pub fn neighbors(&self, rank: usize, periodic_x: bool, periodic_y: bool) -> Neighbors {
-        let at = |dx, dy| self.neighbor(rank, dx, dy, periodic_x, periodic_y);
-        Neighbors {
-            north: at(0, -1),
-            south: at(0, 1),
-            west: at(-1, 0),
-            east: at(1, 0),
-        }
-    }
-
     /// The rank `dx` steps along x and `dy` along y from `rank` (each -1, 0 or 1; diagonals
     /// too), or `None` past a non-periodic edge.
     pub fn neighbor(
@@ -138,22 +114,40 @@ impl fmt::Display for ProcGrid {
 impl FromStr for ProcGrid {
     type Err = Error;
 
-    /// Parses `PXxPY`, e.g. `4x2`.
+    /// Parses `PXxPY`, e.g. `4x2` (see [`parse_pair`]).
     fn from_str(s: &str) -> Result<Self> {
-        let (px, py) = parse_pair(s).ok_or_else(|| {
-            Error::Decomposition(format!("'{s}' is not of the form PXxPY, e.g. 2x2"))
-        })?;
+        let (px, py) = parse_pair(s, "PXxPY")?;
         ProcGrid::new(px, py)
     }
 }
 
-/// Parses `AxB` (also `A×B`, `A,B`) into two positive-or-zero integers.
-pub(crate) fn parse_pair(s: &str) -> Option<(usize, usize)> {
-    let s = s.trim();
-    let (a, b) = s
-        .split_once(['x', 'X', ','])
-        .or_else(|| s.split_once('×'))?;
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+/// Parses a pair of whole numbers written `AxB` (also `AXB`, `A×B` or `A,B`; spaces around
+/// either number are ignored), such as a grid's `NXxNY` or a process grid's `PXxPY`.
+///
+/// `form` names what is expected, e.g. `"NXxNY"`; an error names the value given and that form.
+/// Zero is accepted: whether it makes sense is the caller's question.
+///
+/// ```
+/// use halo::decomp::parse_pair;
+/// assert_eq!(parse_pair("512x256", "NXxNY").unwrap(), (512, 256));
+/// let e = parse_pair("512", "NXxNY").unwrap_err();
+/// assert!(e.to_string().contains("'512' is not of the form NXxNY"));
+/// ```
+pub fn parse_pair(s: &str, form: &str) -> Result<(usize, usize)> {
+    let (a, b) = s.trim().split_once(['x', 'X', ',', '×']).ok_or_else(|| {
+        Error::Decomposition(format!(
+            "'{s}' is not of the form {form}: two whole numbers joined by x, e.g. 4x2"
+        ))
+    })?;
+    let n = |t: &str| {
+        let t = t.trim();
+        t.parse::<usize>().map_err(|_| {
+            Error::Decomposition(format!(
+                "'{s}' is not of the form {form}: '{t}' is not a whole number"
+            ))
+        })
+    };
+    Ok((n(a)?, n(b)?))
 }
 
 #[cfg(test)]
@@ -174,54 +168,26 @@ mod tests {
 
     #[test]
     fn neighbors_of_a_3x2_grid() {
+        // (north, south, west, east) of `rank`.
+        let sides = |g: ProcGrid, rank, px, py| {
+            let at = |dx, dy| g.neighbor(rank, dx, dy, px, py);
+            (at(0, -1), at(0, 1), at(-1, 0), at(1, 0))
+        };
         let g = ProcGrid::new(3, 2).unwrap();
         // 0 1 2
         // 3 4 5
-        let n = g.neighbors(4, false, false);
+        assert_eq!(sides(g, 4, false, false), (Some(1), None, Some(3), Some(5)));
+        assert_eq!(sides(g, 0, false, false), (None, Some(3), None, Some(1)));
         assert_eq!(
-            n,
-            Neighbors {
-                north: Some(1),
-                south: None,
-                west: Some(3),
-                east: Some(5)
-            }
-        );
-        let n = g.neighbors(0, false, false);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: None,
-                south: Some(3),
-                west: None,
-                east: Some(1)
-            }
-        );
-        let n = g.neighbors(0, true, true);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: Some(3),
-                south: Some(3),
-                west: Some(2),
-                east: Some(1)
-            }
+            sides(g, 0, true, true),
+            (Some(3), Some(3), Some(2), Some(1))
         );
         assert_eq!(g.neighbor(4, -1, -1, false, false), Some(0));
         assert_eq!(g.neighbor(4, 1, 1, false, false), None);
         assert_eq!(g.neighbor(2, 1, 1, true, false), Some(3));
         assert_eq!(g.neighbor(0, -1, -1, true, true), Some(5));
         let one = ProcGrid::new(1, 1).unwrap();
-        let n = one.neighbors(0, true, false);
-        assert_eq!(
-            n,
-            Neighbors {
-                north: None,
-                south: None,
-                west: Some(0),
-                east: Some(0)
-            }
-        );
+        assert_eq!(sides(one, 0, true, false), (None, None, Some(0), Some(0)));
     }
 
     #[test]
@@ -297,5 +263,24 @@ mod tests {
         assert!("4".parse::<ProcGrid>().is_err());
         assert!("ax2".parse::<ProcGrid>().is_err());
         assert!("-1x2".parse::<ProcGrid>().is_err());
+    }
+
+    #[test]
+    fn pairs_take_every_separator_and_errors_name_the_value_and_the_form() {
+        for s in ["12x5", "12X5", "12×5", "12,5", " 12 x 5 "] {
+            assert_eq!(parse_pair(s, "NXxNY").unwrap(), (12, 5), "{s}");
+        }
+        assert_eq!(parse_pair("0x7", "NXxNY").unwrap(), (0, 7));
+        let e = parse_pair("abc", "NXxNY").unwrap_err().to_string();
+        assert!(e.contains("'abc' is not of the form NXxNY"), "{e}");
+        let e = parse_pair("-5x10", "PXxPY").unwrap_err().to_string();
+        assert!(e.contains("'-5x10' is not of the form PXxPY"), "{e}");
+        assert!(e.contains("'-5' is not a whole number"), "{e}");
+        let e = parse_pair("99999999999999999999x5", "NXxNY").unwrap_err();
+        assert!(e.to_string().contains("not a whole number"), "{e}");
+        assert!(parse_pair("3x", "NXxNY").is_err());
+        assert!(parse_pair("3x4x5", "NXxNY").is_err());
+        let e = "ax2".parse::<ProcGrid>().unwrap_err().to_string();
+        assert!(e.contains("PXxPY"), "{e}");
     }
 }

@@ -21,21 +21,21 @@ pub fn split(n: usize, parts: usize, k: usize) -> Range<usize> {
     start..start + len
 }
 
-/// The sizes of all `parts` parts of [`split`], in order.
-pub fn split_counts(n: usize, parts: usize) -> Vec<usize> {
-    (0..parts).map(|k| split(n, parts, k).len()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sizes of all `parts` parts, in order.
+    fn counts(n: usize, parts: usize) -> Vec<usize> {
+        (0..parts).map(|k| split(n, parts, k).len()).collect()
+    }
 
     #[test]
     fn parts_tile_the_range_and_differ_by_at_most_one() {
         for n in 0..40 {
             for parts in 1..12 {
                 let mut next = 0;
-                let counts = split_counts(n, parts);
+                let counts = counts(n, parts);
                 for k in 0..parts {
                     let r = split(n, parts, k);
                     assert_eq!(r.start, next, "n={n} parts={parts} k={k}");
@@ -51,8 +51,8 @@ mod tests {
 
     #[test]
     fn larger_parts_come_first() {
-        assert_eq!(split_counts(7, 3), vec![3, 2, 2]);
-        assert_eq!(split_counts(8, 3), vec![3, 3, 2]);
-        assert_eq!(split_counts(2, 4), vec![1, 1, 0, 0]);
+        assert_eq!(counts(7, 3), vec![3, 2, 2]);
+        assert_eq!(counts(8, 3), vec![3, 3, 2]);
+        assert_eq!(counts(2, 4), vec![1, 1, 0, 0]);
     }
 }

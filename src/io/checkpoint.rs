@@ -14,10 +14,10 @@
 //! of the payload, and that it belongs to the run that wants it.
 
 use super::files::{io_err, write_atomic};
+use super::hash::sha256_hex;
 use crate::error::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &str = "HALO-CHECKPOINT 1";
@@ -54,10 +54,6 @@ pub struct Checkpoint {
     pub fields: Vec<Array2<f64>>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The file name of the checkpoint at `iters`.
 pub fn checkpoint_name(iters: usize) -> String {
     format!("ckpt-{iters:010}.halo")
@@ -77,7 +73,7 @@ pub fn write_checkpoint(
         }
     }
     header.payload_bytes = payload.len();
-    header.sha256 = hex(&Sha256::digest(&payload));
+    header.sha256 = sha256_hex(&payload);
     let mut bytes = format!(
         "{MAGIC}\n{}\n",
         serde_json::to_string(&header).expect("serialisable")
@@ -116,7 +112,7 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
             header.payload_bytes
         )));
     }
-    if hex(&Sha256::digest(payload)) != header.sha256 {
+    if sha256_hex(payload) != header.sha256 {
         return Err(bad(
             "its data does not match its checksum (corrupted)".into()
         ));

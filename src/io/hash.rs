@@ -9,7 +9,17 @@ pub fn field_sha256(field: &Array2<f64>) -> String {
     for x in field.iter() {
         h.update(x.to_le_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` as lowercase hex, two digits each.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -29,5 +39,14 @@ mod tests {
             field_sha256(&a),
             "dc91ce9a50ddc828740aa26743716897fdb2bb64f1db662fe263a59be56145ae"
         );
+    }
+
+    #[test]
+    fn a_field_hashes_as_its_bytes_do() {
+        // The checkpoint's payload checksum and the field hash agree on one field's bytes.
+        let a = Array2::from_shape_fn((3, 2), |(i, j)| i as f64 - 0.5 * j as f64);
+        let bytes: Vec<u8> = a.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(sha256_hex(&bytes), field_sha256(&a));
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
     }
 }

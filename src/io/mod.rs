@@ -5,8 +5,8 @@
 mod checkpoint;
 mod files;
 mod hash;
-mod plot;
-pub(crate) mod png;
+pub mod plot;
+mod png;
 mod restart;
 mod vtk;
 

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use std::sync::Once;
 
 /// The font family every picture uses (DejaVu Sans, built in: no system fonts needed).
-pub(crate) const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 const MARGIN: u32 = 12;
 const TITLE: u32 = 34;
 const BAR: u32 = 110;
@@ -16,7 +16,8 @@ const MAX_SIDE: u32 = 900;
 /// Small grids are drawn at least this large.
 const MIN_SIDE: u32 = 360;
 
-pub(crate) fn register_font() {
+/// Registers [`FONT`] with plotters, once per process.
+pub(super) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
@@ -64,7 +65,7 @@ impl Picture {
 }
 
 /// A PNG file's bytes for a `w × h` RGB picture.
-pub(crate) fn encode_rgb(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn encode_rgb(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);

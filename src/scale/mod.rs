@@ -15,6 +15,7 @@ mod output;
 pub use launch::{Launcher, RunOutcome};
 pub use output::{write_csv, write_json, write_plot};
 
+use crate::bench::median;
 use crate::decomp::ProcGrid;
 use crate::error::{Error, Result};
 use std::fmt;
@@ -104,21 +105,6 @@ pub fn weak_grid(ranks: usize, bx: usize, by: usize) -> Result<(ProcGrid, usize,
         .min_by_key(|g| (g.cut_cells(g.px * bx, g.py * by), g.px.abs_diff(g.py), g.px))
         .expect("every count has the factorisation 1 x count");
     Ok((g, g.px * bx, g.py * by))
-}
-
-/// The middle value of `xs` (the mean of the two middle ones for an even count).
-pub fn median(xs: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    })
 }
 
 /// Fills in speed-up and efficiency relative to the first point with a time.
@@ -256,14 +242,6 @@ mod tests {
         let (g, _, _) = weak_grid(1, 7, 9).unwrap();
         assert_eq!((g.px, g.py), (1, 1));
         assert!(weak_grid(0, 7, 9).is_err());
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[f64::NAN]), None);
-        assert_eq!(median(&[]), None);
     }
 
     fn point(ranks: usize, seconds: Option<f64>) -> Point {

@@ -1,10 +1,9 @@
 //! A study's table as CSV and JSON, and its speed-up and efficiency plot.
 
 use super::{Mode, Point};
-use crate::error::{Error, Result};
-use crate::io::png::{encode_rgb, register_font, FONT};
+use crate::error::Result;
+use crate::io::plot::{self, Chart, Corner, Mark, Series};
 use crate::io::write_atomic;
-use plotters::prelude::*;
 use std::path::Path;
 
 fn opt(x: Option<f64>) -> String {
@@ -49,104 +48,72 @@ pub fn write_json(
 
 /// Draws `scaling.png`: speed-up against ranks with the ideal line, and parallel efficiency.
 pub fn write_plot(path: &Path, mode: Mode, what: &str, points: &[Point]) -> Result<()> {
-    let (w, h) = (1100u32, 460u32);
-    let mut rgb = vec![255u8; (w * h * 3) as usize];
-    register_font();
-    let mut draw = || -> std::result::Result<(), String> {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        chart(&root, mode, what, points).map_err(|e| e.to_string())
-    };
-    draw().map_err(|message| Error::Io {
-        path: path.display().to_string(),
-        message,
-    })?;
-    write_atomic(path, &encode_rgb(w, h, &rgb)?)
-}
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
-
-fn chart(
-    root: &Area<'_>,
-    mode: Mode,
-    what: &str,
-    points: &[Point],
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let w = root.dim_in_pixel().0;
-    let ok: Vec<(f64, f64, f64)> = points
+    let speedup: Vec<(f64, f64)> = points
         .iter()
-        .filter_map(|p| Some((p.ranks as f64, p.speedup?, p.efficiency?)))
+        .filter_map(|p| Some((p.ranks as f64, p.speedup?)))
+        .collect();
+    let efficiency: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| Some((p.ranks as f64, p.efficiency?)))
         .collect();
     let kmax = points.iter().map(|p| p.ranks).max().unwrap_or(1) as f64;
-    let smax = ok.iter().map(|p| p.1).fold(kmax, f64::max) * 1.1;
-    let emax = ok.iter().map(|p| p.2).fold(1.0, f64::max) * 1.15;
-    let (title, body) = root.split_vertically(34);
-    title.draw_text(
-        &format!("{mode} scaling: {what}"),
-        &(FONT, 17).into_font().color(&BLACK),
-        (12, 10),
-    )?;
-    let (left, right) = body.split_horizontally(w / 2);
-    let blue = RGBColor(31, 119, 180);
-    let grey = RGBColor(150, 150, 150);
+    let xmax = kmax * 1.05 + 0.5;
+    let smax = speedup.iter().map(|p| p.1).fold(kmax, f64::max) * 1.1;
+    let emax = efficiency.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
     let ylabel = if mode == Mode::Weak {
         "scaled speed-up"
     } else {
         "speed-up"
     };
-    let mut c = ChartBuilder::on(&left)
-        .margin(14)
-        .caption(format!("{ylabel} vs ranks"), (FONT, 15))
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .build_cartesian_2d(0f64..kmax * 1.05 + 0.5, 0f64..smax)?;
-    c.configure_mesh()
-        .x_desc("ranks")
-        .x_labels((kmax as usize + 2).min(12))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(ylabel)
-        .label_style((FONT, 12))
-        .draw()?;
-    c.draw_series(LineSeries::new(
-        [(0.0, 0.0), (kmax * 1.05 + 0.5, kmax * 1.05 + 0.5)],
-        grey.stroke_width(2),
-    ))?
-    .label("ideal")
-    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], grey.stroke_width(2)));
-    c.draw_series(LineSeries::new(
-        ok.iter().map(|p| (p.0, p.1)),
-        blue.stroke_width(2),
-    ))?
-    .label("measured (median)")
-    .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], blue.stroke_width(2)));
-    c.draw_series(ok.iter().map(|p| Circle::new((p.0, p.1), 4, blue.filled())))?;
-    c.configure_series_labels()
-        .label_font((FONT, 12))
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
-    let mut c = ChartBuilder::on(&right)
-        .margin(14)
-        .caption("parallel efficiency vs ranks", (FONT, 15))
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .build_cartesian_2d(0f64..kmax * 1.05 + 0.5, 0f64..emax)?;
-    c.configure_mesh()
-        .x_desc("ranks")
-        .x_labels((kmax as usize + 2).min(12))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("efficiency")
-        .label_style((FONT, 12))
-        .draw()?;
-    c.draw_series(LineSeries::new(
-        [(0.0, 1.0), (kmax * 1.05 + 0.5, 1.0)],
-        grey.stroke_width(2),
-    ))?;
-    c.draw_series(LineSeries::new(
-        ok.iter().map(|p| (p.0, p.2)),
-        blue.stroke_width(2),
-    ))?;
-    c.draw_series(ok.iter().map(|p| Circle::new((p.0, p.2), 4, blue.filled())))?;
-    root.present()?;
-    Ok(())
+    let caption = format!("{ylabel} vs ranks");
+    // The ideal line ends inside the chart: plotters would squash a line leaving it.
+    let corner = xmax.min(smax);
+    let ideal_speedup = [(0.0, 0.0), (corner, corner)];
+    let ideal_efficiency = [(0.0, 1.0), (xmax, 1.0)];
+    let mut left = chart(&caption, ylabel, &ideal_speedup, &speedup, (xmax, smax));
+    left.series[0].name = Some("ideal");
+    left.series[1].name = Some("measured (median)");
+    let right = chart(
+        "parallel efficiency vs ranks",
+        "efficiency",
+        &ideal_efficiency,
+        &efficiency,
+        (xmax, emax),
+    );
+    let title = format!("{mode} scaling: {what}");
+    write_atomic(
+        path,
+        &plot::charts_png(&title, (1100, 460), &[left, right])?,
+    )
+}
+
+/// A chart against ranks from the origin to `top`: `measured` as a blue line through dots over
+/// `ideal` as a grey line, with a legend (empty until the series are named).
+fn chart<'a>(
+    caption: &'a str,
+    y_label: &'a str,
+    ideal: &'a [(f64, f64)],
+    measured: &'a [(f64, f64)],
+    top: (f64, f64),
+) -> Chart<'a> {
+    let series = |points, mark, colour| Series {
+        points,
+        mark,
+        colour,
+        name: None,
+    };
+    Chart {
+        caption,
+        x_label: "ranks",
+        y_label,
+        series: vec![
+            series(ideal, Mark::Line, plot::GREY),
+            series(measured, Mark::Line, plot::BLUE),
+            series(measured, Mark::Dots, plot::BLUE),
+        ],
+        x_range: Some(0.0..top.0),
+        y_range: Some(0.0..top.1),
+        whole_x: true,
+        legend: Some(Corner::UpperLeft),
+    }
 }
