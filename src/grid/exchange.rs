@@ -84,6 +84,9 @@ impl HaloExchange {
         );
         self.wait();
         let data = field.local();
+        // The raw handle is owned by `self.comm`, which outlives every request posted with it:
+        // `HaloExchange`'s `Drop` waits for them before its fields (the communicator among them)
+        // are dropped. The datatype, `MPI_DOUBLE`, is predefined and never freed.
         let comm = self.comm.raw().as_raw();
         for link in &mut self.links {
             pack(data, &link.send, &mut link.send_buf);
