@@ -27,7 +27,13 @@
 //! allreduce of a failure flag, so that every rank returns the same error together, and rank 0
 //! can print it once.
 //!
-//! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `scatter_gather_2d.rs`.
+//! Any type that implements [`Equivalence`] travels in these collectives: the numeric types, and
+//! your own structs with `#[derive(Equivalence)]` (the derive is re-exported here with the trait)
+//! or with a datatype built by hand.
+//!
+//! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `structs.rs` (a
+//! derived struct and a hand-built datatype through broadcast, scatter and gather),
+//! `scatter_gather_2d.rs`.
 
 mod agree;
 mod blocks;
@@ -36,6 +42,11 @@ mod collectives;
 mod env;
 mod varcount;
 
+/// rsmpi, the MPI binding underneath: for what `halo` does not wrap (user-defined datatypes,
+/// point-to-point messages), and as the crate path `#[derive(Equivalence)]` needs in a program
+/// that does not depend on `mpi` itself: `#[mpi(crate = "halo::comm::mpi")]`.
+#[doc(no_inline)]
+pub use ::mpi;
 pub use check::{run_checks, CheckResult};
 pub use collectives::{ReduceOp, Reducible};
 pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
