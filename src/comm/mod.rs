@@ -58,22 +58,43 @@ use crate::decomp::{Decomposition, ProcGrid};
 use crate::error::{Error, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use std::marker::PhantomData;
 
 /// A group of ranks that communicate: the world of a job, or part of it.
 ///
-/// Not `Send`: MPI calls stay on the thread that initialised MPI (the design's "funneled" rule);
-/// do arithmetic on other threads, communicate from this one.
+/// Neither `Send` nor `Sync`: MPI calls stay on the thread that initialised MPI (the design's
+/// "funneled" rule); do arithmetic on other threads, communicate from this one. This holds with
+/// every MPI library, also where a communicator handle is a plain integer (MPICH):
+///
+/// ```compile_fail,E0277
+/// fn on_another_thread<T: Send>(_: T) {}
+/// let mpi = halo::comm::init().unwrap();
+/// on_another_thread(mpi.world()); // error: `Comm` cannot be sent between threads
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn shared_with_another_thread<T: Sync>(_: &T) {}
+/// let mpi = halo::comm::init().unwrap();
+/// shared_with_another_thread(&mpi.world()); // error: `Comm` cannot be shared between threads
+/// ```
 pub struct Comm {
     raw: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// Keeps `Comm` `!Send` and `!Sync` whatever type the MPI library's handle is.
+    _one_thread: PhantomData<*const ()>,
 }
 
 impl Comm {
     pub(crate) fn new(raw: SimpleCommunicator) -> Self {
         let rank = raw.rank() as usize;
         let size = raw.size() as usize;
-        Comm { raw, rank, size }
+        Comm {
+            raw,
+            rank,
+            size,
+            _one_thread: PhantomData,
+        }
     }
 
     /// This rank's number, `0..size()`.
