@@ -8,7 +8,7 @@
 //! ```
 
 use halo::decomp::Stencil;
-use halo::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout};
+use halo::grid::{decompose, Boundaries, Boundary, DistArray, HaloExchange, Layout};
 use halo::solver::cavity::{
     advance, centerline_u, velocity_field, Cavity, CavityState, GHIA_RE100_U,
 };
@@ -25,7 +25,7 @@ fn main() -> halo::Result<()> {
     let re = 100.0;
 
     // ψ and ω on a grid split over the ranks; the walls are the ghost layer, ψ = 0 there.
-    let decomp = world.decompose(n, n, None)?;
+    let decomp = decompose(&world, n, n, None)?;
     let layout = Layout::new(
         decomp,
         world.rank(),

@@ -12,7 +12,6 @@
 //! | `MPI_Allgather(v)` | [`Comm::all_gather`], [`Comm::all_gather_varcount`] | [`Comm::all_gather_into`] |
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
-//! | blocks of a 2D array | [`Comm::scatter_blocks`], [`Comm::gather_blocks`] | |
 //!
 //! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
 //! mistake such as scattering 10 elements over 3 ranks becomes the same `Err` on every rank),
@@ -31,12 +30,14 @@
 //! your own structs with `#[derive(Equivalence)]` (the derive is re-exported here with the trait)
 //! or with a datatype built by hand.
 //!
+//! Blocks of a global 2D array scatter and gather over a process grid a layer up, in
+//! [`crate::grid::scatter_blocks`] and [`crate::grid::gather_blocks`]: this layer knows nothing
+//! of grids.
+//!
 //! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `structs.rs` (a
-//! derived struct and a hand-built datatype through broadcast, scatter and gather),
-//! `scatter_gather_2d.rs`.
+//! derived struct and a hand-built datatype through broadcast, scatter and gather).
 
 mod agree;
-mod blocks;
 mod check;
 mod collectives;
 mod env;
@@ -54,7 +55,6 @@ pub use mpi::traits::Equivalence;
 pub use mpi::Threading;
 pub use varcount::VarChunks;
 
-use crate::decomp::{Decomposition, ProcGrid};
 use crate::error::{Error, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -142,27 +142,6 @@ impl Comm {
         mpi::time()
     }
 
-    /// Decomposes an `nx × ny` grid over this communicator's ranks: over `procs` when given (its
-    /// size must equal the rank count), else over [`ProcGrid::auto`]'s choice.
-    ///
-    /// Every rank computes the same answer from the same arguments, so no message is sent.
-    pub fn decompose(
-        &self,
-        nx: usize,
-        ny: usize,
-        procs: Option<ProcGrid>,
-    ) -> Result<Decomposition> {
-        match procs {
-            Some(g) if g.size() != self.size => Err(Error::Decomposition(format!(
-                "process grid {g} has {} ranks but the job has {}",
-                g.size(),
-                self.size
-            ))),
-            Some(g) => Decomposition::new(nx, ny, g),
-            None => Decomposition::auto(nx, ny, self.size),
-        }
-    }
-
     /// The root as an MPI rank, or `RootOutOfRange`, checked against the size cached in `self`:
     /// the zero-overhead collectives call MPI with it directly, because rsmpi's
     /// `process_at_rank` asks MPI for the communicator's size on every call.
@@ -179,7 +158,7 @@ impl Comm {
 
     /// The root as an rsmpi process, or `RootOutOfRange`. Checked identically on every rank.
     #[inline]
-    fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
+    pub(crate) fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
         if root >= self.size {
             return Err(Error::RootOutOfRange {
                 root,
@@ -197,7 +176,7 @@ fn count(what: &'static str, n: usize) -> Result<mpi::Count> {
 }
 
 /// MPI counts and displacements for chunks of the given lengths.
-fn counts_and_displs(
+pub(crate) fn counts_and_displs(
     what: &'static str,
     lens: &[usize],
 ) -> Result<(Vec<mpi::Count>, Vec<mpi::Count>)> {

@@ -87,7 +87,7 @@ pub fn solve(
     // These checks depend only on the arguments and the rank count, the same on every rank, so
     // every rank fails alike without a message sent.
     cfg.validate()?;
-    let decomp = comm.decompose(cfg.nx, cfg.ny, cfg.procs)?;
+    let decomp = crate::grid::decompose(comm, cfg.nx, cfg.ny, cfg.procs)?;
     let stencil = if cfg.ghost > 1 {
         Stencil::Box
     } else {
