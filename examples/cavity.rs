@@ -9,7 +9,7 @@
 //! ```
 
 use halo::decomp::Stencil;
-use halo::grid::{Boundaries, Boundary, Layout};
+use halo::grid::{decompose, Boundaries, Boundary, Layout};
 use halo::solver::cavity::{centerline_u, velocity_field, CavitySolver, GHIA_RE100_U};
 use halo::solver::{drive, CavityParams, Stopping, Unwatched};
 
@@ -25,7 +25,7 @@ fn main() -> halo::Result<()> {
     let re = 100.0;
 
     // ψ and ω on a grid split over the ranks; the walls are the ghost layer, ψ = 0 there.
-    let decomp = world.decompose(n, n, None)?;
+    let decomp = decompose(&world, n, n, None)?;
     let layout = Layout::new(
         decomp,
         world.rank(),

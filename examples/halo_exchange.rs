@@ -8,7 +8,7 @@
 //! ```
 
 use halo::decomp::{Dir, ProcGrid, Stencil};
-use halo::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout, Side};
+use halo::grid::{decompose, Boundaries, Boundary, DistArray, HaloExchange, Layout, Side};
 
 fn main() -> halo::Result<()> {
     let mpi = halo::comm::init()?;
@@ -19,7 +19,7 @@ fn main() -> halo::Result<()> {
     let ny: usize = args.get(1).map_or(9, |s| s.parse().expect("ny"));
     let procs: Option<ProcGrid> = args.get(2).map(|s| s.parse()).transpose()?;
     let w: usize = args.get(3).map_or(1, |s| s.parse().expect("ghost width"));
-    let decomp = world.decompose(nx, ny, procs)?;
+    let decomp = decompose(&world, nx, ny, procs)?;
 
     // 1. Every rank fills its block with its rank; edges of the domain hold -1.
     let layout = Layout::new(

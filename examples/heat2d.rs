@@ -11,7 +11,7 @@
 
 use halo::comm::ReduceOp;
 use halo::decomp::Stencil;
-use halo::grid::{Boundaries, Boundary, DistArray, HaloExchange, Layout};
+use halo::grid::{decompose, Boundaries, Boundary, DistArray, HaloExchange, Layout};
 use std::f64::consts::PI;
 
 fn main() -> halo::Result<()> {
@@ -34,7 +34,7 @@ fn main() -> halo::Result<()> {
     let mode =
         |r: usize, c: usize| (PI * (c + 1) as f64 * hx).sin() * (PI * (r + 1) as f64 * hy).sin();
 
-    let decomp = world.decompose(nx, ny, None)?;
+    let decomp = decompose(&world, nx, ny, None)?;
     let layout = Layout::new(
         decomp,
         world.rank(),

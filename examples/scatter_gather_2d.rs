@@ -7,6 +7,7 @@
 //! ```
 
 use halo::decomp::ProcGrid;
+use halo::grid;
 use ndarray::Array2;
 
 fn main() -> halo::Result<()> {
@@ -16,12 +17,12 @@ fn main() -> halo::Result<()> {
     let nx: usize = args.first().map_or(11, |s| s.parse().expect("nx"));
     let ny: usize = args.get(1).map_or(5, |s| s.parse().expect("ny"));
     let procs: Option<ProcGrid> = args.get(2).map(|s| s.parse()).transpose()?;
-    let decomp = world.decompose(nx, ny, procs)?;
+    let decomp = grid::decompose(&world, nx, ny, procs)?;
 
     // The root owns the global array: cell (i, j) holds i * nx + j.
     let global = Array2::from_shape_fn((ny, nx), |(i, j)| (i * nx + j) as f64);
     let root_data = (world.rank() == 0).then_some(&global);
-    let mut block = world.scatter_blocks(0, root_data, &decomp)?;
+    let mut block = grid::scatter_blocks(&world, 0, root_data, &decomp)?;
 
     // Each rank checks it got the right cells, then adds 1000 * (rank + 1) to them.
     let me = decomp.block(world.rank());
@@ -36,7 +37,7 @@ fn main() -> halo::Result<()> {
         *v += 1000.0 * (world.rank() + 1) as f64;
     }
 
-    if let Some(back) = world.gather_blocks(0, &block, &decomp)? {
+    if let Some(back) = grid::gather_blocks(&world, 0, &block, &decomp)? {
         for ((i, j), v) in back.indexed_iter() {
             let owner = decomp.owner(i, j);
             assert_eq!(*v, (i * nx + j) as f64 + 1000.0 * (owner + 1) as f64);

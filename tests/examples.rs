@@ -41,6 +41,11 @@ fn gather() {
 }
 
 #[test]
+fn structs() {
+    run_on_1_to_4("structs", &[]);
+}
+
+#[test]
 fn scatter_gather_2d_automatic_grid() {
     run_on_1_to_4("scatter_gather_2d", &[]);
 }

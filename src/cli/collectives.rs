@@ -1,10 +1,12 @@
 //! `halo check` and `halo info`.
 
 use halo::comm::{self, Comm, Mpi};
+use halo::grid;
 
-/// `halo check`: every collective, verified; rank 0 prints a line each.
+/// `halo check`: every collective, and block scatter/gather, verified; rank 0 prints a line each.
 pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
-    let results = comm::run_checks(world, n).map_err(|e| e.to_string())?;
+    let mut results = comm::run_checks(world, n).map_err(|e| e.to_string())?;
+    results.push(grid::check_blocks(world, n).map_err(|e| e.to_string())?);
     let failed = results.iter().filter(|r| !r.ok).count();
     if world.rank() == 0 {
         println!(

@@ -4,7 +4,6 @@
 
 use super::{Comm, ReduceOp};
 use crate::error::{Error, Result};
-use ndarray::Array2;
 
 /// The outcome of one checked collective.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +20,15 @@ pub struct CheckResult {
 
 /// Runs every collective of [`Comm`] with `n` elements per rank and checks its answer.
 ///
-/// Returns one [`CheckResult`] per collective, identical on every rank. A wrong answer is a
+/// Returns one [`CheckResult`] per collective, identical on every rank. (Block scatter and gather
+/// of a 2D array, a layer up, check themselves in [`crate::grid::check_blocks`].) A wrong answer is a
 /// result with `ok == false`, not an error; an `Err` means MPI itself could not be used.
 pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
     let (rank, size) = (comm.rank(), comm.size());
     let last = size - 1;
     let mut out = Vec::new();
     let mut record = |name, bytes, seconds, ok| -> Result<()> {
-        out.push(verdict(comm, name, bytes, seconds, ok)?);
+        out.push(CheckResult::agreed(comm, name, bytes, seconds, ok)?);
         Ok(())
     };
 
@@ -128,31 +128,6 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
         (0..n).all(|k| sum[k] == sum_of(k) && max[k] == (last + k) as f64 && min[k] == k as f64);
     record("all_reduce(sum,max,min)", 3 * 8 * n, Comm::wtime() - t, ok)?;
 
-    // Blocks of a 2D array over the automatic process grid: scatter, change, gather back.
-    let side = (n as f64).sqrt().ceil().max(size as f64) as usize;
-    let decomp = comm.decompose(side + 3, side, None)?;
-    let global = Array2::from_shape_fn((decomp.ny, decomp.nx), |(i, j)| (i * decomp.nx + j) as f64);
-    let t = Comm::wtime();
-    let mut block = comm.scatter_blocks(0, (rank == 0).then_some(&global), &decomp)?;
-    let me = decomp.block(rank);
-    let mut ok = block.dim() == me.shape();
-    for ((i, j), v) in block.indexed_iter_mut() {
-        ok &= *v == global[[me.rows.start + i, me.cols.start + j]];
-        *v = -*v - rank as f64;
-    }
-    let back = comm.gather_blocks(0, &block, &decomp)?;
-    if let Some(back) = back {
-        ok &= back
-            .indexed_iter()
-            .all(|((i, j), &v)| v == -global[[i, j]] - decomp.owner(i, j) as f64);
-    }
-    record(
-        "scatter_blocks+gather_blocks",
-        8 * me.cells(),
-        Comm::wtime() - t,
-        ok,
-    )?;
-
     // Error agreement: the last rank fails, every rank gets the same error naming it.
     let t = Comm::wtime();
     let local: Result<()> = if rank == last {
@@ -175,20 +150,23 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
     Ok(out)
 }
 
-/// Agrees across ranks on `ok` and on the slowest time.
-fn verdict(
-    comm: &Comm,
-    name: &'static str,
-    bytes: usize,
-    seconds: f64,
-    ok: bool,
-) -> Result<CheckResult> {
-    let all_ok = comm.all_reduce_value(u8::from(ok), ReduceOp::Min)? == 1;
-    let seconds = comm.all_reduce_value(seconds, ReduceOp::Max)?;
-    Ok(CheckResult {
-        name,
-        bytes,
-        seconds,
-        ok: all_ok,
-    })
+impl CheckResult {
+    /// The result of one check, agreed across `comm`'s ranks: `ok` only if it is on every rank,
+    /// and the slowest rank's `seconds`. Collective.
+    pub(crate) fn agreed(
+        comm: &Comm,
+        name: &'static str,
+        bytes: usize,
+        seconds: f64,
+        ok: bool,
+    ) -> Result<CheckResult> {
+        let all_ok = comm.all_reduce_value(u8::from(ok), ReduceOp::Min)? == 1;
+        let seconds = comm.all_reduce_value(seconds, ReduceOp::Max)?;
+        Ok(CheckResult {
+            name,
+            bytes,
+            seconds,
+            ok: all_ok,
+        })
+    }
 }

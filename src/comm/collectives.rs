@@ -57,13 +57,17 @@ impl Comm {
     pub fn broadcast_into<T: Equivalence>(&self, root: usize, buf: &mut [T]) -> Result<()> {
         let root = self.root_rank(root)?;
         let n = count("broadcast", buf.len())?;
+        let t = T::equivalent_datatype();
         // SAFETY: `buf` holds `n` elements of `T`'s MPI datatype and stays borrowed for the
-        // blocking call; `root` is a rank of this communicator.
+        // blocking call; `root` is a rank of this communicator. `t` owns the datatype handle and
+        // lives to the end of this function, past the blocking call: a user-defined datatype
+        // (rsmpi's `UserDatatype`) frees itself when dropped, so the raw handle must never
+        // outlive its owner (as it would in `let t = T::equivalent_datatype().as_raw();`).
         unsafe {
             ffi::MPI_Bcast(
                 buf.as_mut_ptr() as *mut c_void,
                 n,
-                T::equivalent_datatype().as_raw(),
+                t.as_raw(),
                 root,
                 self.raw.as_raw(),
             );
@@ -140,17 +144,19 @@ impl Comm {
             }
             from = send.as_ptr() as *const c_void;
         }
-        let t = T::equivalent_datatype().as_raw();
+        let t = T::equivalent_datatype();
         // SAFETY: on the root `from` holds size() chunks of `n` elements (checked above); the
-        // other ranks' send arguments are ignored by MPI. `recv` holds `n` elements.
+        // other ranks' send arguments are ignored by MPI. `recv` holds `n` elements. `t` owns the
+        // datatype handle and lives past the blocking call (a `UserDatatype` frees itself on
+        // drop, so the raw handle must not outlive it).
         unsafe {
             ffi::MPI_Scatter(
                 from,
                 n,
-                t,
+                t.as_raw(),
                 recv.as_mut_ptr() as *mut c_void,
                 n,
-                t,
+                t.as_raw(),
                 r,
                 self.raw.as_raw(),
             );
@@ -246,17 +252,18 @@ impl Comm {
             }
             into = recv.as_mut_ptr() as *mut c_void;
         }
-        let t = T::equivalent_datatype().as_raw();
+        let t = T::equivalent_datatype();
         // SAFETY: `send` holds `n` elements; on the root `into` holds size() chunks of `n`
-        // (checked above), elsewhere MPI ignores it.
+        // (checked above), elsewhere MPI ignores it. `t` owns the datatype handle and lives past
+        // the blocking call (a `UserDatatype` frees itself on drop).
         unsafe {
             ffi::MPI_Gather(
                 send.as_ptr() as *const c_void,
                 n,
-                t,
+                t.as_raw(),
                 into,
                 n,
-                t,
+                t.as_raw(),
                 r,
                 self.raw.as_raw(),
             );
@@ -375,15 +382,18 @@ impl Comm {
             }
             into = recv.as_mut_ptr() as *mut c_void;
         }
+        let t = T::equivalent_datatype();
+        let o = op.system();
         // SAFETY: `send` holds `n` elements; on the root `into` holds `n` too (checked above),
-        // elsewhere MPI ignores it.
+        // elsewhere MPI ignores it. `t` and `o` own the datatype and operation handles and live
+        // past the blocking call, so MPI never sees a handle freed by a dropped temporary.
         unsafe {
             ffi::MPI_Reduce(
                 send.as_ptr() as *const c_void,
                 into,
                 n,
-                T::equivalent_datatype().as_raw(),
-                op.system().as_raw(),
+                t.as_raw(),
+                o.as_raw(),
                 r,
                 self.raw.as_raw(),
             );

@@ -21,17 +21,45 @@ pub fn init() -> Result<Mpi> {
     init_with_threading(Threading::Single)
 }
 
-/// Starts MPI asking for `threading` support (`MPI_Init_thread`).
+/// Starts MPI asking for `threading` support (`MPI_Init_thread`), and refuses less.
 ///
 /// `halo` itself needs at most [`Threading::Funneled`]: rayon threads compute, the main thread
-/// communicates. [`Mpi::threading`] tells what the library granted.
+/// communicates. An MPI library may grant a lower level than asked (one built without thread
+/// support grants only `Single`); then threads beside MPI are not safe, so this finalises MPI
+/// again and returns an [`Error::Config`] naming both levels. A higher level is fine, and
+/// [`Mpi::threading`] tells which the library granted.
 pub fn init_with_threading(threading: Threading) -> Result<Mpi> {
-    let (universe, threading) =
+    let (universe, granted) =
         mpi::initialize_with_threading(threading).ok_or(Error::AlreadyInitialized)?;
+    // Dropping `universe` on refusal finalises MPI, so the process can still exit cleanly.
+    enough_threading(threading, granted)?;
     Ok(Mpi {
         universe,
-        threading,
+        threading: granted,
     })
+}
+
+/// `Ok` when MPI granted at least the thread support asked for, else the error to report.
+fn enough_threading(asked: Threading, granted: Threading) -> Result<()> {
+    if granted >= asked {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "asked MPI for thread support {}, but this MPI library grants only {}: run one thread \
+         per rank, or use an MPI library built with thread support",
+        mpi_name(asked),
+        mpi_name(granted)
+    )))
+}
+
+/// MPI's own name for a thread-support level, as MPI's documentation spells it.
+fn mpi_name(t: Threading) -> &'static str {
+    match t {
+        Threading::Single => "MPI_THREAD_SINGLE",
+        Threading::Funneled => "MPI_THREAD_FUNNELED",
+        Threading::Serialized => "MPI_THREAD_SERIALIZED",
+        Threading::Multiple => "MPI_THREAD_MULTIPLE",
+    }
 }
 
 impl Mpi {
@@ -110,4 +138,40 @@ pub fn abort_on_panic(code: i32) {
             mpi::topology::SimpleCommunicator::world().abort(code);
         }
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn less_thread_support_than_asked_is_refused_in_one_line() {
+        let e = enough_threading(Threading::Funneled, Threading::Single).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "asked MPI for thread support MPI_THREAD_FUNNELED, but this MPI library grants only \
+             MPI_THREAD_SINGLE: run one thread per rank, or use an MPI library built with thread \
+             support"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn as_much_or_more_than_asked_is_accepted() {
+        let levels = [
+            Threading::Single,
+            Threading::Funneled,
+            Threading::Serialized,
+            Threading::Multiple,
+        ];
+        for (i, &asked) in levels.iter().enumerate() {
+            for (j, &granted) in levels.iter().enumerate() {
+                assert_eq!(
+                    enough_threading(asked, granted).is_ok(),
+                    j >= i,
+                    "{asked:?} asked, {granted:?} granted"
+                );
+            }
+        }
+    }
 }

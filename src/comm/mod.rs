@@ -12,7 +12,6 @@
 //! | `MPI_Allgather(v)` | [`Comm::all_gather`], [`Comm::all_gather_varcount`] | [`Comm::all_gather_into`] |
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
-//! | blocks of a 2D array | [`Comm::scatter_blocks`], [`Comm::gather_blocks`] | |
 //!
 //! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
 //! mistake such as scattering 10 elements over 3 ranks becomes the same `Err` on every rank),
@@ -27,15 +26,28 @@
 //! allreduce of a failure flag, so that every rank returns the same error together, and rank 0
 //! can print it once.
 //!
-//! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `scatter_gather_2d.rs`.
+//! Any type that implements [`Equivalence`] travels in these collectives: the numeric types, and
+//! your own structs with `#[derive(Equivalence)]` (the derive is re-exported here with the trait)
+//! or with a datatype built by hand.
+//!
+//! Blocks of a global 2D array scatter and gather over a process grid a layer up, in
+//! [`crate::grid::scatter_blocks`] and [`crate::grid::gather_blocks`]: this layer knows nothing
+//! of grids.
+//!
+//! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `structs.rs` (a
+//! derived struct and a hand-built datatype through broadcast, scatter and gather).
 
 mod agree;
-mod blocks;
 mod check;
 mod collectives;
 mod env;
 mod varcount;
 
+/// rsmpi, the MPI binding underneath: for what `halo` does not wrap (user-defined datatypes,
+/// point-to-point messages), and as the crate path `#[derive(Equivalence)]` needs in a program
+/// that does not depend on `mpi` itself: `#[mpi(crate = "halo::comm::mpi")]`.
+#[doc(no_inline)]
+pub use ::mpi;
 pub use check::{run_checks, CheckResult};
 pub use collectives::{ReduceOp, Reducible};
 pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
@@ -43,26 +55,46 @@ pub use mpi::traits::Equivalence;
 pub use mpi::Threading;
 pub use varcount::VarChunks;
 
-use crate::decomp::{Decomposition, ProcGrid};
 use crate::error::{Error, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use std::marker::PhantomData;
 
 /// A group of ranks that communicate: the world of a job, or part of it.
 ///
-/// Not `Send`: MPI calls stay on the thread that initialised MPI (the design's "funneled" rule);
-/// do arithmetic on other threads, communicate from this one.
+/// Neither `Send` nor `Sync`: MPI calls stay on the thread that initialised MPI (the design's
+/// "funneled" rule); do arithmetic on other threads, communicate from this one. This holds with
+/// every MPI library, also where a communicator handle is a plain integer (MPICH):
+///
+/// ```compile_fail,E0277
+/// fn on_another_thread<T: Send>(_: T) {}
+/// let mpi = halo::comm::init().unwrap();
+/// on_another_thread(mpi.world()); // error: `Comm` cannot be sent between threads
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn shared_with_another_thread<T: Sync>(_: &T) {}
+/// let mpi = halo::comm::init().unwrap();
+/// shared_with_another_thread(&mpi.world()); // error: `Comm` cannot be shared between threads
+/// ```
 pub struct Comm {
     raw: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// Keeps `Comm` `!Send` and `!Sync` whatever type the MPI library's handle is.
+    _one_thread: PhantomData<*const ()>,
 }
 
 impl Comm {
     pub(crate) fn new(raw: SimpleCommunicator) -> Self {
         let rank = raw.rank() as usize;
         let size = raw.size() as usize;
-        Comm { raw, rank, size }
+        Comm {
+            raw,
+            rank,
+            size,
+            _one_thread: PhantomData,
+        }
     }
 
     /// This rank's number, `0..size()`.
@@ -110,27 +142,6 @@ impl Comm {
         mpi::time()
     }
 
-    /// Decomposes an `nx × ny` grid over this communicator's ranks: over `procs` when given (its
-    /// size must equal the rank count), else over [`ProcGrid::auto`]'s choice.
-    ///
-    /// Every rank computes the same answer from the same arguments, so no message is sent.
-    pub fn decompose(
-        &self,
-        nx: usize,
-        ny: usize,
-        procs: Option<ProcGrid>,
-    ) -> Result<Decomposition> {
-        match procs {
-            Some(g) if g.size() != self.size => Err(Error::Decomposition(format!(
-                "process grid {g} has {} ranks but the job has {}",
-                g.size(),
-                self.size
-            ))),
-            Some(g) => Decomposition::new(nx, ny, g),
-            None => Decomposition::auto(nx, ny, self.size),
-        }
-    }
-
     /// The root as an MPI rank, or `RootOutOfRange`, checked against the size cached in `self`:
     /// the zero-overhead collectives call MPI with it directly, because rsmpi's
     /// `process_at_rank` asks MPI for the communicator's size on every call.
@@ -147,7 +158,7 @@ impl Comm {
 
     /// The root as an rsmpi process, or `RootOutOfRange`. Checked identically on every rank.
     #[inline]
-    fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
+    pub(crate) fn root(&self, root: usize) -> Result<mpi::topology::Process<'_>> {
         if root >= self.size {
             return Err(Error::RootOutOfRange {
                 root,
@@ -165,7 +176,7 @@ fn count(what: &'static str, n: usize) -> Result<mpi::Count> {
 }
 
 /// MPI counts and displacements for chunks of the given lengths.
-fn counts_and_displs(
+pub(crate) fn counts_and_displs(
     what: &'static str,
     lens: &[usize],
 ) -> Result<(Vec<mpi::Count>, Vec<mpi::Count>)> {

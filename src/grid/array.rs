@@ -1,5 +1,6 @@
 //! A distributed 2D array of `f64` with ghost cells.
 
+use super::blocks::{gather_blocks, scatter_blocks};
 use super::boundary::{Boundary, Side};
 use super::layout::Layout;
 use crate::comm::Comm;
@@ -160,7 +161,7 @@ impl DistArray {
     /// Gathers the interiors of every rank into the global `(ny, nx)` array on `root`: `Some`
     /// there, `None` elsewhere. Collective.
     pub fn gather(&self, comm: &Comm, root: usize) -> Result<Option<Array2<f64>>> {
-        comm.gather_blocks(root, &self.interior(), &self.layout.decomp)
+        gather_blocks(comm, root, &self.interior(), &self.layout.decomp)
     }
 
     /// Scatters `root`'s global array into a new distributed array laid out as `layout` (the
@@ -171,7 +172,7 @@ impl DistArray {
         global: Option<&Array2<f64>>,
         layout: Layout,
     ) -> Result<Self> {
-        let block = comm.scatter_blocks(root, global, &layout.decomp)?;
+        let block = scatter_blocks(comm, root, global, &layout.decomp)?;
         let mut a = Self::zeros(layout);
         a.interior_mut().assign(&block);
         a.apply_boundaries();

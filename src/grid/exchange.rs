@@ -6,6 +6,7 @@ use crate::comm::Comm;
 use crate::decomp::{recv_rect, send_rect, Dir, Rect};
 use mpi::ffi;
 use mpi::raw::AsRaw;
+use std::marker::PhantomData;
 use std::os::raw::{c_int, c_void};
 
 /// One neighbour link: what goes out towards `dir`, what comes in from there.
@@ -24,6 +25,14 @@ struct Link {
 /// Uses its own duplicate of the communicator, so its messages never match the caller's. Each
 /// message travelling in direction `d` carries tag `d.index()`, which keeps apart two messages
 /// between the same pair of ranks (a periodic grid two ranks wide, a rank its own neighbour).
+///
+/// Not `Send`, like its [`Comm`]: an exchange is begun and ended on the thread that calls MPI,
+/// with every MPI library (also where requests are plain integers, as in MPICH).
+///
+/// ```compile_fail,E0277
+/// fn on_another_thread<T: Send>() {}
+/// on_another_thread::<halo::grid::HaloExchange>(); // error: cannot be sent between threads
+/// ```
 pub struct HaloExchange {
     comm: Comm,
     shape: (usize, usize),
@@ -32,15 +41,26 @@ pub struct HaloExchange {
     in_flight: bool,
     bytes_sent: u64,
     messages_sent: u64,
+    /// Keeps `HaloExchange` `!Send` and `!Sync` on its own, not only through its `Comm`.
+    _one_thread: PhantomData<*const ()>,
 }
 
 /// A ghost update in flight: returned by [`HaloExchange::begin`], finished by [`Exchange::end`].
 ///
 /// While it lives, the array may be read (to update cells that need no ghost) but the exchange's
 /// buffers are locked. Dropping it without `end` waits for the messages and discards them.
+///
+/// Not `Send`: it must be ended on the thread that began it.
+///
+/// ```compile_fail,E0277
+/// fn on_another_thread<T: Send>() {}
+/// on_another_thread::<halo::grid::Exchange<'static>>(); // error: cannot be sent between threads
+/// ```
 #[must_use = "an exchange in flight must be finished with end()"]
 pub struct Exchange<'a> {
     ex: &'a mut HaloExchange,
+    /// Keeps `Exchange` `!Send` and `!Sync` on its own, not only through its `HaloExchange`.
+    _one_thread: PhantomData<*const ()>,
 }
 
 impl HaloExchange {
@@ -71,6 +91,7 @@ impl HaloExchange {
             in_flight: false,
             bytes_sent: 0,
             messages_sent: 0,
+            _one_thread: PhantomData,
         }
     }
 
@@ -84,6 +105,9 @@ impl HaloExchange {
         );
         self.wait();
         let data = field.local();
+        // The raw handle is owned by `self.comm`, which outlives every request posted with it:
+        // `HaloExchange`'s `Drop` waits for them before its fields (the communicator among them)
+        // are dropped. The datatype, `MPI_DOUBLE`, is predefined and never freed.
         let comm = self.comm.raw().as_raw();
         for link in &mut self.links {
             pack(data, &link.send, &mut link.send_buf);
@@ -126,7 +150,10 @@ impl HaloExchange {
             self.messages_sent += 1;
         }
         self.in_flight = true;
-        Exchange { ex: self }
+        Exchange {
+            ex: self,
+            _one_thread: PhantomData,
+        }
     }
 
     /// A whole ghost update: [`HaloExchange::begin`] then [`Exchange::end`].

@@ -1,5 +1,9 @@
 //! Layer 2 with MPI: distributed 2D arrays with ghost cells, and halo exchange.
 //!
+//! [`decompose`] splits a global grid over a communicator's ranks (a [`crate::decomp`]
+//! decomposition of the right size); [`scatter_blocks`] and [`gather_blocks`] move a whole global
+//! array, held on one root, to and from the ranks' blocks.
+//!
 //! Vocabulary after PETSc's DMDA:
 //! - the **global** array is the whole `nx × ny` grid; no rank holds it (but see
 //!   [`DistArray::gather`]);
@@ -15,15 +19,18 @@
 //! Dirichlet values, a zero-gradient mirror (Neumann), or the other side's cells (periodic, filled
 //! by the exchange like any neighbour's).
 //!
-//! Examples: `examples/halo_exchange.rs` (ghosts filled with the neighbours' ranks, checked) and
-//! `examples/heat2d.rs` (a heat solver written only against this public API).
+//! Examples: `examples/scatter_gather_2d.rs` (a global array scattered in blocks, changed,
+//! gathered back and checked), `examples/halo_exchange.rs` (ghosts filled with the neighbours'
+//! ranks, checked) and `examples/heat2d.rs` (a heat solver written only against this public API).
 
 mod array;
+mod blocks;
 mod boundary;
 mod exchange;
 mod layout;
 
 pub use array::DistArray;
+pub use blocks::{check_blocks, decompose, gather_blocks, scatter_blocks};
 pub use boundary::{Boundaries, Boundary, Side};
 pub use exchange::{pack, unpack, Exchange, HaloExchange};
 pub use layout::Layout;

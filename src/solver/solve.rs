@@ -78,7 +78,7 @@ pub fn solve(comm: &Comm, cfg: &Config, monitor: &mut dyn Monitor) -> Result<Sol
     // every rank fails alike without a message sent.
     cfg.validate()?;
     let d = &cfg.domain;
-    let decomp = comm.decompose(d.nx, d.ny, d.procs)?;
+    let decomp = crate::grid::decompose(comm, d.nx, d.ny, d.procs)?;
     let stencil = if d.ghost > 1 {
         Stencil::Box
     } else {
