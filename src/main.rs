@@ -10,8 +10,6 @@ mod cli;
 
 /// Exit code for a usage error (bad arguments), as in BSD's sysexits and clap.
 const EXIT_USAGE: u8 = 2;
-/// Exit code for a run that failed.
-const EXIT_FAILURE: u8 = 1;
 /// Exit code when a rank panics and the job is aborted.
 const EXIT_PANIC: i32 = 70;
 
@@ -89,8 +87,11 @@ fn main() -> ExitCode {
     let mpi = match comm::init_with_threading(threading) {
         Ok(mpi) => mpi,
         Err(e) => {
-            eprintln!("halo: error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            // Every rank fails alike (the same library, the same request): one line is enough.
+            if comm::launcher_rank() == 0 {
+                eprintln!("halo: error: {e}");
+            }
+            return ExitCode::from(e.exit_code());
         }
     };
     let world = mpi.world();
