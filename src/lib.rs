@@ -3,14 +3,15 @@
 //! A tightly coupled job splits one problem over many ranks that exchange data every step; when
 //! one rank fails the whole job stops. `halo` is built in layers, each usable on its own:
 //!
-//! 1. [`comm`]: message passing over OpenMPI (through rsmpi). Broadcast, scatter, gather (and
-//!    their variable-count forms), allgather, reduce and allreduce that return [`Result`] instead
-//!    of aborting, block scatter/gather of a global 2D array onto a process grid, and an
-//!    error-agreement step so that every rank leaves together.
+//! 1. [`comm`]: message passing over MPI (OpenMPI or MPICH, through rsmpi). Broadcast, scatter,
+//!    gather (and their variable-count forms), allgather, reduce and allreduce of any
+//!    `Equivalence` type that return [`Result`] instead of aborting, and an error-agreement step
+//!    so that every rank leaves together. It knows nothing of grids.
 //! 2. [`decomp`]: domain decomposition as pure index math (no MPI): process grids, each rank's
-//!    block of the global grid, neighbours, ghost regions. [`grid`]: the same with MPI: a
-//!    distributed array with ghost cells of width W, boundary conditions, and a halo exchange
-//!    split into `begin` and `end` so computation can overlap communication.
+//!    block of the global grid, neighbours, ghost regions. [`grid`]: the same with MPI: the
+//!    decomposition of a job's ranks, block scatter/gather of a global 2D array, a distributed
+//!    array with ghost cells of width W, boundary conditions, and a halo exchange split into
+//!    `begin` and `end` so computation can overlap communication.
 //! 3. [`solver`]: iterative solvers on a grid split across ranks — the Jacobi family for Laplace,
 //!    Poisson and heat, and the lid-driven cavity — each a small [`solver::Solver`] run by one
 //!    [`solver::drive`]r that owns stopping, checks, checkpoints, timing and progress; rayon
@@ -35,8 +36,8 @@
 //! ```
 //!
 //! Run it with `mpirun -n 4 target/release/examples/NAME`. The examples in `examples/` (one per
-//! idea: `hello`, `broadcast`, `scatter`, `gather`, `scatter_gather_2d`, `halo_exchange`,
-//! `heat2d`) check their own answers.
+//! idea: `hello`, `broadcast`, `scatter`, `gather`, `structs`, `scatter_gather_2d`,
+//! `halo_exchange`, `heat2d`, `cavity`) check their own answers.
 #![warn(missing_docs)]
 
 pub mod bench;
