@@ -3,9 +3,9 @@
 
 mod common;
 use common::{
-    checkpoints, halo_bin, mpirun, mpirun_command, mpirun_timeout, solve_json, wait_for_checkpoints,
+    checkpoints, halo_bin, mpirun, mpirun_timeout, solve_json, start_mpirun, wait_for_checkpoints,
 };
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -83,7 +83,7 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
     let dir = std::env::temp_dir().join(format!("halo-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap().to_string();
-    let mut job = mpirun_command(
+    let mut job = start_mpirun(
         3,
         &halo_bin(),
         &[
@@ -98,11 +98,7 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
             &d,
             "--quiet",
         ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     wait_for_checkpoints(&dir, 2, &mut job);
     // kill -9 one rank: a process of mpirun's that is not mpirun.
     let out = Command::new("pgrep")
@@ -117,24 +113,17 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
     let killed_at = Instant::now();
     // SAFETY: kill(2) on a process this test started.
     unsafe { libc::kill(pids[1], libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = job.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = job.kill();
-            panic!("the job was still running 15 s after a rank was killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    assert!(killed_at.elapsed() < Duration::from_secs(15));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(job.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let run = job.wait_timeout(Duration::from_secs(15)).unwrap();
     assert!(
-        stderr.contains("exited on signal 9"),
-        "mpirun should name the killed rank:\n{stderr}"
+        !run.timed_out,
+        "the job was still running 15 s after a rank was killed"
+    );
+    assert!(!run.status.success());
+    assert!(killed_at.elapsed() < Duration::from_secs(15));
+    assert!(
+        run.stderr.contains("exited on signal 9"),
+        "mpirun should name the killed rank:\n{}",
+        run.stderr
     );
 
     // The newest checkpoint is whole, and resuming from it gives the uninterrupted result.

@@ -189,6 +189,17 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
     );
     let (_, json) = read_results(&dir);
     assert_eq!(json["points"][0]["status"], "timed out after 1 s");
+    // And none of its ranks lives on.
+    let exe = halo_bin().canonicalize().unwrap();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("512x512") && c.contains("100000000"))
+        .collect();
+    assert!(left.is_empty(), "ranks left running: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
