@@ -75,20 +75,22 @@ fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
         let u = centreline(&dir.join("centerline_u.csv"));
         let v = centreline(&dir.join("centerline_v.csv"));
         assert_eq!((u.len(), v.len()), (129, 129), "127 nodes and two walls");
-        for (y, want) in ghia("u") {
-            let got = at(&u, y);
-            assert!(
-                (got - want).abs() <= 0.02,
-                "{n} ranks: u({y}) = {got}, Ghia {want}"
-            );
+        // What the README claims: every one of Ghia's centreline values within 0.01. (The
+        // largest deviation is 0.0083, of v at x = 0.8594.)
+        let mut worst = (0.0, String::new());
+        for (name, line, table) in [("u", &u, ghia("u")), ("v", &v, ghia("v"))] {
+            assert_eq!(table.len(), 17, "Ghia's {name} table");
+            for (x, want) in table {
+                let got = at(line, x);
+                if (got - want).abs() > worst.0 {
+                    worst = (
+                        (got - want).abs(),
+                        format!("{name}({x}) = {got}, Ghia {want}"),
+                    );
+                }
+            }
         }
-        for (x, want) in ghia("v") {
-            let got = at(&v, x);
-            assert!(
-                (got - want).abs() <= 0.02,
-                "{n} ranks: v({x}) = {got}, Ghia {want}"
-            );
-        }
+        assert!(worst.0 <= 0.01, "{n} ranks: {}", worst.1);
         hashes.push((
             r["field_sha256"].clone(),
             std::fs::read(dir.join("centerline_u.csv")).unwrap(),
