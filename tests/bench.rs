@@ -1,6 +1,7 @@
-//! `halo bench` runs and reports in the formats people compare with (STREAM, OSU). Figures are
-//! printed, never asserted: these tests check that the benchmarks run, validate their own
-//! results and print what they promise.
+//! `halo bench` runs and reports in the formats people compare with (STREAM, OSU). No figure is
+//! held to a speed: these tests check that the benchmarks run, validate their own results, print
+//! what they promise for the sizes asked, and report figures that the job's own wall time and
+//! the printing resolution allow (a timing loop that timed nothing, or the wrong unit, fails).
 
 mod common;
 use common::{halo_bin, mpirun};
@@ -19,13 +20,42 @@ fn triad_validates_itself_and_reports_bandwidth_summed_over_ranks() {
             serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
         assert_eq!(json["ranks"].as_u64(), Some(n as u64));
         assert_eq!(json["elements"].as_u64(), Some(1_000_000));
-        assert!(
-            json["bytes_per_s"].as_f64().unwrap() >= json["median_bytes_per_s"].as_f64().unwrap()
+        let best = json["bytes_per_s"].as_f64().unwrap();
+        let median = json["median_bytes_per_s"].as_f64().unwrap();
+        // Every repetition moves 32 bytes per element on every rank and lasts no longer than the
+        // whole job, so each repetition's rate, summed over ranks, is at least n·32·elements over
+        // the job's wall time (a rate off by a unit or by the element count falls below it).
+        let floor = n as f64 * 32.0 * 1e6 / run.elapsed.as_secs_f64();
+        assert!(median >= floor, "median {median:e} B/s below {floor:e}");
+        // And no core streams a terabyte a second.
+        assert!(best <= n as f64 * 1e12, "best {best:e} B/s");
+        // The text says what the JSON says, and the roofline is B/16 cell updates a second.
+        let text = format!(
+            "triad: {n} ranks x 1000000 elements: best {:.2} GB/s, median {:.2} GB/s",
+            best / 1e9,
+            median / 1e9
         );
-        assert!(run
-            .stdout
-            .contains("roofline for a 5-point sweep moving 16 bytes per cell"));
+        assert!(run.stdout.contains(&text), "{text}\n{}", run.stdout);
+        let roofline = format!(
+            "roofline for a 5-point sweep moving 16 bytes per cell: {:.1} Mcells/s",
+            best / 16.0 / 1e6
+        );
+        assert!(run.stdout.contains(&roofline), "{roofline}\n{}", run.stdout);
     }
+}
+
+/// Checks the latencies of one OSU table: each at least the printing resolution (a loop that
+/// timed nothing prints 0.00), and `calls` timed calls of each size together no longer than the
+/// job that ran them (as a sum over sizes, since a rank times one size after the other).
+fn check_latencies(us: &[f64], calls: f64, wall: std::time::Duration, what: &str) {
+    for &t in us {
+        assert!(t >= 0.01, "{what}: latency {t} us");
+    }
+    let timed = us.iter().sum::<f64>() * calls / 1e6;
+    assert!(
+        timed <= wall.as_secs_f64(),
+        "{what}: {timed} s of timed calls in a job of {wall:?}"
+    );
 }
 
 #[test]
@@ -47,7 +77,7 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
                 "-m",
                 "1:1024",
                 "-i",
-                "20",
+                "100",
                 "-x",
                 "5",
             ];
@@ -57,16 +87,20 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
             let run = mpirun(3, &halo_bin(), &args);
             run.assert_ok(&format!("bench collectives {op} raw={raw}"));
             let lines: Vec<&str> = run.stdout.lines().collect();
+            assert!(lines[0].ends_with("ranks: 3"), "{}", run.stdout);
             assert!(lines[1].starts_with("# Size"), "{}", run.stdout);
-            let sizes: Vec<u64> = lines[2..]
+            let rows: Vec<(u64, f64)> = lines[2..]
                 .iter()
-                .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+                .map(|l| {
+                    let mut f = l.split_whitespace();
+                    let size = f.next().unwrap().parse().unwrap();
+                    (size, f.next().unwrap().parse().unwrap())
+                })
                 .collect();
+            let sizes: Vec<u64> = rows.iter().map(|r| r.0).collect();
             assert_eq!(sizes, (0..=10).map(|k| 1u64 << k).collect::<Vec<_>>());
-            for l in &lines[2..] {
-                let us: f64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-                assert!(us.is_finite() && us >= 0.0, "{l}");
-            }
+            let us: Vec<f64> = rows.iter().map(|r| r.1).collect();
+            check_latencies(&us, 100.0, run.elapsed, &format!("{op} raw={raw}"));
         }
     }
     let run = mpirun(
@@ -91,15 +125,18 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
         .collect();
-    assert_eq!(rows.len(), 5, "{}", run.stdout);
+    let sizes: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(sizes, [4.0, 8.0, 16.0, 32.0, 64.0], "{}", run.stdout);
+    // Three rounds of 10 timed calls through each path for every size, each figure the median
+    // of the three: at most half the two largest, so twice it is at most the rounds' sum.
+    let both: Vec<f64> = rows.iter().flat_map(|r| [r[1], r[2]]).collect();
+    check_latencies(&both, 20.0, run.elapsed, "--compare");
     for r in &rows {
-        // The times are printed to 0.01 us and the ratio to 0.001, so they agree within that.
+        // The last column is halo over raw, not the other way round. The times are printed to
+        // 0.01 us and the ratio to 0.001, so they agree within that.
         let (h, raw, ratio) = (r[1], r[2], r[3]);
-        let slack = ratio * (0.005 / h.max(0.005) + 0.005 / raw.max(0.005)) + 0.0005;
-        assert!(
-            ratio > 0.0 && (ratio - h / raw).abs() <= slack,
-            "ratio column: {r:?}"
-        );
+        let slack = ratio * (0.005 / h + 0.005 / raw) + 0.0005;
+        assert!((ratio - h / raw).abs() <= slack, "ratio column: {r:?}");
     }
     let run = mpirun(
         2,

@@ -75,20 +75,22 @@ fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
         let u = centreline(&dir.join("centerline_u.csv"));
         let v = centreline(&dir.join("centerline_v.csv"));
         assert_eq!((u.len(), v.len()), (129, 129), "127 nodes and two walls");
-        for (y, want) in ghia("u") {
-            let got = at(&u, y);
-            assert!(
-                (got - want).abs() <= 0.02,
-                "{n} ranks: u({y}) = {got}, Ghia {want}"
-            );
+        // What the README claims: every one of Ghia's centreline values within 0.01. (The
+        // largest deviation is 0.0083, of v at x = 0.8594.)
+        let mut worst = (0.0, String::new());
+        for (name, line, table) in [("u", &u, ghia("u")), ("v", &v, ghia("v"))] {
+            assert_eq!(table.len(), 17, "Ghia's {name} table");
+            for (x, want) in table {
+                let got = at(line, x);
+                if (got - want).abs() > worst.0 {
+                    worst = (
+                        (got - want).abs(),
+                        format!("{name}({x}) = {got}, Ghia {want}"),
+                    );
+                }
+            }
         }
-        for (x, want) in ghia("v") {
-            let got = at(&v, x);
-            assert!(
-                (got - want).abs() <= 0.02,
-                "{n} ranks: v({x}) = {got}, Ghia {want}"
-            );
-        }
+        assert!(worst.0 <= 0.01, "{n} ranks: {}", worst.1);
         hashes.push((
             r["field_sha256"].clone(),
             std::fs::read(dir.join("centerline_u.csv")).unwrap(),
@@ -120,12 +122,26 @@ fn the_same_field_on_1_2_3_and_4_ranks() {
 
 #[test]
 fn re_400_and_1000_reach_a_steady_state() {
+    let mut runs = Vec::new();
     for re in ["400", "1000"] {
         let r = solve_json(2, &["--problem", "cavity", "--re", re, "--grid", "63x63"]);
         assert_eq!(r["converged"], Value::Bool(true), "Re {re}: {r}");
         assert!(r["residual"].as_f64().unwrap() <= 1e-3);
-        assert!(r["checksum"].as_f64().unwrap().is_finite());
+        runs.push((r["checksum"].as_f64().unwrap(), r["time"].as_f64().unwrap()));
     }
+    let ((psi_400, t_400), (psi_1000, t_1000)) = (runs[0], runs[1]);
+    // The lid drives one clockwise vortex: ψ < 0 inside, with ψ = 0 on the walls.
+    assert!(psi_400 < 0.0 && psi_1000 < 0.0, "{runs:?}");
+    // It strengthens with Re (Ghia's ψ_min: −0.1139 at 400, −0.1179 at 1000), and viscosity,
+    // weaker at 1000, takes longer to settle the flow.
+    assert!(
+        psi_1000 < psi_400,
+        "sum of ψ: {psi_400} at Re 400, {psi_1000} at 1000"
+    );
+    assert!(
+        t_1000 > t_400,
+        "steady by t = {t_400} at Re 400, {t_1000} at 1000"
+    );
 }
 
 #[test]

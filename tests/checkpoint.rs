@@ -2,9 +2,9 @@
 //! uninterrupted run does; damaged or foreign checkpoints are refused.
 
 mod common;
-use common::{checkpoints, halo_bin, mpirun, mpirun_command, solve_json, wait_for_checkpoints};
+use common::{checkpoints, halo_bin, mpirun, solve_json, start_mpirun, wait_for_checkpoints};
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::time::Duration;
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("halo-ckpt-{name}-{}", std::process::id()));
@@ -18,7 +18,7 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
     let d = dir.to_str().unwrap();
     // A long run on 2 ranks, checkpointing every 500 iterations; stopped from outside (as a
     // scheduler does, with SIGTERM to mpirun) once two checkpoints exist.
-    let mut job = mpirun_command(
+    let mut job = start_mpirun(
         2,
         &halo_bin(),
         &[
@@ -33,16 +33,16 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
             d,
             "--quiet",
         ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    );
     wait_for_checkpoints(&dir, 2, &mut job);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(job.id() as libc::pid_t, libc::SIGTERM) };
-    let status = job.wait().unwrap();
-    assert!(!status.success(), "the job should have been stopped");
+    let run = job.wait_timeout(Duration::from_secs(120)).unwrap();
+    assert!(
+        !run.timed_out,
+        "mpirun did not stop within 2 minutes of SIGTERM"
+    );
+    assert!(!run.status.success(), "the job should have been stopped");
     let newest = checkpoints(&dir).last().unwrap().clone();
     let name = newest.file_name().unwrap().to_string_lossy().into_owned();
     let at: usize = name

@@ -2,7 +2,6 @@
 
 mod common;
 use common::{halo_bin, mpirun};
-use std::time::Duration;
 
 #[test]
 fn check_verifies_every_collective_on_1_to_4_ranks() {
@@ -66,11 +65,6 @@ fn bad_arguments_give_one_line_from_rank_0_and_exit_2_on_every_rank() {
             );
             assert!(lines[0].starts_with("halo: error: "), "{}", lines[0]);
             assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-            assert!(
-                run.elapsed < Duration::from_secs(10),
-                "{args:?} took {:?}",
-                run.elapsed
-            );
         }
     }
 }

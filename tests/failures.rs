@@ -3,10 +3,10 @@
 
 mod common;
 use common::{
-    checkpoints, halo_bin, mpirun, mpirun_command, mpirun_timeout, solve_json, wait_for_checkpoints,
+    checkpoints, halo_bin, mpirun, mpirun_timeout, solve_json, start_mpirun, wait_for_checkpoints,
 };
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn nan_in_one_rank_stops_every_rank_with_the_step_rank_and_cell() {
@@ -41,12 +41,14 @@ fn nan_in_one_rank_stops_every_rank_with_the_step_rank_and_cell() {
             "{}",
             lines[0]
         );
-        assert!(run.elapsed < Duration::from_secs(10));
     }
 }
 
 #[test]
 fn a_panicking_rank_aborts_the_job_with_its_name() {
+    // Without the abort the other ranks would wait for rank 2 for ever, and the run has more
+    // iterations than it could finish: within the limit, only the abort can end it. The limit
+    // guards promptness, generous for a loaded 2-core machine.
     let run = mpirun_timeout(
         3,
         &halo_bin(),
@@ -55,11 +57,11 @@ fn a_panicking_rank_aborts_the_job_with_its_name() {
             "--grid",
             "90x60",
             "--iters",
-            "100000",
+            "100000000",
             "--fault",
             "panic@50:2",
         ],
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     assert_eq!(run.code, Some(70), "{}", run.stderr);
     let lines = run.rank_error_lines();
@@ -71,11 +73,6 @@ fn a_panicking_rank_aborts_the_job_with_its_name() {
     );
     assert!(lines[0].contains("injected fault"), "{}", lines[0]);
     assert!(!run.stderr.contains("stack backtrace"), "{}", run.stderr);
-    assert!(
-        run.elapsed < Duration::from_secs(15),
-        "took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
@@ -83,7 +80,7 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
     let dir = std::env::temp_dir().join(format!("halo-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap().to_string();
-    let mut job = mpirun_command(
+    let mut job = start_mpirun(
         3,
         &halo_bin(),
         &[
@@ -98,11 +95,7 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
             &d,
             "--quiet",
         ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    );
     wait_for_checkpoints(&dir, 2, &mut job);
     // kill -9 one rank: a process of mpirun's that is not mpirun.
     let out = Command::new("pgrep")
@@ -114,27 +107,20 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
         .filter_map(|l| l.trim().parse().ok())
         .collect();
     assert_eq!(pids.len(), 3, "the three ranks");
-    let killed_at = Instant::now();
     // SAFETY: kill(2) on a process this test started.
     unsafe { libc::kill(pids[1], libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = job.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = job.kill();
-            panic!("the job was still running 15 s after a rank was killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    assert!(killed_at.elapsed() < Duration::from_secs(15));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(job.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    // The run would go on for ever: the limit guards that mpirun ends the job promptly when a
+    // rank dies, generous for a loaded 2-core machine.
+    let run = job.wait_timeout(Duration::from_secs(60)).unwrap();
     assert!(
-        stderr.contains("exited on signal 9"),
-        "mpirun should name the killed rank:\n{stderr}"
+        !run.timed_out,
+        "the job was still running 60 s after a rank was killed"
+    );
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains("exited on signal 9"),
+        "mpirun should name the killed rank:\n{}",
+        run.stderr
     );
 
     // The newest checkpoint is whole, and resuming from it gives the uninterrupted result.
@@ -155,7 +141,8 @@ fn a_killed_rank_ends_the_job_promptly_and_its_checkpoint_restarts() {
 
 #[test]
 fn the_watchdog_stops_a_run_that_outlives_its_timeout() {
-    let start = Instant::now();
+    // A run of --timeout 2 that could not finish by itself; the limit guards that the watchdog
+    // stops it promptly, generous for a loaded 2-core machine.
     let run = mpirun_timeout(
         2,
         &halo_bin(),
@@ -168,16 +155,11 @@ fn the_watchdog_stops_a_run_that_outlives_its_timeout() {
             "--timeout",
             "2",
         ],
-        Duration::from_secs(30),
+        Duration::from_secs(60),
     );
     assert_eq!(run.code, Some(5), "{}", run.stderr);
     let lines = run.rank_error_lines();
     assert_eq!(lines, ["halo: error: --timeout 2 s exceeded; stopping the whole job (checkpoints already written are intact)"]);
-    assert!(
-        start.elapsed() < Duration::from_secs(12),
-        "took {:?}",
-        start.elapsed()
-    );
     // A bad limit is refused like any bad option.
     let run = mpirun(2, &halo_bin(), &["solve", "--timeout", "0"]);
     assert_eq!(run.code, Some(2));

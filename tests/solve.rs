@@ -5,7 +5,6 @@ mod common;
 use common::{halo_bin, mpirun, python, solve_json};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 fn sha(v: &Value) -> String {
     v["field_sha256"].as_str().unwrap().to_string()
@@ -302,7 +301,14 @@ fn tol_stops_at_a_check_and_reports_convergence() {
 
 #[test]
 fn json_has_every_field_and_consistent_rates() {
-    let r = solve_json(2, &["--grid", "64x32", "--iters", "20"]);
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &["solve", "--grid", "64x32", "--iters", "20", "--json"],
+    );
+    run.assert_ok("solve --json");
+    let r: Value =
+        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
     for k in [
         "problem",
         "ranks",
@@ -332,6 +338,17 @@ fn json_has_every_field_and_consistent_rates() {
         r["mcells_per_s"].as_f64().unwrap(),
     );
     assert!((rate - 64.0 * 32.0 * 20.0 / secs / 1e6).abs() <= 1e-9 * rate);
+    // The loop ran inside the job, and its parts (each the slowest rank's) inside the loop; the
+    // time waiting for messages is part of the time exchanging them.
+    let part = |k: &str| r[k].as_f64().unwrap();
+    assert!(
+        secs <= run.elapsed.as_secs_f64(),
+        "{secs} s in a job of {:?}",
+        run.elapsed
+    );
+    assert!(part("compute_seconds") <= secs, "{r}");
+    assert!(part("comm_seconds") <= secs, "{r}");
+    assert!(part("wait_seconds") <= part("comm_seconds"), "{r}");
     // 2 ranks cut 64x32 between columns (32 cells) rather than rows (64): each sends one column
     // of 32 cells per exchange.
     assert_eq!((r["px"].as_u64(), r["py"].as_u64()), (Some(2), Some(1)));
@@ -393,7 +410,7 @@ for p in sys.argv[1:]:
 }
 
 /// Runs `halo solve ARGS` on `n` ranks and checks it fails as bad input must: one line from rank
-/// 0 that says `says`, exit `code`, no panic, within seconds.
+/// 0 that says `says`, exit `code`, no panic (and no hang: the launcher's limit fails the test).
 fn refused(n: usize, args: &[&str], code: i32, says: &str) {
     let mut all = vec!["solve"];
     all.extend_from_slice(args);
@@ -408,15 +425,10 @@ fn refused(n: usize, args: &[&str], code: i32, says: &str) {
     );
     assert_eq!(run.code, Some(code), "{args:?} on {n} ranks: {}", lines[0]);
     assert!(!run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"));
-    assert!(
-        run.elapsed < Duration::from_secs(10),
-        "{args:?} took {:?}",
-        run.elapsed
-    );
 }
 
 #[test]
-fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit_within_seconds() {
+fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--grid", "0x10"], 2, "--grid 0x10"),
         (&["--grid", "-5x10"], 2, "'-5' is not a whole number"),
@@ -542,6 +554,7 @@ fn stats_gather_every_rank_and_match_the_decomposition_model() {
         let ranks = r["per_rank"].as_array().expect("per_rank with --stats");
         assert_eq!(ranks.len(), n);
         let ghost: f64 = r["ghost"].as_f64().unwrap();
+        let seconds = r["seconds"].as_f64().unwrap();
         let mut dargs = vec![
             "decomp",
             "--grid",
@@ -568,9 +581,41 @@ fn stats_gather_every_rank_and_match_the_decomposition_model() {
                 s["messages_per_step"].as_f64().unwrap() * ghost,
                 m["messages"].as_f64().unwrap()
             );
-            assert!(s["compute_seconds"].as_f64().unwrap() > 0.0);
+            assert_eq!(
+                s["cells"].as_u64().unwrap(),
+                m["size"][0].as_u64().unwrap() * m["size"][1].as_u64().unwrap()
+            );
+            // A rank's parts of the loop are disjoint and inside it; waiting is part of the
+            // exchange.
+            let t = |k: &str| s[k].as_f64().unwrap();
+            let parts = t("compute_seconds") + t("halo_seconds") + t("reduce_seconds");
+            assert!(
+                parts <= seconds * (1.0 + 1e-9),
+                "rank {k}: {s}, loop {seconds} s"
+            );
+            assert!(t("wait_seconds") <= t("halo_seconds"), "rank {k}: {s}");
         }
-        assert!(r["compute_imbalance"].as_f64().unwrap() >= 1.0);
+        // The summary is the slowest rank's figures, and the imbalance the busiest rank's
+        // compute time over the mean, recomputed here from every rank's.
+        let each = |f: &dyn Fn(&Value) -> f64| ranks.iter().map(f).collect::<Vec<f64>>();
+        let max = |v: Vec<f64>| v.into_iter().fold(f64::NEG_INFINITY, f64::max);
+        let compute = each(&|s| s["compute_seconds"].as_f64().unwrap());
+        let comm =
+            each(&|s| s["halo_seconds"].as_f64().unwrap() + s["reduce_seconds"].as_f64().unwrap());
+        let wait = each(&|s| s["wait_seconds"].as_f64().unwrap());
+        let mean = compute.iter().sum::<f64>() / n as f64;
+        // (Within 1e-12: serde_json's default float parsing may miss the last bit.)
+        let close = |key: &str, want: f64| {
+            let got = r[key].as_f64().unwrap();
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{key} {got}, want {want}"
+            );
+        };
+        close("compute_seconds", max(compute.clone()));
+        close("comm_seconds", max(comm));
+        close("wait_seconds", max(wait));
+        close("compute_imbalance", max(compute) / mean);
     }
     // Without --stats the JSON stays short.
     assert!(solve_json(2, &["--grid", "30x20", "--iters", "5"])

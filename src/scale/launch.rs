@@ -1,9 +1,272 @@
-//! Starting one `halo solve` job and collecting its JSON summary.
+//! Starting jobs and ending them whole: one `halo solve` run of a study, or any command a test
+//! launches.
+//!
+//! `mpirun` is not the whole job: it starts the ranks (and, across hosts, daemons that start
+//! them), and OpenMPI puts every rank in a process group of its own. Killing `mpirun` alone, or
+//! its process group, can leave ranks running that hold the output pipes open and the cores
+//! busy. A [`Job`] therefore starts its command in a new session (`setsid`), which every process
+//! the job starts inherits whatever groups they form, and ends the job by signalling every live
+//! process of that session: SIGTERM, a grace period, then SIGKILL. On systems without `/proc`
+//! only the job's process group is signalled.
 
-use std::io::Read;
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// How long a job has between SIGTERM and SIGKILL when it is ended.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// A command started in a session of its own, with its stdout and stderr read on threads; the
+/// whole session is ended when the job is dropped before it finished.
+pub struct Job {
+    child: Child,
+    stdout: Reader,
+    stderr: Reader,
+    started: Instant,
+    status: Option<ExitStatus>,
+}
+
+/// How a [`Job`] ended and what it printed.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The leader's pid, which is also the job's session and process group id.
+    pub pid: u32,
+    /// The exit status of the command itself (e.g. `mpirun`).
+    pub status: ExitStatus,
+    /// Everything the job wrote to stdout (lossily decoded).
+    pub stdout: String,
+    /// Everything the job wrote to stderr (lossily decoded).
+    pub stderr: String,
+    /// From the start to the end of the whole job.
+    pub elapsed: Duration,
+    /// Whether the job was ended because it ran out of time.
+    pub timed_out: bool,
+}
+
+/// One output pipe, read to its end on a thread into a buffer the job can take even when the
+/// thread is still blocked (a process outside the session may hold the pipe open).
+struct Reader {
+    buf: Arc<Mutex<Vec<u8>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reader {
+    fn spawn(mut pipe: impl Read + Send + 'static) -> Reader {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        let thread = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(k) => sink
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&chunk[..k]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        Reader {
+            buf,
+            thread: Some(thread),
+        }
+    }
+
+    /// What was read, after waiting until `deadline` at most for the end of the pipe.
+    fn take(&mut self, deadline: Instant) -> String {
+        if let Some(t) = self.thread.take() {
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        let bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Job {
+    /// Starts `cmd` in a new session with stdin from `/dev/null` and stdout and stderr captured.
+    pub fn start(cmd: &mut Command) -> io::Result<Job> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+        // calls are allowed: setsid(2) is one, and `last_os_error` only reads errno (no
+        // allocation). The child is not a group leader yet (fresh from fork), so setsid succeeds.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let stdout = Reader::spawn(child.stdout.take().expect("stdout is piped"));
+        let stderr = Reader::spawn(child.stderr.take().expect("stderr is piped"));
+        Ok(Job {
+            child,
+            stdout,
+            stderr,
+            started: Instant::now(),
+            status: None,
+        })
+    }
+
+    /// The leader's pid: also the id of the job's session and process group.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The leader's exit status if it has exited (other processes of the job may live on).
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?;
+        }
+        Ok(self.status)
+    }
+
+    /// Waits for the leader to exit, for at most `timeout` from now; then ends whatever is left
+    /// of the job (all of it, on a timeout) and collects its output.
+    pub fn wait_timeout(mut self, timeout: Duration) -> io::Result<Finished> {
+        let deadline = Instant::now() + timeout;
+        let mut timed_out = false;
+        while self.try_wait()?.is_none() {
+            if Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // After a timeout the whole job goes; after a normal exit only what the leader left
+        // running (an orphan would hold the pipes and a core).
+        self.end();
+        let status = match self.status {
+            Some(s) => s,
+            None => self.child.wait()?,
+        };
+        // Every process of the session is gone, so the pipes are at their end unless something
+        // outside the session holds them; do not wait for that longer than a grace period.
+        let drained = Instant::now() + GRACE;
+        let stdout = self.stdout.take(drained);
+        let stderr = self.stderr.take(drained);
+        Ok(Finished {
+            pid: self.id(),
+            status,
+            stdout,
+            stderr,
+            elapsed: self.started.elapsed(),
+            timed_out,
+        })
+    }
+
+    /// Ends the whole job: SIGTERM to every live process of its session, up to [`GRACE`] for
+    /// them to leave, SIGKILL to any still there; then reaps the leader. Does nothing to a job
+    /// already gone. Never panics.
+    pub fn end(&mut self) {
+        let sid = self.id() as libc::pid_t;
+        if !self.signal(libc::SIGTERM) {
+            let _ = self.try_wait();
+        } else {
+            let until = Instant::now() + GRACE;
+            loop {
+                let _ = self.try_wait();
+                if !alive(sid) || Instant::now() >= until {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.signal(libc::SIGKILL);
+        }
+        if self.status.is_none() {
+            self.status = self.child.wait().ok();
+        }
+        // Processes killed after the leader died are reaped by init (or a subreaper); give them
+        // a moment, so that on return nothing of the job runs.
+        let until = Instant::now() + Duration::from_secs(1);
+        while alive(sid) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends `sig` to every live process of the job's session and to its process group; false
+    /// when there was nobody to signal.
+    fn signal(&self, sig: libc::c_int) -> bool {
+        let sid = self.id() as libc::pid_t;
+        let mut any = false;
+        for pid in members(sid).unwrap_or_default() {
+            // SAFETY: kill(2) has no memory-safety preconditions. The pid was read from /proc as
+            // a live member of the job's session an instant ago; it could only name another
+            // process if that member exited and its pid was reused in between.
+            any |= unsafe { libc::kill(pid, sig) } == 0;
+        }
+        // The leader's group (the only thing we can reach without /proc). While the leader is
+        // unreaped its pid, and so this group id, cannot be reused.
+        // SAFETY: as above; a negative pid names the process group.
+        any |= unsafe { libc::kill(-sid, sig) } == 0;
+        any
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.status.is_none() || alive(self.id() as libc::pid_t) {
+            self.end();
+        }
+    }
+}
+
+/// The pids of the live (not zombie) processes of session `sid`, from `/proc`; `None` where
+/// there is no `/proc`.
+fn members(sid: libc::pid_t) -> Option<Vec<libc::pid_t>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    let mut pids = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue; // gone meanwhile
+        };
+        // `pid (comm) state ppid pgrp session …`; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|k| &stat[k + 1..]) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().take(4).collect();
+        if f.len() == 4 && f[3].parse() == Ok(sid) && !matches!(f[0], "Z" | "X") {
+            pids.push(pid);
+        }
+    }
+    Some(pids)
+}
+
+/// Whether any process of session `sid` still runs (without `/proc`: of process group `sid`).
+fn alive(sid: libc::pid_t) -> bool {
+    match members(sid) {
+        Some(pids) => !pids.is_empty(),
+        // SAFETY: signal 0 only checks that the group exists.
+        None => (unsafe { libc::kill(-sid, 0) }) == 0,
+    }
+}
+
+/// Runs `cmd` as a [`Job`] and waits for it, ending the whole job after `timeout` (see
+/// [`Finished::timed_out`]). Errors only when the command cannot be started or waited for.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> io::Result<Finished> {
+    Job::start(cmd)?.wait_timeout(timeout)
+}
 
 /// How jobs are started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +318,8 @@ impl Launcher {
         cmd
     }
 
-    /// Runs one job; stops it (SIGTERM, then SIGKILL) after `timeout`.
+    /// Runs one job; ends the whole job (every process it started: SIGTERM, then SIGKILL after
+    /// [`GRACE`]) after `timeout`.
     pub fn run(
         &self,
         exe: &Path,
@@ -71,59 +335,25 @@ impl Launcher {
             cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                 .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
+        let run = match run_with_timeout(&mut cmd, timeout) {
+            Ok(run) => run,
             Err(e) => {
                 let prog = cmd.get_program().to_string_lossy().into_owned();
-                return RunOutcome::Failed(format!("could not start {prog}: {e}"));
+                return RunOutcome::Failed(format!("could not run {prog}: {e}"));
             }
         };
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let start = Instant::now();
-        let mut timed_out = false;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(s)) => break Some(s),
-                Ok(None) if start.elapsed() > timeout && !timed_out => {
-                    timed_out = true;
-                    // mpirun takes SIGTERM as "end the whole job", ranks included.
-                    // SAFETY: kill(2) on our own child's pid.
-                    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-                }
-                Ok(None) if timed_out && start.elapsed() > timeout + Duration::from_secs(5) => {
-                    let _ = child.kill();
-                    break child.wait().ok();
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return RunOutcome::Failed(format!("could not wait for the job: {e}")),
-            }
-        };
-        let stdout = reader.join().unwrap_or_default();
-        let stderr = err_reader.join().unwrap_or_default();
-        if timed_out {
+        if run.timed_out {
             return RunOutcome::Failed(format!("timed out after {:.0} s", timeout.as_secs_f64()));
         }
-        let why = stderr
+        let why = run
+            .stderr
             .lines()
             .find(|l| l.starts_with("halo: "))
             .map(|l| format!(": {l}"))
             .unwrap_or_default();
-        match status.and_then(|s| s.code()) {
-            Some(0) => match stdout
+        match run.status.code() {
+            Some(0) => match run
+                .stdout
                 .lines()
                 .find(|l| l.starts_with('{'))
                 .map(serde_json::from_str)

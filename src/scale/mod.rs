@@ -7,12 +7,13 @@
 //! - **weak** scaling keeps each rank's block, so the global grid grows with K:
 //!   `E(K) = T(K₀)/T(K)`, and the scaled speed-up is `S = K·E`.
 //!
-//! A run that fails or times out is reported as such; the other points still run.
+//! A run that fails or times out is reported as such; the other points still run. Each run is a
+//! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started.
 
 mod launch;
 mod output;
 
-pub use launch::{Launcher, RunOutcome};
+pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, GRACE};
 pub use output::{write_csv, write_json, write_plot};
 
 use crate::bench::median;

@@ -1,9 +1,9 @@
 //! Launching real multi-rank jobs with OpenMPI's `mpirun` from integration tests.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-use std::io::Read;
+use halo::scale::Job;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// What a finished job printed, how it ended and how long it took.
@@ -76,54 +76,33 @@ pub fn halo_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_halo"))
 }
 
-/// Runs `program args` as an `n`-rank job on this machine, oversubscribed, killed after
-/// `timeout` (the test then fails: a job that hangs is a bug, not a slow test).
+/// Runs `program args` as an `n`-rank job on this machine, oversubscribed; after `timeout` the
+/// whole job (mpirun and every rank) is ended and the test fails: a job that hangs is a bug, not
+/// a slow test.
 pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration) -> Run {
-    let mut cmd = mpirun_command(n, program, args);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("start mpirun");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for mpirun") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            // SIGTERM makes mpirun take its ranks down with it; SIGKILL would orphan them.
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            std::thread::sleep(Duration::from_secs(3));
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`mpirun -n {n} {} {}` did not finish within {timeout:?}: a hang\n--- stdout\n{}\n--- stderr\n{}",
-                program.display(),
-                args.join(" "),
-                out_reader.join().unwrap_or_default(),
-                err_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let run = halo::scale::run_with_timeout(&mut mpirun_command(n, program, args), timeout)
+        .expect("start mpirun");
+    assert!(
+        !run.timed_out,
+        "`mpirun -n {n} {} {}` did not finish within {timeout:?}: a hang\n--- stdout\n{}\n--- stderr\n{}",
+        program.display(),
+        args.join(" "),
+        run.stdout,
+        run.stderr
+    );
     Run {
-        code: status.code(),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
+        code: run.status.code(),
+        stdout: run.stdout,
+        stderr: run.stderr,
+        elapsed: run.elapsed,
     }
+}
+
+/// Starts `program args` as an `n`-rank job that the test watches itself (to kill a rank, cut a
+/// link, wait for checkpoints); dropping the job ends all of it, so a failed test leaves no
+/// ranks behind.
+pub fn start_mpirun(n: usize, program: &Path, args: &[&str]) -> Job {
+    Job::start(&mut mpirun_command(n, program, args)).expect("start mpirun")
 }
 
 /// The command `mpirun -n N --oversubscribe --bind-to none PROGRAM ARGS…` the tests launch, with
@@ -142,7 +121,7 @@ pub fn mpirun_command(n: usize, program: &Path, args: &[&str]) -> Command {
 
 /// Waits until `dir` holds at least `k` checkpoints; fails the test after a minute, or if `job`
 /// ends first.
-pub fn wait_for_checkpoints(dir: &Path, k: usize, job: &mut std::process::Child) {
+pub fn wait_for_checkpoints(dir: &Path, k: usize, job: &mut Job) {
     let start = Instant::now();
     while checkpoints(dir).len() < k {
         assert!(
