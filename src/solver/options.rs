@@ -325,7 +325,7 @@ impl Default for CavityParams {
 
 impl CavityParams {
     /// The default steady-state tolerance on `max |ω' − ω|/dt`, for a run given neither a step
-    /// count nor a tolerance: enough for Ghia's centreline values to within 0.02 at Re = 100 on
+    /// count nor a tolerance: enough for Ghia's centreline values to within 0.01 at Re = 100 on
     /// 129 × 129 (`tests/cavity.rs` checks it).
     pub const STEADY_TOL: f64 = 1e-3;
 
