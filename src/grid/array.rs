@@ -106,6 +106,21 @@ impl DistArray {
         &mut self.data
     }
 
+    /// The whole ghosted array as one row-major slice (`local_shape().1` values a row), as
+    /// stencil kernels read it.
+    pub fn as_slice(&self) -> &[f64] {
+        self.data
+            .as_slice()
+            .expect("ghosted arrays are made contiguous")
+    }
+
+    /// The whole ghosted array as one mutable row-major slice.
+    pub fn as_slice_mut(&mut self) -> &mut [f64] {
+        self.data
+            .as_slice_mut()
+            .expect("ghosted arrays are made contiguous")
+    }
+
     /// This rank's block, without ghosts.
     pub fn interior(&self) -> ArrayView2<'_, f64> {
         let r = self.layout.interior();

@@ -49,8 +49,8 @@ impl Sweeper {
             sweep(
                 self.kernel,
                 self.stores,
-                slice(u),
-                slice_mut(v),
+                u.as_slice(),
+                v.as_slice_mut(),
                 &self.f,
                 self.stride,
                 r.rows.clone(),
@@ -66,8 +66,8 @@ impl Sweeper {
         let mut local = (0.0, false);
         self.run(|| {
             local = max_change(
-                slice(u),
-                slice(v),
+                u.as_slice(),
+                v.as_slice(),
                 self.stride,
                 r.rows.clone(),
                 r.cols.clone(),
@@ -98,8 +98,8 @@ impl Sweeper {
         self.run(|| {
             local = run_pass(
                 &pass,
-                slice(u),
-                slice_mut(v),
+                u.as_slice(),
+                v.as_slice_mut(),
                 &self.f,
                 self.stride,
                 parallel,
@@ -309,14 +309,4 @@ impl Solver for Jacobi {
                 .fold(0.0, f64::max),
         )
     }
-}
-
-fn slice(a: &DistArray) -> &[f64] {
-    a.local().as_slice().expect("ghosted arrays are contiguous")
-}
-
-fn slice_mut(a: &mut DistArray) -> &mut [f64] {
-    a.local_mut()
-        .as_slice_mut()
-        .expect("ghosted arrays are contiguous")
 }

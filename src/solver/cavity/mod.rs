@@ -108,13 +108,13 @@ impl Solver for CavitySolver {
             c,
             b,
             self.walls,
-            slice(&self.psi),
-            slice_mut(&mut self.omega),
+            self.psi.as_slice(),
+            self.omega.as_slice_mut(),
         );
         let t2 = Comm::wtime();
         self.ex.exchange(&mut self.omega);
         let t3 = Comm::wtime();
-        let umax = max_speed(c, b, slice(&self.psi));
+        let umax = max_speed(c, b, self.psi.as_slice());
         let t4 = Comm::wtime();
         let umax = self.comm.all_reduce_value(umax, ReduceOp::Max)?;
         let dt = c.dt(umax);
@@ -123,9 +123,9 @@ impl Solver for CavitySolver {
             c,
             b,
             dt,
-            slice(&self.psi),
-            slice(&self.omega),
-            slice_mut(&mut self.next),
+            self.psi.as_slice(),
+            self.omega.as_slice(),
+            self.next.as_slice_mut(),
         );
         std::mem::swap(&mut self.omega, &mut self.next);
         self.time += dt;
@@ -139,7 +139,7 @@ impl Solver for CavitySolver {
                     self.ex.exchange(&mut self.psi);
                 }
                 let m = Comm::wtime();
-                sor_colour(c, b, colour, slice(&self.omega), slice_mut(&mut self.psi));
+                sor_colour(c, b, colour, self.omega.as_slice(), self.psi.as_slice_mut());
                 halo += m - a;
                 compute += Comm::wtime() - m;
             }
@@ -194,14 +194,4 @@ impl Solver for CavitySolver {
     fn traffic(&self) -> (u64, u64) {
         (self.ex.bytes_sent(), self.ex.messages_sent())
     }
-}
-
-fn slice(a: &DistArray) -> &[f64] {
-    a.local().as_slice().expect("ghosted arrays are contiguous")
-}
-
-fn slice_mut(a: &mut DistArray) -> &mut [f64] {
-    a.local_mut()
-        .as_slice_mut()
-        .expect("ghosted arrays are contiguous")
 }
