@@ -11,7 +11,7 @@
 use halo::decomp::Stencil;
 use halo::grid::{decompose, Boundaries, Boundary, Layout};
 use halo::solver::cavity::{centerline_u, velocity_field, CavitySolver, GHIA_RE100_U};
-use halo::solver::{drive, CavityParams, Stopping, Unwatched};
+use halo::solver::{drive, CavityParams, Solver, Stopping, Unwatched};
 
 fn main() -> halo::Result<()> {
     let mpi = halo::comm::init()?;
@@ -69,7 +69,7 @@ fn main() -> halo::Result<()> {
             "cavity: ok, ranks: {}, {n}x{n} at Re {re}: steady after {} steps (t = {:.2}), centreline u within {worst:.4} of Ghia; wrote {picture}",
             world.size(),
             run.done,
-            cavity.simulated_time()
+            cavity.time(run.done).unwrap_or(0.0)
         );
     }
     Ok(())

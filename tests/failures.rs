@@ -167,3 +167,44 @@ fn the_watchdog_stops_a_run_that_outlives_its_timeout() {
     assert_eq!(run.code, Some(2));
     assert!(run.rank_error_lines()[0].contains("is not a fault"));
 }
+
+#[test]
+fn a_checkpoint_is_never_written_of_a_blown_up_state() {
+    // NaN on rank 1 after iteration 40, where a checkpoint is due: the run must stop there,
+    // naming the cell, and leave the checkpoint of iteration 20 the newest.
+    let dir = std::env::temp_dir().join(format!("halo-nan-ckpt-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--grid",
+            "40x30",
+            "--iters",
+            "100",
+            "--procs",
+            "2x1",
+            "--checkpoint-every",
+            "20",
+            "--checkpoint-dir",
+            d,
+            "--fault",
+            "nan@40:1",
+        ],
+    );
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].contains("became NaN by iteration 40, first at cell (row "),
+        "{}",
+        lines[0]
+    );
+    let names: Vec<String> = checkpoints(&dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["ckpt-0000000020.halo"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

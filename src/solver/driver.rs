@@ -6,13 +6,20 @@
 //!     plan a pass        up to the next place the state must be seen (check, checkpoint, stop)
 //!     advance            the solver's pass: one or more iterations, its own exchanges
 //!     after the pass     the monitor's hook (e.g. a fault injected on purpose, in tests)
-//!     checkpoint         when one is due
 //!     check              allreduce of the residual: divergence, convergence
+//!     checkpoint         when one is due, of a state checked to be finite
 //!     progress           the monitor's display
 //! ```
 //!
 //! Time is split the way `-log_view` splits it: computation, halo exchanges (and of those, waiting
 //! for messages), reductions; checkpoints and hooks are left out of the loop's time.
+//!
+//! A checkpoint is written only of a state checked to be finite everywhere, so a restart never
+//! resumes from a blown-up run.
+//!
+//! A wall-clock limit is not the driver's: it must end a job even when a rank is stuck inside an
+//! MPI call, which only a thread that ends the process can do, and a library must not end its
+//! caller's process (the `halo` command's `--timeout` is such a watchdog).
 
 use super::options::Stopping;
 use crate::comm::{Comm, ReduceOp};
@@ -90,9 +97,9 @@ pub trait Solver {
     /// The state a restart needs, by name, in a fixed order.
     fn state(&self) -> Vec<(&'static str, &DistArray)>;
 
-    /// Takes the state back from a checkpoint: the fields in [`Solver::state`]'s order, the
-    /// iterations done and the simulated time.
-    fn restore(&mut self, fields: Vec<DistArray>, iters: usize, time: f64);
+    /// Takes the state back from a checkpoint: the fields in [`Solver::state`]'s order and the
+    /// simulated time.
+    fn restore(&mut self, fields: Vec<DistArray>, time: f64);
 
     /// The simulated time after `done` iterations, for time-dependent problems.
     fn time(&self, done: usize) -> Option<f64>;
@@ -117,6 +124,7 @@ pub trait Solver {
 /// pass, and progress. Every method has a default that does nothing.
 pub trait Monitor {
     /// Iterations after which [`Monitor::after_pass`] wants to see the state (passes end there).
+    /// Passes are collective, so this must be the same list on every rank.
     fn stops(&self) -> Vec<usize> {
         Vec::new()
     }
@@ -201,10 +209,6 @@ pub fn drive(
 
         let t = Comm::wtime();
         monitor.after_pass(run.done, solver);
-        if let Some(c) = checkpoints.filter(|c| run.done.is_multiple_of(c.every)) {
-            let time = solver.time(run.done).unwrap_or(0.0);
-            c.save(comm, run.done, time, &solver.state())?;
-        }
         run.untimed += Comm::wtime() - t;
 
         let mut seen = None;
@@ -229,6 +233,13 @@ pub fn drive(
             run.residual = r.value;
             seen = Some(r.value);
         }
+        if let Some(c) = checkpoints.filter(|c| run.done.is_multiple_of(c.every)) {
+            let t = Comm::wtime();
+            finite(comm, solver, run.done)?;
+            let time = solver.time(run.done).unwrap_or(0.0);
+            c.save(comm, run.done, time, &solver.state())?;
+            run.untimed += Comm::wtime() - t;
+        }
         monitor.progress(Progress {
             iter: run.done,
             iters: stop.iters,
@@ -240,6 +251,21 @@ pub fn drive(
         }
     }
     Ok(run)
+}
+
+/// Refuses to go on from a state with a NaN or infinite value in any field (collective): the
+/// error names where it is, as a residual check would.
+fn finite(comm: &Comm, solver: &dyn Solver, done: usize) -> Result<()> {
+    let bad = solver
+        .state()
+        .iter()
+        .any(|(_, f)| f.interior().iter().any(|x| !x.is_finite()));
+    let any = comm.all_reduce_value(u8::from(bad), ReduceOp::Max)?;
+    if any == 0 {
+        return Ok(());
+    }
+    let (what, field) = solver.watched();
+    Err(diverged(comm, field, &what, done))
 }
 
 /// The largest residual over all ranks, and whether any rank holds a bad value.

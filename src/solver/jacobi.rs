@@ -10,7 +10,7 @@
 
 use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
 use super::kernels::{max_change, sweep, Kernel, Stores};
-use super::problems::Stencil;
+use super::problems::StencilProblem;
 use super::tiling::{run_pass, tile_shape};
 use crate::comm::Comm;
 use crate::decomp::{frame, Rect};
@@ -19,6 +19,13 @@ use crate::grid::{DistArray, HaloExchange, Layout};
 
 /// Slices of the core sweep between which an overlapped exchange is given a chance to progress.
 const PROGRESS_SLICES: usize = 8;
+
+/// The sweeps in the pass that starts after iteration `it`: at most `time_block`, ending at the
+/// next exchange (the end of the ghost period of width `ghost`) and at `until`, where the driver
+/// needs to see the field.
+fn pass_steps(it: usize, time_block: usize, ghost: usize, until: usize) -> usize {
+    time_block.min(ghost - it % ghost).min(until - it).max(1)
+}
 
 /// What a sweep needs besides the two arrays: the rule, the right-hand side, where it runs.
 struct Sweeper {
@@ -111,7 +118,7 @@ impl Sweeper {
 
 /// A Jacobi-family solver on one rank's block.
 pub struct Jacobi {
-    stencil: Stencil,
+    stencil: StencilProblem,
     layout: Layout,
     sweeper: Sweeper,
     /// The field, and the array the next sweep writes.
@@ -131,7 +138,7 @@ impl Jacobi {
     pub fn new(
         comm: &Comm,
         layout: &Layout,
-        stencil: Stencil,
+        stencil: StencilProblem,
         pool: Option<rayon::ThreadPool>,
         stores: Stores,
         overlap: bool,
@@ -159,11 +166,6 @@ impl Jacobi {
             time_block,
             stale: true,
         }
-    }
-
-    /// The field.
-    pub fn field(&self) -> &DistArray {
-        &self.u
     }
 
     /// One sweep over `region` with the exchange in flight: the cells that need no ghost first,
@@ -218,8 +220,7 @@ impl Solver for Jacobi {
     fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
         let it = pass.done;
         let w = self.layout.ghost;
-        // A pass ends at the next exchange, and where the driver needs to see the field.
-        let steps = self.time_block.min(w - it % w).min(pass.until - it).max(1);
+        let steps = pass_steps(it, self.time_block, w, pass.until);
         let check = pass.check && it + steps == pass.until;
         let exchange_now = it.is_multiple_of(w) || self.stale;
         self.stale = false;
@@ -275,7 +276,7 @@ impl Solver for Jacobi {
         vec![("u", &self.u)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _iters: usize, _time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
         self.u = fields.into_iter().next().expect("one field");
         self.v = self.u.clone();
         // A checkpoint holds no ghosts.
@@ -308,5 +309,47 @@ impl Solver for Jacobi {
                 .map(|((i, j), &x)| (x - exact(b.rows.start + i, b.cols.start + j)).abs())
                 .fold(0.0, f64::max),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::driver::next_stop;
+    use crate::solver::Stopping;
+
+    /// The pass lengths of a run from `first` to `iters` with blocks of `block` over ghost width
+    /// `ghost`, checks every `check`, and monitor stops `at`.
+    fn passes(
+        first: usize,
+        iters: usize,
+        block: usize,
+        ghost: usize,
+        check: usize,
+        at: &[usize],
+    ) -> Vec<usize> {
+        let stop = Stopping {
+            iters,
+            check_every: check,
+            ..Stopping::default()
+        };
+        let (mut it, mut lens) = (first, vec![]);
+        while it < iters {
+            let l = pass_steps(it, block, ghost, next_stop(it, &stop, &[], at));
+            lens.push(l);
+            it += l;
+        }
+        lens
+    }
+
+    #[test]
+    fn passes_end_at_exchanges_checks_and_the_last_iteration() {
+        // Ghost 4, blocks of 4, checks every 10, 23 iterations.
+        assert_eq!(passes(0, 23, 4, 4, 10, &[]), [4, 4, 2, 2, 4, 4, 3]);
+        // A restart in mid-period finishes the period first.
+        assert_eq!(passes(5, 12, 4, 4, 100, &[])[0], 3);
+        // A stop after iteration 6 ends the pass there.
+        assert_eq!(passes(4, 12, 4, 4, 100, &[6])[0], 2);
+        assert_eq!(passes(7, 12, 8, 8, 100, &[6])[0], 1);
     }
 }

@@ -40,5 +40,5 @@ pub use options::{
     CavityParams, Checkpointing, Config, Domain, HeatParams, Problem, Stopping, Sweeps,
 };
 pub use problems::{point, sine_mode};
-pub use report::Report;
-pub use solve::{imbalance, solve, RankStats, Solution};
+pub use report::{imbalance, RankStats, Report};
+pub use solve::{solve, Solution};

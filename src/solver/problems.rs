@@ -36,7 +36,7 @@ pub fn sine_mode(x: f64, y: f64) -> f64 {
 
 /// One of the Jacobi family's problems on a domain: everything its sweeps need to know.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stencil {
+pub struct StencilProblem {
     /// Laplace, Poisson or heat.
     pub problem: Problem,
     /// The grid.
@@ -45,7 +45,7 @@ pub struct Stencil {
     pub heat: HeatParams,
 }
 
-impl Stencil {
+impl StencilProblem {
     /// The update rule.
     pub fn kernel(&self) -> Kernel {
         let (hx, hy) = (self.domain.hx(), self.domain.hy());

@@ -6,7 +6,7 @@ use super::driver::Solver;
 use super::jacobi::Jacobi;
 use super::kernels::Stores;
 use super::options::{Config, Problem};
-use super::problems::Stencil;
+use super::problems::StencilProblem;
 use crate::comm::Comm;
 use crate::grid::Layout;
 
@@ -33,7 +33,7 @@ pub(crate) fn build(
                 let node = 2 * r * c * std::mem::size_of::<f64>() * comm.node_size();
                 super::memory::stores_for(node, super::memory::last_level_cache_bytes())
             });
-            let stencil = Stencil {
+            let stencil = StencilProblem {
                 problem: cfg.problem,
                 domain: cfg.domain.clone(),
                 heat: cfg.heat.clone(),

@@ -75,7 +75,7 @@ pub struct Report {
     pub error: Option<f64>,
     /// With `--stats`: every rank's figures.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub per_rank: Option<Vec<super::RankStats>>,
+    pub per_rank: Option<Vec<RankStats>>,
     /// With `--stats`: the busiest rank's compute time over the mean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_imbalance: Option<f64>,
@@ -85,5 +85,37 @@ impl Report {
     /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a report always serialises")
+    }
+}
+
+/// One rank's share of the work and the time it spent, for studying balance and overlap.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RankStats {
+    /// The rank.
+    pub rank: usize,
+    /// Cells it owns.
+    pub cells: usize,
+    /// Seconds in stencil sweeps and residual checks.
+    pub compute_seconds: f64,
+    /// Seconds in halo exchanges: packing, waiting for neighbours, unpacking.
+    pub halo_seconds: f64,
+    /// Of those, seconds spent waiting for the neighbours' messages.
+    pub wait_seconds: f64,
+    /// Seconds in residual allreduces (waiting for the slowest rank included).
+    pub reduce_seconds: f64,
+    /// Halo messages it sent per iteration.
+    pub messages_per_step: f64,
+    /// Halo bytes it sent per iteration.
+    pub bytes_per_step: f64,
+}
+
+/// The largest over the mean of `f` across ranks: 1 is perfect balance.
+pub fn imbalance(ranks: &[RankStats], f: impl Fn(&RankStats) -> f64) -> f64 {
+    let max = ranks.iter().map(&f).fold(0.0, f64::max);
+    let mean = ranks.iter().map(&f).sum::<f64>() / ranks.len().max(1) as f64;
+    if mean > 0.0 {
+        max / mean
+    } else {
+        1.0
     }
 }

@@ -4,7 +4,7 @@
 use super::driver::{drive, Driven, Monitor, Solver};
 use super::options::Config;
 use super::registry::{build, Built};
-use super::report::Report;
+use super::report::{RankStats, Report};
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::Stencil;
 use crate::error::{Error, Result};
@@ -35,38 +35,6 @@ impl Solution {
     /// rank 0.
     pub fn primary(&self) -> Option<&Array2<f64>> {
         self.fields.first().map(|(_, f)| f)
-    }
-}
-
-/// One rank's share of the work and the time it spent, for studying balance and overlap.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RankStats {
-    /// The rank.
-    pub rank: usize,
-    /// Cells it owns.
-    pub cells: usize,
-    /// Seconds in stencil sweeps and residual checks.
-    pub compute_seconds: f64,
-    /// Seconds in halo exchanges: packing, waiting for neighbours, unpacking.
-    pub halo_seconds: f64,
-    /// Of those, seconds spent waiting for the neighbours' messages.
-    pub wait_seconds: f64,
-    /// Seconds in residual allreduces (waiting for the slowest rank included).
-    pub reduce_seconds: f64,
-    /// Halo messages it sent per iteration.
-    pub messages_per_step: f64,
-    /// Halo bytes it sent per iteration.
-    pub bytes_per_step: f64,
-}
-
-/// The largest over the mean of `f` across ranks: 1 is perfect balance.
-pub fn imbalance(ranks: &[RankStats], f: impl Fn(&RankStats) -> f64) -> f64 {
-    let max = ranks.iter().map(&f).fold(0.0, f64::max);
-    let mean = ranks.iter().map(&f).sum::<f64>() / ranks.len().max(1) as f64;
-    if mean > 0.0 {
-        max / mean
-    } else {
-        1.0
     }
 }
 
@@ -110,7 +78,7 @@ pub fn solve(comm: &Comm, cfg: &Config, monitor: &mut dyn Monitor) -> Result<Sol
         Some(dir) => {
             let names: Vec<&str> = solver.state().iter().map(|(n, _)| *n).collect();
             let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &layout, &names)?;
-            solver.restore(r.fields, r.iters, r.time);
+            solver.restore(r.fields, r.time);
             r.iters
         }
         None => 0,

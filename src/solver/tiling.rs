@@ -39,23 +39,6 @@ pub struct Pass<'a> {
     pub check: Option<Rect>,
 }
 
-/// The number of sweeps in the pass that starts at iteration `it`: at most `block`, and ending
-/// at the latest where something must see the field between iterations: the end of the ghost
-/// period of width `ghost` (the next exchange), the next multiple of each of `every` (residual
-/// checks, checkpoints), and each of `at` still ahead (the last iteration, an injected fault).
-pub fn pass_len(it: usize, block: usize, ghost: usize, every: &[usize], at: &[usize]) -> usize {
-    let mut len = block.min(ghost - it % ghost);
-    for &n in every {
-        len = len.min(n - it % n);
-    }
-    for &a in at {
-        if a > it {
-            len = len.min(a - it);
-        }
-    }
-    len.max(1)
-}
-
 /// The tile shape for a pass of `steps` sweeps over `region` whose two scratch buffers fit in
 /// `budget` bytes: as many whole columns as fit up to a width of 512 cells (longer rows stream
 /// better from memory, shorter ones leave room for taller tiles), then as many rows as the budget
@@ -264,26 +247,6 @@ fn run_tile(
 mod tests {
     use super::*;
     use crate::solver::kernels::sweep;
-
-    #[test]
-    fn passes_end_at_exchanges_checks_and_the_last_iteration() {
-        // Ghost 4, blocks of 4, checks every 10, 23 iterations.
-        let lens: Vec<usize> = {
-            let (mut it, mut v) = (0, vec![]);
-            while it < 23 {
-                let l = pass_len(it, 4, 4, &[10], &[23]);
-                v.push(l);
-                it += l;
-            }
-            v
-        };
-        assert_eq!(lens, [4, 4, 2, 2, 4, 4, 3]);
-        // A restart in mid-period finishes the period first.
-        assert_eq!(pass_len(5, 4, 4, &[100], &[]), 3);
-        // A fault after iteration 6 ends the pass there.
-        assert_eq!(pass_len(4, 4, 4, &[100], &[6]), 2);
-        assert_eq!(pass_len(7, 8, 8, &[], &[6]), 1);
-    }
 
     #[test]
     fn tiles_fit_the_budget() {

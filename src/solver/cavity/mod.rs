@@ -80,16 +80,6 @@ impl CavitySolver {
     pub fn psi(&self) -> &DistArray {
         &self.psi
     }
-
-    /// The vorticity.
-    pub fn omega(&self) -> &DistArray {
-        &self.omega
-    }
-
-    /// The simulated time reached.
-    pub fn simulated_time(&self) -> f64 {
-        self.time
-    }
 }
 
 impl Solver for CavitySolver {
@@ -169,7 +159,7 @@ impl Solver for CavitySolver {
         vec![("psi", &self.psi), ("omega", &self.omega)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _iters: usize, time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, time: f64) {
         let mut f = fields.into_iter();
         self.psi = f.next().expect("psi");
         self.omega = f.next().expect("omega");
