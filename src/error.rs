@@ -94,6 +94,10 @@ pub enum Error {
     /// A field that stopped being finite, or a residual that grew without bound.
     #[error("{0}")]
     Diverged(String),
+    /// A run to a steady state (or a tolerance) that ended without reaching it: stalled, or out
+    /// of steps.
+    #[error("{0}")]
+    NotConverged(String),
     /// A file that could not be read or written.
     #[error("{path}: {message}")]
     Io {
@@ -120,12 +124,14 @@ pub enum Error {
 impl Error {
     /// The process exit code for this error, one per kind, so scripts and schedulers can tell
     /// them apart: 2 for what the user asked wrongly (as for bad arguments), 3 for a run that
-    /// diverged, 4 for files that could not be read or written, 1 for the rest. (The `halo`
+    /// diverged, 4 for files that could not be read or written, 6 for a run to a steady state
+    /// that reached none, 1 for the rest. (The `halo`
     /// command's watchdog exits with 5 when `--timeout` runs out; no error value carries that.)
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Invalid { .. } | Error::Decomposition(_) => 2,
             Error::Diverged(_) => 3,
+            Error::NotConverged(_) => 6,
             Error::Io { .. } => 4,
             Error::Agreed { code, .. } => *code,
             _ => 1,

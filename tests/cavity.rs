@@ -189,6 +189,13 @@ fn bad_cavity_options_are_refused() {
         (&["--ghost", "2"], "--ghost 2"),
         (&["--threads", "2"], "--threads 2"),
         (&["--dt", "0.001"], "--dt is for the heat problem"),
+        // A steady state needs simulated time 1: at Re 1e8 that is more steps than the cap.
+        (
+            &["--re", "1e8"],
+            "--re 1e8: at Re 1e8 on a 16x16 grid the stable step is at most 1.80e-8",
+        ),
+        // A tolerance with too few steps to reach it.
+        (&["--steps", "20", "--tol", "1e-3"], "--iters 20: "),
     ] {
         let mut all = vec!["solve", "--problem", "cavity", "--grid", "16x16"];
         all.extend_from_slice(args);
@@ -198,4 +205,75 @@ fn bad_cavity_options_are_refused() {
         assert_eq!(lines.len(), 1, "{}", run.stderr);
         assert!(lines[0].contains(says), "{}", lines[0]);
     }
+}
+
+#[test]
+fn a_flow_the_grid_cannot_resolve_ends_as_no_steady_state() {
+    // Cell Reynolds number 312: warned up front; the residual then stalls far above the
+    // tolerance, and the run says so with exit 6 after printing what it reached.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--problem",
+            "cavity",
+            "--re",
+            "1e4",
+            "--grid",
+            "31x31",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(6), "{}", run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("halo: warning: the cell Reynolds number is 312 "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(
+            "halo: error: no steady state reached: the residual stopped falling by step "
+        ),
+        "{}",
+        lines[1]
+    );
+    let r: Value =
+        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(r["converged"], Value::Bool(false));
+    assert_eq!(r["stalled_at"], r["iters"], "{r}");
+    // It ran past the least time a steady state needs, and stopped long before the cap.
+    assert!(r["time"].as_f64().unwrap() >= 1.0, "{r}");
+    assert!(r["residual"].as_f64().unwrap() > 1e-3, "{r}");
+}
+
+#[test]
+fn the_summary_says_steps_and_simulated_time() {
+    let run = mpirun(
+        1,
+        &halo_bin(),
+        &[
+            "solve",
+            "--problem",
+            "cavity",
+            "--grid",
+            "16x16",
+            "--steps",
+            "30",
+        ],
+    );
+    run.assert_ok("cavity summary");
+    let json = solve_json(
+        1,
+        &["--problem", "cavity", "--grid", "16x16", "--steps", "30"],
+    );
+    let t = json["time"].as_f64().unwrap();
+    assert!(
+        run.stdout
+            .contains(&format!("30 steps, simulated time {t:.6}")),
+        "{}",
+        run.stdout
+    );
 }

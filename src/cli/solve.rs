@@ -27,7 +27,8 @@ pub struct ProblemArgs {
           allow_hyphen_values = true)]
     pub grid: (usize, usize),
     /// Iterations (time steps for heat and cavity); with --tol, at most this many
-    /// [default: 1000; cavity: until steady, --tol 1e-3].
+    /// [default: 1000; cavity: until steady (--tol 1e-3, counted from simulated time 1 on),
+    /// at most 10000000 steps, ending with exit 6 if the residual stalls or the steps run out].
     #[arg(long, visible_alias = "steps", value_name = "N")]
     pub iters: Option<usize>,
     /// Stop when the largest change of a cell in one iteration is at most this.
@@ -146,7 +147,6 @@ impl ProblemArgs {
 
     /// The solver configuration these arguments describe.
     pub fn config(&self) -> Config {
-        let cavity = self.problem == Problem::Cavity;
         Config {
             problem: self.problem,
             domain: Domain {
@@ -156,14 +156,7 @@ impl ProblemArgs {
                 ghost: self.ghost(),
                 threads: self.threads,
             },
-            stop: Stopping {
-                // The cavity runs to a steady state unless told otherwise.
-                iters: self.iters.unwrap_or(if cavity { 10_000_000 } else { 1000 }),
-                tol: self
-                    .tol
-                    .or((cavity && self.iters.is_none()).then_some(CavityParams::STEADY_TOL)),
-                check_every: self.check_every,
-            },
+            stop: self.stopping(),
             sweeps: Sweeps {
                 overlap: !self.no_overlap,
                 stores: self.stores.choice(),
@@ -178,6 +171,32 @@ impl ProblemArgs {
                 sweeps: self.sweeps,
             },
             ..Config::default()
+        }
+    }
+
+    /// When the run stops. The cavity runs to a steady state unless told otherwise, and from
+    /// rest a steady state takes time: it counts only from the least simulated time on, and a
+    /// residual that stops falling ends the run.
+    pub fn stopping(&self) -> Stopping {
+        let iters = self.iters.unwrap_or(1000);
+        let tol = self.tol;
+        if self.problem != Problem::Cavity {
+            return Stopping {
+                iters,
+                tol,
+                check_every: self.check_every,
+                ..Stopping::default()
+            };
+        }
+        let steady =
+            CavityParams::steady_state(tol.unwrap_or(CavityParams::STEADY_TOL), self.check_every);
+        match self.iters {
+            None => steady,
+            Some(iters) => Stopping {
+                iters,
+                tol,
+                ..steady
+            },
         }
     }
 
@@ -271,6 +290,11 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         ..args.problem.config()
     };
     args.problem.validate()?;
+    if world.rank() == 0 {
+        if let Some(w) = resolution_warning(&cfg) {
+            eprintln!("halo: warning: {w}");
+        }
+    }
     if let Some(t) = args.timeout {
         if !(t.is_finite() && t > 0.0) {
             return Err(Error::Config(format!(
@@ -317,8 +341,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report))?,
         None => Vec::new(),
     };
+    // The same on every rank: every figure it reads was agreed.
+    let outcome = steady_outcome(&cfg, args.problem.iters.is_none(), &report);
     if !root {
-        return Ok(());
+        return outcome;
     }
     if args.stats {
         if let Some(ranks) = &sol.per_rank {
@@ -342,6 +368,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s of which waiting {:.3} s)",
             r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds, r.wait_seconds
         );
+        if let Some(t) = r.time {
+            let steps = r.steps.map_or(String::new(), |n| format!("{n} steps, "));
+            println!("{steps}simulated time {t:.6}");
+        }
         if let Some(e) = r.error {
             println!("max error against the exact solution {e:.6e}");
         }
@@ -356,6 +386,51 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         for p in &written {
             println!("wrote {}", p.display());
         }
+    }
+    outcome
+}
+
+/// For a cavity whose grid is too coarse for its Re, what to expect.
+fn resolution_warning(cfg: &Config) -> Option<String> {
+    if cfg.problem != Problem::Cavity {
+        return None;
+    }
+    let d = &cfg.domain;
+    let cell = halo::solver::cavity::Cavity::new(d.nx, d.ny, cfg.cavity.re).cell_reynolds();
+    (cell > CavityParams::CELL_RE_LIMIT).then(|| {
+        format!(
+            "the cell Reynolds number is {cell:.0} (Re {} on {}x{}): beyond about {} the scheme is not expected to reach a steady state; refine the grid",
+            cfg.cavity.re,
+            d.nx,
+            d.ny,
+            CavityParams::CELL_RE_LIMIT
+        )
+    })
+}
+
+/// A run to a steady state that reached none is a failure (exit 6), though its results are
+/// printed and written: one that stalled, or, when the run was to go on until steady
+/// (`until_steady`: no step count given), one that ran out of steps.
+fn steady_outcome(cfg: &Config, until_steady: bool, r: &solver::Report) -> halo::Result<()> {
+    let tol = cfg.stop.tol.unwrap_or(0.0);
+    let at = |n: usize| match r.time {
+        Some(t) => format!("step {n} (t = {t:.4})"),
+        None => format!("iteration {n}"),
+    };
+    if let Some(n) = r.stalled_at {
+        return Err(Error::NotConverged(format!(
+            "no steady state reached: the residual stopped falling by {}, at {:.3e} against the tolerance {tol:e}; the grid may be too coarse for this Re",
+            at(n),
+            r.residual
+        )));
+    }
+    if until_steady && cfg.problem == Problem::Cavity && !r.converged {
+        return Err(Error::NotConverged(format!(
+            "no steady state reached within {} steps: the residual is {:.3e} at {}, the tolerance {tol:e}",
+            cfg.stop.iters,
+            r.residual,
+            at(r.iters)
+        )));
     }
     Ok(())
 }

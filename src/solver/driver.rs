@@ -15,7 +15,9 @@
 //! for messages), reductions; checkpoints and hooks are left out of the loop's time.
 //!
 //! A checkpoint is written only of a state checked to be finite everywhere, so a restart never
-//! resumes from a blown-up run.
+//! resumes from a blown-up run. A time-stepped run to a steady state may ask for a least
+//! simulated time and for stall detection ([`Stopping`]): it then ends with
+//! [`Driven::stalled`] rather than run on with a residual that no longer falls.
 //!
 //! A wall-clock limit is not the driver's: it must end a job even when a rank is stuck inside an
 //! MPI call, which only a thread that ends the process can do, and a library must not end its
@@ -157,6 +159,9 @@ pub struct Driven {
     /// This rank's seconds outside the iterations (checkpoints, the monitor), to leave out of
     /// the loop's time.
     pub untimed: f64,
+    /// With stall detection: the iteration after which the residual stopped falling, when the
+    /// run ended for that reason.
+    pub stalled: Option<usize>,
 }
 
 /// The next iteration after `done` where the state must be seen: the next residual check, the
@@ -195,8 +200,10 @@ pub fn drive(
         converged: false,
         time: Timings::default(),
         untimed: 0.0,
+        stalled: None,
     };
     let mut first_residual = None;
+    let mut history = Stall::default();
     while run.done < stop.iters {
         let until = next_stop(run.done, stop, &every, &at);
         let pass = Pass {
@@ -245,12 +252,57 @@ pub fn drive(
             iters: stop.iters,
             residual: seen,
         });
-        if seen.is_some_and(|r| stop.tol.is_some_and(|tol| r <= tol)) {
+        let Some(r) = seen else { continue };
+        let Some(tol) = stop.tol else { continue };
+        // Before the least simulated time, a small residual says only that little has happened.
+        let late_enough = match (stop.min_time, solver.time(run.done)) {
+            (Some(least), Some(t)) => t >= least,
+            _ => true,
+        };
+        if r <= tol && late_enough {
             run.converged = true;
             break;
         }
+        if let Some(window) = stop.stall_window.filter(|_| late_enough) {
+            if history.push(r, window) {
+                run.stalled = Some(run.done);
+                break;
+            }
+        }
     }
     Ok(run)
+}
+
+/// The residuals checked so far, for stall detection: has the lowest of the last `window` come no
+/// lower than 0.9 × the lowest before them? Kept as the lowest residual before the window and the
+/// window itself, so each check costs O(window).
+#[derive(Debug, Default)]
+struct Stall {
+    /// The lowest residual before the window.
+    before: Option<f64>,
+    /// The last residuals, oldest first.
+    recent: std::collections::VecDeque<f64>,
+    /// Residuals seen in all.
+    seen: usize,
+}
+
+impl Stall {
+    /// Adds a residual; true once the run has stalled (after at least `2·window` residuals).
+    fn push(&mut self, r: f64, window: usize) -> bool {
+        self.recent.push_back(r);
+        self.seen += 1;
+        if self.recent.len() > window {
+            let out = self.recent.pop_front().expect("longer than the window");
+            self.before = Some(self.before.map_or(out, |b| b.min(out)));
+        }
+        match self.before {
+            Some(before) if self.seen >= 2 * window => {
+                let low = self.recent.iter().copied().fold(f64::INFINITY, f64::min);
+                low > 0.9 * before
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Refuses to go on from a state with a NaN or infinite value in any field (collective): the
@@ -311,16 +363,38 @@ mod tests {
     fn passes_end_at_every_place_the_state_is_seen() {
         let stop = Stopping {
             iters: 100,
-            tol: None,
             check_every: 10,
+            ..Stopping::default()
         };
         assert_eq!(next_stop(0, &stop, &[], &[]), 10);
         assert_eq!(next_stop(10, &stop, &[], &[]), 20);
         assert_eq!(next_stop(13, &stop, &[7], &[]), 14);
         assert_eq!(next_stop(13, &stop, &[], &[15, 3]), 15);
         assert_eq!(next_stop(95, &stop, &[], &[]), 100);
-        let short = Stopping { iters: 7, ..stop };
+        let short = Stopping {
+            iters: 7,
+            ..stop.clone()
+        };
         assert_eq!(next_stop(0, &short, &[], &[]), 7);
         assert!(short.checks_at(7) && !short.checks_at(6));
+    }
+
+    #[test]
+    fn a_falling_residual_never_stalls_and_a_flat_one_does() {
+        let mut falling = Stall::default();
+        assert!((0..1000).all(|k| !falling.push(0.99f64.powi(k), 20)));
+        let mut flat = Stall::default();
+        let stalled: Vec<bool> = (0..40)
+            .map(|k| flat.push(1.0 + 0.1 * f64::from(k % 3), 10))
+            .collect();
+        // Not before twice the window, then at once.
+        assert!(stalled[..19].iter().all(|s| !s));
+        assert!(stalled[19]);
+        // A residual that keeps falling, if slowly (1 % a check), gets under 0.9x in a window.
+        let mut slow = Stall::default();
+        assert!((0..500).all(|k| !slow.push(0.99f64.powi(k), 11)));
+        // One too slow (0.5 % a check over windows of 10 checks: 5 %) stalls.
+        let mut crawl = Stall::default();
+        assert!((0..100).any(|k| crawl.push(0.995f64.powi(k), 10)));
     }
 }

@@ -87,12 +87,21 @@ pub(crate) fn invalid<T>(quantity: &'static str, value: impl fmt::Display, why: 
     })
 }
 
+/// `x` as people write it: `1e8` rather than `100000000`, `0.25` as it is.
+fn compact(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Checks that `x` is a finite positive number.
 fn positive(quantity: &'static str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        invalid(quantity, x, "must be a positive number")
+        invalid(quantity, compact(x), "must be a positive number")
     }
 }
 
@@ -156,7 +165,8 @@ impl Domain {
 }
 
 /// When the driver stops: after `iters` iterations, or once the residual, checked every
-/// `check_every` iterations, is at most `tol`.
+/// `check_every` iterations, is at most `tol` (and the simulated time at least `min_time`); or,
+/// with a tolerance and `stall_window`, once the residual has stopped falling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stopping {
     /// Iterations (time steps, for heat and the cavity) at most, counted from the start of the
@@ -166,6 +176,12 @@ pub struct Stopping {
     pub tol: Option<f64>,
     /// Iterations between residual checks (each one an allreduce).
     pub check_every: usize,
+    /// Time-stepping to a steady state: the tolerance counts only from this simulated time on (a
+    /// flow that has barely started changes little per step without being steady).
+    pub min_time: Option<f64>,
+    /// With a tolerance: give up once the lowest residual of the last `stall_window` checks is
+    /// no lower than 0.9 × the lowest before them (the run has stopped getting closer).
+    pub stall_window: Option<usize>,
 }
 
 impl Default for Stopping {
@@ -175,6 +191,8 @@ impl Default for Stopping {
             iters: 1000,
             tol: None,
             check_every: 100,
+            min_time: None,
+            stall_window: None,
         }
     }
 }
@@ -190,6 +208,12 @@ impl Stopping {
         }
         if let Some(t) = self.tol {
             positive("tolerance", t)?;
+        }
+        if let Some(t) = self.min_time {
+            positive("least simulated time", t)?;
+        }
+        if self.stall_window == Some(0) {
+            return invalid("stall window", 0, "must be at least 1 check");
         }
         Ok(())
     }
@@ -329,9 +353,39 @@ impl CavityParams {
     /// 129 × 129 (`tests/cavity.rs` checks it).
     pub const STEADY_TOL: f64 = 1e-3;
 
-    /// Checks Re and the sweeps, and that the cavity runs as it must on `domain` and `sweeps`
-    /// (one step per pass, ghost width 1, one thread per rank).
-    pub fn validate(&self, domain: &Domain, jacobi: &Sweeps) -> Result<()> {
+    /// The most steps a run to a steady state takes before it says none was reached.
+    pub const STEP_CAP: usize = 10_000_000;
+
+    /// The least simulated time before a steady state counts: one passage of the lid (side 1
+    /// at speed 1). Before it, a small change per unit time says only that the flow has barely
+    /// started: at high Re the stable step is tiny, and the change per step tinier.
+    pub const MIN_STEADY_TIME: f64 = 1.0;
+
+    /// Residual checks over which a run to a steady state must get its residual 10 % lower
+    /// than ever before, or end as stalled.
+    pub const STALL_WINDOW: usize = 200;
+
+    /// The cell Reynolds number beyond which the scheme is not expected to settle: measured here,
+    /// Re 5000 on 63² (cell Re 78) still reaches a steady state and Re 10⁴ on 31² (312) stalls.
+    pub const CELL_RE_LIMIT: f64 = 100.0;
+
+    /// The stopping rules of a run to a steady state at tolerance `tol`, checked every
+    /// `check_every` steps: at most [`Self::STEP_CAP`] steps, steady only from
+    /// [`Self::MIN_STEADY_TIME`] on, given up when stalled over [`Self::STALL_WINDOW`] checks.
+    pub fn steady_state(tol: f64, check_every: usize) -> Stopping {
+        Stopping {
+            iters: Self::STEP_CAP,
+            tol: Some(tol),
+            check_every,
+            min_time: Some(Self::MIN_STEADY_TIME),
+            stall_window: Some(Self::STALL_WINDOW),
+        }
+    }
+
+    /// Checks Re and the sweeps, that the cavity runs as it must on `domain` and `sweeps`
+    /// (one step per pass, ghost width 1, one thread per rank), and that a run to a steady state
+    /// (`stop` with a tolerance and a least time) can reach that time within its steps.
+    pub fn validate(&self, domain: &Domain, jacobi: &Sweeps, stop: &Stopping) -> Result<()> {
         positive("Reynolds number", self.re)?;
         if self.sweeps == 0 {
             return invalid("SOR sweeps", 0, "must be at least 1");
@@ -356,6 +410,25 @@ impl CavityParams {
                 domain.threads,
                 "the cavity runs one thread per rank; use more ranks",
             );
+        }
+        if let (Some(least), Some(_)) = (stop.min_time, stop.tol) {
+            // No step is longer than the one at the lid's speed.
+            let dt = super::cavity::Cavity::new(domain.nx, domain.ny, self.re).dt(1.0);
+            let steps = (least / dt).ceil();
+            if steps > stop.iters as f64 {
+                let why = format!(
+                    "at Re {} on a {}x{} grid the stable step is at most {dt:.2e}, so the least simulated time of a steady state ({least}) takes at least {steps:.2e} steps, more than the {} allowed",
+                    compact(self.re),
+                    domain.nx,
+                    domain.ny,
+                    stop.iters
+                );
+                return if stop.iters >= Self::STEP_CAP {
+                    invalid("Reynolds number", compact(self.re), &why)
+                } else {
+                    invalid("iterations", stop.iters, &why)
+                };
+            }
         }
         Ok(())
     }
@@ -394,7 +467,7 @@ impl Config {
             }
         }
         match self.problem {
-            Problem::Cavity => self.cavity.validate(&self.domain, &self.sweeps),
+            Problem::Cavity => self.cavity.validate(&self.domain, &self.sweeps, &self.stop),
             Problem::Heat => {
                 self.sweeps.validate(self.domain.ghost)?;
                 self.heat.validate(&self.domain)
@@ -538,6 +611,27 @@ mod tests {
             e,
             "ghost width 2: the cavity exchanges every step (ghost width 1)"
         );
+        let mut steady = c.clone();
+        steady.domain = Domain {
+            nx: 31,
+            ny: 31,
+            ..Domain::default()
+        };
+        steady.stop = CavityParams::steady_state(1e-3, 100);
+        steady.cavity.re = 1e4;
+        steady.validate().unwrap();
+        steady.cavity.re = 1e8;
+        let e = steady.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "Reynolds number 1e8: at Re 1e8 on a 31x31 grid the stable step is at most 1.80e-8"
+            ),
+            "{e}"
+        );
+        steady.cavity.re = 100.0;
+        steady.stop.iters = 50;
+        let e = steady.validate().unwrap_err().to_string();
+        assert!(e.starts_with("iterations 50: "), "{e}");
         let mut re = c;
         re.cavity.re = -5.0;
         let e = re.validate().unwrap_err().to_string();

@@ -42,6 +42,10 @@ pub struct Report {
     pub residual: f64,
     /// Whether `tol` was reached (always false without `--tol`).
     pub converged: bool,
+    /// With stall detection: the iteration at which the run ended because its residual had
+    /// stopped falling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stalled_at: Option<usize>,
     /// The sum of the final interior field, in row-major order.
     pub checksum: f64,
     /// SHA-256 of the gathered final field as little-endian `f64` in row-major order, hex.

@@ -141,6 +141,7 @@ fn sum_up(
         mcells_per_s: (d.nx * d.ny) as f64 * (done - run.first) as f64 / seconds / 1e6,
         residual: run.residual,
         converged: run.converged,
+        stalled_at: run.stalled,
         checksum: 0.0,
         field_sha256: None,
         compute_seconds: max(t.compute)?,

@@ -36,6 +36,13 @@ impl Cavity {
         }
     }
 
+    /// The cell Reynolds number `U·h/ν` of the coarser direction: central differences of the
+    /// advection term stay free of wiggles below 2, and the grid resolves the wall layers only
+    /// while it is moderate.
+    pub fn cell_reynolds(&self) -> f64 {
+        self.lid * self.hx.max(self.hy) / self.nu
+    }
+
     /// The stable step for the largest speed `umax` (at least the lid's).
     pub fn dt(&self, umax: f64) -> f64 {
         let (ix2, iy2) = (1.0 / (self.hx * self.hx), 1.0 / (self.hy * self.hy));
