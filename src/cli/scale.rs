@@ -42,7 +42,16 @@ pub struct ScaleArgs {
     /// Where scaling.csv, scaling.json and scaling.png go (created if needed).
     #[arg(long, value_name = "DIR", default_value = "scaling")]
     pub out: PathBuf,
+    /// Run rank counts up to N, however many slots the launcher has. Without it, counts above
+    /// 4 ranks per slot the launcher can see are refused: this machine's cores for mpirun, the
+    /// slots of a --hostfile or --host in --mpirun-args, SLURM_NTASKS under srun. A few ranks per
+    /// core still run (slowly); thousands on a workstation only swamp it.
+    #[arg(long, value_name = "N")]
+    pub max_ranks: Option<usize>,
 }
+
+/// Ranks per visible slot that `halo scale` runs without `--max-ranks`.
+const RANKS_PER_SLOT: usize = 4;
 
 /// Runs `halo scale`.
 pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
@@ -100,6 +109,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         Launcher::Mpirun(extra)
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    check_rank_limit(a, &launcher, cores)?;
     halo::io::ensure_dir(&a.out)?;
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "halo".into(),
@@ -141,7 +151,14 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         );
         bar
     });
-    let points = scale::run_study(&study, &exe, |done, total, note| match &bar {
+    // From here a SIGINT, SIGTERM or SIGHUP ends the running job whole and stops the study;
+    // without this, a signal would end halo scale and leave its job computing.
+    scale::signals::install().map_err(|e| {
+        Error::Config(format!(
+            "cannot catch signals to stop the study cleanly: {e}"
+        ))
+    })?;
+    let outcome = scale::run_study(&study, &exe, |done, total, note| match &bar {
         Some(b) => {
             b.set_position(done as u64);
             b.set_message(note.to_string());
@@ -151,27 +168,107 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print_table(mode, &what, cores, &points);
+    let (points, stopped) = (&outcome.points, outcome.stopped);
+    print_table(mode, &what, cores, points, stopped);
     let (csv, json, png) = (
         a.out.join("scaling.csv"),
         a.out.join("scaling.json"),
         a.out.join("scaling.png"),
     );
-    scale::write_csv(&csv, &points)?;
-    scale::write_json(&json, mode, &what, cores, &points)?;
-    scale::write_plot(&png, mode, &what, &points)?;
+    scale::write_csv(&csv, points)?;
+    scale::write_json(&json, mode, &what, cores, points, stopped)?;
+    scale::write_plot(&png, mode, &what, points, stopped)?;
     for f in [csv, json, png] {
         println!("wrote {}", f.display());
     }
+    // A signal that came after the last run still asked halo scale to stop: say so in the
+    // exit code, with the results complete.
+    if let Some(sig) = stopped.map(|s| s.signal).or_else(scale::signals::caught) {
+        let measured: Vec<String> = points
+            .iter()
+            .filter(|p| p.seconds.is_some())
+            .map(|p| p.ranks.to_string())
+            .collect();
+        let measured = match measured.len() {
+            0 => "nothing was measured".to_string(),
+            _ => format!("measured: {} ranks", measured.join(", ")),
+        };
+        let name = scale::signals::name(sig);
+        let line = match stopped {
+            None => format!("stopped by {name} after the last run; the results are complete"),
+            Some(s) => {
+                let what = match s.ranks {
+                    Some(k) => format!("ended the {k}-rank job"),
+                    None => "before the next rank count".to_string(),
+                };
+                format!(
+                    "stopped by {name}: {what}; {measured} (partial results in {})",
+                    a.out.display()
+                )
+            }
+        };
+        exit_with(128 + sig, &line);
+    }
     Ok(())
+}
+
+/// Refuses rank counts beyond `--max-ranks`, or without it beyond [`RANKS_PER_SLOT`] ranks per
+/// slot the launcher can see.
+fn check_rank_limit(a: &ScaleArgs, launcher: &Launcher, cores: usize) -> halo::Result<()> {
+    let Some(&most) = a.ranks.iter().max() else {
+        return Ok(());
+    };
+    match a.max_ranks {
+        Some(0) => Err(Error::Config("--max-ranks must be at least 1".into())),
+        Some(n) if most > n => Err(Error::Config(format!(
+            "--ranks {most}: more than --max-ranks {n}"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            let slots = launcher.slots(cores, |v| std::env::var(v).ok())?;
+            let limit = slots.count.max(1).saturating_mul(RANKS_PER_SLOT);
+            if most <= limit {
+                return Ok(());
+            }
+            let who = if matches!(launcher, Launcher::Srun(_)) {
+                "srun"
+            } else {
+                "mpirun"
+            };
+            Err(Error::Config(format!(
+                "--ranks {most}: far beyond the {} slots {who} can see ({}); at most {limit} \
+                 ranks ({RANKS_PER_SLOT} per slot) are run unless you pass --max-ranks {most}",
+                slots.count, slots.source
+            )))
+        }
+    }
+}
+
+/// Prints `halo: error: LINE` and exits with `code`: for the ends of a study that the library's
+/// error kinds do not describe. Output printed so far is flushed first.
+fn exit_with(code: i32, line: &str) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("halo: error: {line}");
+    std::process::exit(code)
 }
 
 fn fmt(x: Option<f64>, prec: usize) -> String {
     x.map_or("-".into(), |v| format!("{v:.prec$}"))
 }
 
-fn print_table(mode: Mode, what: &str, cores: usize, points: &[Point]) {
-    println!("{mode} scaling: {what}, on a machine with {cores} cores");
+fn print_table(
+    mode: Mode,
+    what: &str,
+    cores: usize,
+    points: &[Point],
+    stopped: Option<scale::Stop>,
+) {
+    let partial = match stopped {
+        Some(s) => format!(" (partial: stopped by {})", scale::signals::name(s.signal)),
+        None => String::new(),
+    };
+    println!("{mode} scaling: {what}, on a machine with {cores} cores{partial}");
     println!(
         "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  note",
         "ranks", "px x py", "grid", "seconds", "Mcells/s", "speed-up", "efficiency", "comm share"

@@ -8,12 +8,14 @@
 //!   `E(K) = T(K₀)/T(K)`, and the scaled speed-up is `S = K·E`.
 //!
 //! A run that fails or times out is reported as such; the other points still run. Each run is a
-//! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started.
+//! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started, and so is the
+//! running job when the study is stopped by a signal ([`signals`]).
 
 mod launch;
 mod output;
+pub mod signals;
 
-pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, GRACE};
+pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
 pub use output::{write_csv, write_json, write_plot};
 
 use crate::bench::median;
@@ -134,16 +136,40 @@ pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
     }
 }
 
+/// Why a study ended before its last run: a signal caught (see [`signals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    /// The signal, e.g. `libc::SIGINT`.
+    pub signal: i32,
+    /// The rank count cut short (its running job ended, or its repetitions not all run); `None`
+    /// when the signal came between rank counts.
+    pub ranks: Option<usize>,
+}
+
+/// What a study measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// One point per rank count, in the order run; the status of those a stop cut short or
+    /// left unrun says so.
+    pub points: Vec<Point>,
+    /// Set when a signal stopped the study before its last run.
+    pub stopped: Option<Stop>,
+}
+
 /// Runs the study, calling `progress(done, total, point_so_far)` after every run. Returns one
 /// point per rank count, in order.
+///
+/// A SIGINT, SIGTERM or SIGHUP caught meanwhile (once [`signals::install`] was called) ends the
+/// running job whole and stops the study: the points finished are kept, the others are marked.
 pub fn run_study(
     study: &Study,
     exe: &std::path::Path,
     mut progress: impl FnMut(usize, usize, &str),
-) -> Result<Vec<Point>> {
+) -> Result<Outcome> {
     let total = study.ranks.len() * study.repeat;
     let mut done = 0;
     let mut points = Vec::new();
+    let mut stopped: Option<Stop> = None;
     for &k in &study.ranks {
         let (procs, nx, ny) = match study.mode {
             Mode::Strong => (None, study.grid.0, study.grid.1),
@@ -152,20 +178,50 @@ pub fn run_study(
                 (Some(g), nx, ny)
             }
         };
+        let oversubscribed = k > study.cores;
+        let mut point = Point {
+            ranks: k,
+            px: procs.map(|g| g.px),
+            py: procs.map(|g| g.py),
+            nx,
+            ny,
+            seconds: None,
+            mcells_per_s: None,
+            speedup: None,
+            efficiency: None,
+            comm_share: None,
+            oversubscribed,
+            runs: 0,
+            status: String::new(),
+        };
+        if let Some(stop) = stopped {
+            point.status = format!("not run: stopped by {}", signals::name(stop.signal));
+            points.push(point);
+            continue;
+        }
         let mut args = study.solve_args.clone();
         args.extend(["--grid".into(), format!("{nx}x{ny}")]);
         if let Some(g) = procs {
             args.extend(["--procs".into(), g.to_string()]);
         }
-        let oversubscribed = k > study.cores;
         let mut times = Vec::new();
         let mut reports = Vec::new();
         let mut failure = None;
+        let mut tried = 0;
         for rep in 0..study.repeat {
-            let outcome = study
-                .launcher
-                .run(exe, k, oversubscribed, &args, study.timeout);
-            done += 1;
+            let outcome = match signals::caught() {
+                Some(sig) if rep == 0 => {
+                    stopped = Some(Stop {
+                        signal: sig,
+                        ranks: None,
+                    });
+                    break;
+                }
+                Some(sig) => RunOutcome::Stopped(sig),
+                None => study
+                    .launcher
+                    .run(exe, k, oversubscribed, &args, study.timeout),
+            };
             let note = match &outcome {
                 RunOutcome::Ok(r) => {
                     let t = r["seconds"].as_f64().unwrap_or(f64::NAN);
@@ -177,8 +233,27 @@ pub fn run_study(
                     failure = Some(why.clone());
                     format!("{k} ranks, run {}/{}: {why}", rep + 1, study.repeat)
                 }
+                RunOutcome::Stopped(sig) => {
+                    stopped = Some(Stop {
+                        signal: *sig,
+                        ranks: Some(k),
+                    });
+                    break;
+                }
             };
+            done += 1;
+            tried += 1;
             progress(done, total, &note);
+        }
+        if let Some(stop) = stopped {
+            let name = signals::name(stop.signal);
+            point.status = match stop.ranks {
+                None => format!("not run: stopped by {name}"),
+                Some(_) if study.repeat == 1 => format!("stopped by {name} while running"),
+                Some(_) => format!("stopped by {name} after {tried} of {} runs", study.repeat),
+            };
+            points.push(point);
+            continue;
         }
         let seconds = median(&times);
         // The report of the run whose time is nearest the median.
@@ -194,31 +269,24 @@ pub fn run_study(
                 .cloned()
         });
         let get = |key: &str| typical.as_ref().and_then(|r| r[key].as_f64());
-        points.push(Point {
-            ranks: k,
-            px: get("px").map(|v| v as usize).or(procs.map(|g| g.px)),
-            py: get("py").map(|v| v as usize).or(procs.map(|g| g.py)),
-            nx,
-            ny,
-            mcells_per_s: seconds.and_then(|t| {
-                let iters = get("iters")?;
-                Some(nx as f64 * ny as f64 * iters / t / 1e6)
-            }),
-            comm_share: get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s),
-            seconds,
-            speedup: None,
-            efficiency: None,
-            oversubscribed,
-            runs: times.len(),
-            status: match (&failure, times.len()) {
-                (None, _) => "ok".into(),
-                (Some(why), 0) => why.clone(),
-                (Some(why), n) => format!("{n} of {} runs ok; {why}", study.repeat),
-            },
+        point.px = get("px").map(|v| v as usize).or(point.px);
+        point.py = get("py").map(|v| v as usize).or(point.py);
+        point.mcells_per_s = seconds.and_then(|t| {
+            let iters = get("iters")?;
+            Some(nx as f64 * ny as f64 * iters / t / 1e6)
         });
+        point.comm_share = get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s);
+        point.seconds = seconds;
+        point.runs = times.len();
+        point.status = match (&failure, times.len()) {
+            (None, _) => "ok".into(),
+            (Some(why), 0) => why.clone(),
+            (Some(why), n) => format!("{n} of {} runs ok; {why}", study.repeat),
+        };
+        points.push(point);
     }
     derive_speedups(study.mode, &mut points);
-    Ok(points)
+    Ok(Outcome { points, stopped })
 }
 
 #[cfg(test)]
