@@ -195,18 +195,19 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
     let (rows, json) = read_results(&dir);
     assert_eq!(rows.len(), 4);
     let p = json["points"].as_array().unwrap();
+    // Run in increasing order: 1, 2, 3.
     assert_eq!(p[0]["status"], "ok");
+    assert_eq!(p[1]["status"], "ok");
     assert!(
-        p[1]["status"]
+        p[2]["status"]
             .as_str()
             .unwrap()
             .starts_with("exit 2: halo: error: 3 ranks cannot split"),
         "{}",
-        p[1]
+        p[2]
     );
-    assert!(p[1]["seconds"].is_null());
-    assert_eq!(p[2]["status"], "ok");
-    assert!(rows[2].last().unwrap().contains("exit 2"));
+    assert!(p[2]["seconds"].is_null());
+    assert!(rows[3].last().unwrap().contains("exit 2"));
     assert_plot(&dir);
 
     // A run that outlives --timeout is stopped, job and all. The bound guards that the stop is
@@ -528,4 +529,47 @@ fn absurd_rank_counts_are_refused_before_launching_unless_asked_for() {
         .collect();
     assert_eq!(launched, ["-n 500", "-n 100000"]);
     let _ = std::fs::remove_dir_all(&bin);
+}
+
+#[test]
+fn rank_counts_run_once_each_in_increasing_order_against_the_smallest() {
+    let dir = out_dir("order");
+    for (mode, given) in [("strong", "2,1,1"), ("weak", "3,1")] {
+        let start = Instant::now();
+        let out = scale_ok(&[
+            "--ranks",
+            given,
+            "--mode",
+            mode,
+            "--grid",
+            "48x32",
+            "--iters",
+            "20",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        let wall = start.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = if mode == "strong" { "1,2" } else { "1,3" };
+        let said: Vec<&str> = err.lines().filter(|l| l.contains("run as")).collect();
+        assert_eq!(
+            said,
+            [format!("scale: --ranks {given} run as {want}: each count once, in increasing order, the smallest the baseline")],
+            "{err}"
+        );
+        // One run per distinct count, no more.
+        assert!(
+            err.contains("scale: [2/2]") && !err.contains("[3/"),
+            "{err}"
+        );
+        let (rows, json) = read_results(&dir);
+        let ranks: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(ranks.join(","), want);
+        let points = json["points"].as_array().unwrap();
+        assert_eq!(points[0]["speedup"].as_f64(), Some(1.0), "{json}");
+        assert_eq!(points[0]["efficiency"].as_f64(), Some(1.0), "{json}");
+        // Every figure against the 1-rank run.
+        assert_derived(&json, 20.0, wall);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,9 +115,19 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         path: "halo".into(),
         message: e.to_string(),
     })?;
+    // Speed-ups are measured against the fewest ranks, and a count run twice would be two points
+    // at one abscissa: run each count once, in increasing order, and say so if that changed.
+    let ranks = scale::rank_order(&a.ranks);
+    if ranks != a.ranks {
+        eprintln!(
+            "scale: --ranks {} run as {}: each count once, in increasing order, the smallest the baseline",
+            list(&a.ranks),
+            list(&ranks)
+        );
+    }
     let study = Study {
         mode,
-        ranks: a.ranks.clone(),
+        ranks: ranks.clone(),
         repeat: a.repeat,
         grid: p.grid,
         solve_args: super::solve::given_options(matches),
@@ -137,11 +147,11 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         if mode == Mode::Weak { " per rank" } else { "" },
         p.threads
     );
-    let over: Vec<usize> = a.ranks.iter().copied().filter(|&k| k > cores).collect();
+    let over: Vec<usize> = ranks.iter().copied().filter(|&k| k > cores).collect();
     if !over.is_empty() {
         eprintln!("scale: this machine has {cores} cores: runs on {over:?} ranks are oversubscribed (ranks share cores), so their times say little about speed");
     }
-    let total = a.ranks.len() * a.repeat;
+    let total = ranks.len() * a.repeat;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
@@ -251,6 +261,15 @@ fn exit_with(code: i32, line: &str) -> ! {
     let _ = std::io::stdout().flush();
     eprintln!("halo: error: {line}");
     std::process::exit(code)
+}
+
+/// `1,2,4`.
+fn list(ranks: &[usize]) -> String {
+    ranks
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn fmt(x: Option<f64>, prec: usize) -> String {

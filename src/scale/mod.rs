@@ -48,7 +48,7 @@ impl fmt::Display for Mode {
 pub struct Study {
     /// Strong or weak.
     pub mode: Mode,
-    /// The rank counts, in the order to run them.
+    /// The rank counts; they are run once each, in increasing order (see [`rank_order`]).
     pub ranks: Vec<usize>,
     /// Runs per rank count; the median time counts.
     pub repeat: usize,
@@ -110,11 +110,23 @@ pub fn weak_grid(ranks: usize, bx: usize, by: usize) -> Result<(ProcGrid, usize,
     Ok((g, g.px * bx, g.py * by))
 }
 
-/// Fills in speed-up and efficiency relative to the first point with a time.
+/// The rank counts a study runs: each once, in increasing order, so the first is the smallest
+/// and every speed-up is measured against fewer ranks.
+pub fn rank_order(given: &[usize]) -> Vec<usize> {
+    let mut ranks = given.to_vec();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// Fills in speed-up and efficiency relative to the point with the fewest ranks that has a time,
+/// whatever the order of `points`.
 pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
     let Some((k0, t0)) = points
         .iter()
-        .find_map(|p| p.seconds.map(|t| (p.ranks as f64, t)))
+        .filter_map(|p| p.seconds.map(|t| (p.ranks, t)))
+        .min_by_key(|&(k, _)| k)
+        .map(|(k, t)| (k as f64, t))
     else {
         return;
     };
@@ -157,7 +169,7 @@ pub struct Outcome {
 }
 
 /// Runs the study, calling `progress(done, total, point_so_far)` after every run. Returns one
-/// point per rank count, in order.
+/// point per rank count, in the order of [`rank_order`].
 ///
 /// A SIGINT, SIGTERM or SIGHUP caught meanwhile (once [`signals::install`] was called) ends the
 /// running job whole and stops the study: the points finished are kept, the others are marked.
@@ -166,11 +178,12 @@ pub fn run_study(
     exe: &std::path::Path,
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<Outcome> {
-    let total = study.ranks.len() * study.repeat;
+    let ranks = rank_order(&study.ranks);
+    let total = ranks.len() * study.repeat;
     let mut done = 0;
     let mut points = Vec::new();
     let mut stopped: Option<Stop> = None;
-    for &k in &study.ranks {
+    for &k in &ranks {
         let (procs, nx, ny) = match study.mode {
             Mode::Strong => (None, study.grid.0, study.grid.1),
             Mode::Weak => {
@@ -354,5 +367,24 @@ mod tests {
         derive_speedups(Mode::Weak, &mut p);
         assert_eq!(p[1].efficiency, Some(0.8));
         assert_eq!(p[1].speedup, Some(3.2));
+    }
+
+    #[test]
+    fn the_baseline_is_the_fewest_ranks_in_any_order() {
+        // Given 2 before 1, the 1-rank run is still the baseline: S(1) = 1, S(2) = T(1)/T(2).
+        let mut p = vec![point(2, Some(7.0)), point(1, Some(10.0))];
+        derive_speedups(Mode::Strong, &mut p);
+        assert_eq!(
+            (p[0].speedup, p[0].efficiency),
+            (Some(10.0 / 7.0), Some(5.0 / 7.0))
+        );
+        assert_eq!((p[1].speedup, p[1].efficiency), (Some(1.0), Some(1.0)));
+        // Weak, 3 before 1: no efficiency above 1 from a larger baseline.
+        let mut p = vec![point(3, Some(5.0)), point(1, Some(4.0))];
+        derive_speedups(Mode::Weak, &mut p);
+        assert_eq!(p[0].efficiency, Some(0.8));
+        assert_eq!(p[1].efficiency, Some(1.0));
+        assert_eq!(rank_order(&[2, 1, 1, 4, 2]), [1, 2, 4]);
+        assert_eq!(rank_order(&[3]), [3]);
     }
 }
