@@ -179,10 +179,10 @@ fn weak_scaling_grows_the_grid_with_the_ranks() {
 }
 
 #[test]
-fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
+fn a_failed_or_timed_out_point_fails_the_study_and_the_others_are_written() {
     let dir = out_dir("fail");
     // 3 ranks cannot split a 2x2 grid; 1 and 2 can.
-    scale_ok(&[
+    let out = scale(&[
         "--ranks",
         "1,3,2",
         "--grid",
@@ -192,6 +192,26 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
         "--out",
         dir.to_str().unwrap(),
     ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // One line for the failed point, then the summary, last.
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("failed")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("scale: 3 ranks failed: exit 2: halo: error: 3 ranks cannot split"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().last(),
+        Some(
+            format!(
+                "halo: error: 1 of 3 rank counts failed (3); the 2 measured are in {}",
+                dir.display()
+            )
+            .as_str()
+        )
+    );
+    // What succeeded is still written, and drawn.
     let (rows, json) = read_results(&dir);
     assert_eq!(rows.len(), 4);
     let p = json["points"].as_array().unwrap();
@@ -213,7 +233,7 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
     // A run that outlives --timeout is stopped, job and all. The bound guards that the stop is
     // prompt (the run itself would never end), generous for a loaded 2-core machine.
     let start = Instant::now();
-    scale_ok(&[
+    let out = scale(&[
         "--ranks",
         "2",
         "--grid",
@@ -230,8 +250,26 @@ fn a_failed_or_timed_out_point_is_reported_and_the_others_complete() {
         "took {:?}",
         start.elapsed()
     );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("\nscale: 2 ranks failed: timed out after 1 s\n"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().last(),
+        Some(
+            format!(
+                "halo: error: every rank count failed (2): nothing measured, no plot (see {})",
+                dir.join("scaling.csv").display()
+            )
+            .as_str()
+        )
+    );
     let (_, json) = read_results(&dir);
     assert_eq!(json["points"][0]["status"], "timed out after 1 s");
+    // No empty plot, and not the previous study's either.
+    assert!(!dir.join("scaling.png").exists());
     // And none of its ranks lives on.
     let exe = halo_bin().canonicalize().unwrap();
     let left: Vec<String> = std::fs::read_dir("/proc")

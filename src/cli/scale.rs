@@ -11,7 +11,14 @@ use std::time::Duration;
 
 /// `halo scale`'s options.
 #[derive(clap::Args)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Exit status: 0 when every rank count was measured; 1 when any failed or timed \
+        out (each named on stderr, the others still written and plotted); 2 when the study cannot \
+        run (a bad option, rank counts beyond --max-ranks); 4 when a file cannot be read or \
+        written; 128 + N when stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after \
+        ending the running job whole and writing what was measured."
+)]
 pub struct ScaleArgs {
     /// What every run solves; in weak mode --grid is each rank's block.
     #[command(flatten)]
@@ -187,9 +194,24 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     );
     scale::write_csv(&csv, points)?;
     scale::write_json(&json, mode, &what, cores, points, stopped)?;
-    scale::write_plot(&png, mode, &what, points, stopped)?;
-    for f in [csv, json, png] {
-        println!("wrote {}", f.display());
+    println!("wrote {}", csv.display());
+    println!("wrote {}", json.display());
+    // A plot needs a point to draw; an empty one (or one left by an earlier study) would pass
+    // for a result.
+    if points.iter().any(|p| p.speedup.is_some()) {
+        scale::write_plot(&png, mode, &what, points, stopped)?;
+        println!("wrote {}", png.display());
+    } else {
+        match std::fs::remove_file(&png) {
+            Ok(()) => println!("removed {}: no point to plot", png.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: png.display().to_string(),
+                    message: format!("cannot remove an earlier plot: {e}"),
+                })
+            }
+        }
     }
     // A signal that came after the last run still asked halo scale to stop: say so in the
     // exit code, with the results complete.
@@ -218,6 +240,28 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
             }
         };
         exit_with(128 + sig, &line);
+    }
+    // A point whose run failed or timed out makes the study a failure, whatever succeeded.
+    let failed: Vec<&Point> = points.iter().filter(|p| p.status != "ok").collect();
+    if !failed.is_empty() {
+        for p in &failed {
+            eprintln!("scale: {} ranks failed: {}", p.ranks, p.status);
+        }
+        let which = list(&failed.iter().map(|p| p.ranks).collect::<Vec<_>>());
+        let measured = points.iter().filter(|p| p.seconds.is_some()).count();
+        let line = match measured {
+            0 => format!(
+                "every rank count failed ({which}): nothing measured, no plot (see {})",
+                csv.display()
+            ),
+            n => format!(
+                "{} of {} rank counts failed ({which}); the {n} measured are in {}",
+                failed.len(),
+                points.len(),
+                a.out.display()
+            ),
+        };
+        exit_with(1, &line);
     }
     Ok(())
 }
