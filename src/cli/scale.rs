@@ -11,7 +11,14 @@ use std::time::Duration;
 
 /// `halo scale`'s options.
 #[derive(clap::Args)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Exit status: 0 when every rank count was measured; 1 when any failed or timed \
+        out (each named on stderr, the others still written and plotted); 2 when the study cannot \
+        run (a bad option, rank counts beyond --max-ranks); 4 when a file cannot be read or \
+        written; 128 + N when stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after \
+        ending the running job whole and writing what was measured."
+)]
 pub struct ScaleArgs {
     /// What every run solves; in weak mode --grid is each rank's block.
     #[command(flatten)]
@@ -42,7 +49,16 @@ pub struct ScaleArgs {
     /// Where scaling.csv, scaling.json and scaling.png go (created if needed).
     #[arg(long, value_name = "DIR", default_value = "scaling")]
     pub out: PathBuf,
+    /// Run rank counts up to N, however many slots the launcher has. Without it, counts above
+    /// 4 ranks per slot the launcher can see are refused: this machine's cores for mpirun, the
+    /// slots of a --hostfile or --host in --mpirun-args, SLURM_NTASKS under srun. A few ranks per
+    /// core still run (slowly); thousands on a workstation only swamp it.
+    #[arg(long, value_name = "N")]
+    pub max_ranks: Option<usize>,
 }
+
+/// Ranks per visible slot that `halo scale` runs without `--max-ranks`.
+const RANKS_PER_SLOT: usize = 4;
 
 /// Runs `halo scale`.
 pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
@@ -100,14 +116,25 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         Launcher::Mpirun(extra)
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    check_rank_limit(a, &launcher, cores)?;
     halo::io::ensure_dir(&a.out)?;
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "halo".into(),
         message: e.to_string(),
     })?;
+    // Speed-ups are measured against the fewest ranks, and a count run twice would be two points
+    // at one abscissa: run each count once, in increasing order, and say so if that changed.
+    let ranks = scale::rank_order(&a.ranks);
+    if ranks != a.ranks {
+        eprintln!(
+            "scale: --ranks {} run as {}: each count once, in increasing order, the smallest the baseline",
+            list(&a.ranks),
+            list(&ranks)
+        );
+    }
     let study = Study {
         mode,
-        ranks: a.ranks.clone(),
+        ranks: ranks.clone(),
         repeat: a.repeat,
         grid: p.grid,
         solve_args: super::solve::given_options(matches),
@@ -127,11 +154,11 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         if mode == Mode::Weak { " per rank" } else { "" },
         p.threads
     );
-    let over: Vec<usize> = a.ranks.iter().copied().filter(|&k| k > cores).collect();
+    let over: Vec<usize> = ranks.iter().copied().filter(|&k| k > cores).collect();
     if !over.is_empty() {
         eprintln!("scale: this machine has {cores} cores: runs on {over:?} ranks are oversubscribed (ranks share cores), so their times say little about speed");
     }
-    let total = a.ranks.len() * a.repeat;
+    let total = ranks.len() * a.repeat;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
@@ -141,7 +168,14 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         );
         bar
     });
-    let points = scale::run_study(&study, &exe, |done, total, note| match &bar {
+    // From here a SIGINT, SIGTERM or SIGHUP ends the running job whole and stops the study;
+    // without this, a signal would end halo scale and leave its job computing.
+    scale::signals::install().map_err(|e| {
+        Error::Config(format!(
+            "cannot catch signals to stop the study cleanly: {e}"
+        ))
+    })?;
+    let outcome = scale::run_study(&study, &exe, |done, total, note| match &bar {
         Some(b) => {
             b.set_position(done as u64);
             b.set_message(note.to_string());
@@ -151,27 +185,153 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print_table(mode, &what, cores, &points);
+    let (points, stopped) = (&outcome.points, outcome.stopped);
+    print_table(mode, &what, cores, points, stopped);
     let (csv, json, png) = (
         a.out.join("scaling.csv"),
         a.out.join("scaling.json"),
         a.out.join("scaling.png"),
     );
-    scale::write_csv(&csv, &points)?;
-    scale::write_json(&json, mode, &what, cores, &points)?;
-    scale::write_plot(&png, mode, &what, &points)?;
-    for f in [csv, json, png] {
-        println!("wrote {}", f.display());
+    scale::write_csv(&csv, points)?;
+    scale::write_json(&json, mode, &what, cores, points, stopped)?;
+    println!("wrote {}", csv.display());
+    println!("wrote {}", json.display());
+    // A plot needs a point to draw; an empty one (or one left by an earlier study) would pass
+    // for a result.
+    if points.iter().any(|p| p.speedup.is_some()) {
+        scale::write_plot(&png, mode, &what, points, stopped)?;
+        println!("wrote {}", png.display());
+    } else {
+        match std::fs::remove_file(&png) {
+            Ok(()) => println!("removed {}: no point to plot", png.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: png.display().to_string(),
+                    message: format!("cannot remove an earlier plot: {e}"),
+                })
+            }
+        }
+    }
+    // A signal that came after the last run still asked halo scale to stop: say so in the
+    // exit code, with the results complete.
+    if let Some(sig) = stopped.map(|s| s.signal).or_else(scale::signals::caught) {
+        let measured: Vec<String> = points
+            .iter()
+            .filter(|p| p.seconds.is_some())
+            .map(|p| p.ranks.to_string())
+            .collect();
+        let measured = match measured.len() {
+            0 => "nothing was measured".to_string(),
+            _ => format!("measured: {} ranks", measured.join(", ")),
+        };
+        let name = scale::signals::name(sig);
+        let line = match stopped {
+            None => format!("stopped by {name} after the last run; the results are complete"),
+            Some(s) => {
+                let what = match s.ranks {
+                    Some(k) => format!("ended the {k}-rank job"),
+                    None => "before the next rank count".to_string(),
+                };
+                format!(
+                    "stopped by {name}: {what}; {measured} (partial results in {})",
+                    a.out.display()
+                )
+            }
+        };
+        exit_with(128 + sig, &line);
+    }
+    // A point whose run failed or timed out makes the study a failure, whatever succeeded.
+    let failed: Vec<&Point> = points.iter().filter(|p| p.status != "ok").collect();
+    if !failed.is_empty() {
+        for p in &failed {
+            eprintln!("scale: {} ranks failed: {}", p.ranks, p.status);
+        }
+        let which = list(&failed.iter().map(|p| p.ranks).collect::<Vec<_>>());
+        let measured = points.iter().filter(|p| p.seconds.is_some()).count();
+        let line = match measured {
+            0 => format!(
+                "every rank count failed ({which}): nothing measured, no plot (see {})",
+                csv.display()
+            ),
+            n => format!(
+                "{} of {} rank counts failed ({which}); the {n} measured are in {}",
+                failed.len(),
+                points.len(),
+                a.out.display()
+            ),
+        };
+        exit_with(1, &line);
     }
     Ok(())
+}
+
+/// Refuses rank counts beyond `--max-ranks`, or without it beyond [`RANKS_PER_SLOT`] ranks per
+/// slot the launcher can see.
+fn check_rank_limit(a: &ScaleArgs, launcher: &Launcher, cores: usize) -> halo::Result<()> {
+    let Some(&most) = a.ranks.iter().max() else {
+        return Ok(());
+    };
+    match a.max_ranks {
+        Some(0) => Err(Error::Config("--max-ranks must be at least 1".into())),
+        Some(n) if most > n => Err(Error::Config(format!(
+            "--ranks {most}: more than --max-ranks {n}"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            let slots = launcher.slots(cores, |v| std::env::var(v).ok())?;
+            let limit = slots.count.max(1).saturating_mul(RANKS_PER_SLOT);
+            if most <= limit {
+                return Ok(());
+            }
+            let who = if matches!(launcher, Launcher::Srun(_)) {
+                "srun"
+            } else {
+                "mpirun"
+            };
+            Err(Error::Config(format!(
+                "--ranks {most}: far beyond the {} slots {who} can see ({}); at most {limit} \
+                 ranks ({RANKS_PER_SLOT} per slot) are run unless you pass --max-ranks {most}",
+                slots.count, slots.source
+            )))
+        }
+    }
+}
+
+/// Prints `halo: error: LINE` and exits with `code`: for the ends of a study that the library's
+/// error kinds do not describe. Output printed so far is flushed first.
+fn exit_with(code: i32, line: &str) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("halo: error: {line}");
+    std::process::exit(code)
+}
+
+/// `1,2,4`.
+fn list(ranks: &[usize]) -> String {
+    ranks
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn fmt(x: Option<f64>, prec: usize) -> String {
     x.map_or("-".into(), |v| format!("{v:.prec$}"))
 }
 
-fn print_table(mode: Mode, what: &str, cores: usize, points: &[Point]) {
-    println!("{mode} scaling: {what}, on a machine with {cores} cores");
+fn print_table(
+    mode: Mode,
+    what: &str,
+    cores: usize,
+    points: &[Point],
+    stopped: Option<scale::Stop>,
+) {
+    let partial = match stopped {
+        Some(s) => format!(" (partial: stopped by {})", scale::signals::name(s.signal)),
+        None => String::new(),
+    };
+    println!("{mode} scaling: {what}, on a machine with {cores} cores{partial}");
     println!(
         "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  note",
         "ranks", "px x py", "grid", "seconds", "Mcells/s", "speed-up", "efficiency", "comm share"

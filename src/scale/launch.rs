@@ -45,6 +45,8 @@ pub struct Finished {
     pub elapsed: Duration,
     /// Whether the job was ended because it ran out of time.
     pub timed_out: bool,
+    /// Whether the job was ended because the caller asked (see [`Job::wait_until`]).
+    pub stopped: bool,
 }
 
 /// One output pipe, read to its end on a thread into a buffer the job can take even when the
@@ -137,18 +139,32 @@ impl Job {
 
     /// Waits for the leader to exit, for at most `timeout` from now; then ends whatever is left
     /// of the job (all of it, on a timeout) and collects its output.
-    pub fn wait_timeout(mut self, timeout: Duration) -> io::Result<Finished> {
+    pub fn wait_timeout(self, timeout: Duration) -> io::Result<Finished> {
+        self.wait_until(timeout, || false)
+    }
+
+    /// As [`Job::wait_timeout`], but also ends the whole job as soon as `stop()` says so
+    /// (polled every 10 ms, e.g. whether a signal was caught); [`Finished::stopped`] tells.
+    pub fn wait_until(
+        mut self,
+        timeout: Duration,
+        mut stop: impl FnMut() -> bool,
+    ) -> io::Result<Finished> {
         let deadline = Instant::now() + timeout;
-        let mut timed_out = false;
+        let (mut timed_out, mut stopped) = (false, false);
         while self.try_wait()?.is_none() {
+            if stop() {
+                stopped = true;
+                break;
+            }
             if Instant::now() >= deadline {
                 timed_out = true;
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        // After a timeout the whole job goes; after a normal exit only what the leader left
-        // running (an orphan would hold the pipes and a core).
+        // After a timeout or a stop the whole job goes; after a normal exit only what the leader
+        // left running (an orphan would hold the pipes and a core).
         self.end();
         let status = match self.status {
             Some(s) => s,
@@ -166,6 +182,7 @@ impl Job {
             stderr,
             elapsed: self.started.elapsed(),
             timed_out,
+            stopped,
         })
     }
 
@@ -284,6 +301,8 @@ pub enum RunOutcome {
     Ok(serde_json::Value),
     /// It failed: the reason, with rank 0's error line when it printed one.
     Failed(String),
+    /// It was ended whole because this process caught the signal (see [`super::signals`]).
+    Stopped(libc::c_int),
 }
 
 impl Launcher {
@@ -319,7 +338,7 @@ impl Launcher {
     }
 
     /// Runs one job; ends the whole job (every process it started: SIGTERM, then SIGKILL after
-    /// [`GRACE`]) after `timeout`.
+    /// [`GRACE`]) after `timeout`, or as soon as a signal is caught (see [`super::signals`]).
     pub fn run(
         &self,
         exe: &Path,
@@ -335,13 +354,19 @@ impl Launcher {
             cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                 .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
         }
-        let run = match run_with_timeout(&mut cmd, timeout) {
+        let caught = super::signals::caught;
+        let run = match Job::start(&mut cmd)
+            .and_then(|job| job.wait_until(timeout, || caught().is_some()))
+        {
             Ok(run) => run,
             Err(e) => {
                 let prog = cmd.get_program().to_string_lossy().into_owned();
                 return RunOutcome::Failed(format!("could not run {prog}: {e}"));
             }
         };
+        if run.stopped {
+            return RunOutcome::Stopped(caught().unwrap_or(libc::SIGTERM));
+        }
         if run.timed_out {
             return RunOutcome::Failed(format!("timed out after {:.0} s", timeout.as_secs_f64()));
         }
@@ -364,5 +389,192 @@ impl Launcher {
             Some(code) => RunOutcome::Failed(format!("exit {code}{why}")),
             None => RunOutcome::Failed(format!("killed by a signal{why}")),
         }
+    }
+}
+
+/// How many ranks a launcher can place without oversubscribing, as far as `halo scale` can tell,
+/// and where that number comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slots {
+    /// How many ranks fit, one per slot.
+    pub count: usize,
+    /// Where the count comes from, for messages, e.g. `this machine's cores`.
+    pub source: String,
+}
+
+/// Options of mpirun (OpenMPI and MPICH's Hydra) that name a hostfile.
+const HOSTFILE_OPTIONS: [&str; 5] = [
+    "--hostfile",
+    "-hostfile",
+    "--machinefile",
+    "-machinefile",
+    "-f",
+];
+/// Options of mpirun that list hosts, `a,b:2` (a host without a count is one slot).
+const HOST_OPTIONS: [&str; 5] = ["--host", "-host", "-H", "--hosts", "-hosts"];
+
+impl Launcher {
+    /// The slots this launcher can see: under `srun`, the allocation's task count
+    /// (`SLURM_NTASKS`); under `mpirun`, the slots of a hostfile or host list among its
+    /// arguments, else those of a Slurm allocation or PBS node file it runs in, else `cores`
+    /// (this machine's). A hostfile line without a count (`node01` rather than
+    /// `node01 slots=32` or `node01:32`) is taken to have `cores` slots, as OpenMPI takes it
+    /// to have the cores of that node. `env` reads environment variables.
+    pub fn slots(
+        &self,
+        cores: usize,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> crate::error::Result<Slots> {
+        let positive = |v: Option<String>| v?.trim().parse::<usize>().ok().filter(|&n| n > 0);
+        let allocation = || {
+            ["SLURM_NTASKS", "SLURM_NPROCS"].iter().find_map(|var| {
+                positive(env(var)).map(|count| Slots {
+                    count,
+                    source: format!("{var} of this Slurm allocation"),
+                })
+            })
+        };
+        let local = Slots {
+            count: cores,
+            source: "this machine's cores".into(),
+        };
+        let extra = match self {
+            Launcher::Srun(_) => return Ok(allocation().unwrap_or(local)),
+            Launcher::Mpirun(extra) => extra,
+        };
+        let mut found: Option<Slots> = None;
+        let mut keep = |s: Slots| {
+            if found.as_ref().is_none_or(|f| s.count > f.count) {
+                found = Some(s);
+            }
+        };
+        let mut i = 0;
+        while i < extra.len() {
+            let (opt, value, step) = match extra[i].split_once('=') {
+                Some((o, v)) if o.starts_with('-') => (o, Some(v), 1),
+                _ => (extra[i].as_str(), extra.get(i + 1).map(String::as_str), 2),
+            };
+            let Some(value) = value else { break };
+            if HOSTFILE_OPTIONS.contains(&opt) {
+                let text = std::fs::read_to_string(value).map_err(|e| crate::Error::Io {
+                    path: format!("--mpirun-args {opt} {value}"),
+                    message: e.to_string(),
+                })?;
+                keep(Slots {
+                    count: hostfile_slots(&text, cores),
+                    source: format!("{opt} {value}"),
+                });
+                i += step;
+            } else if HOST_OPTIONS.contains(&opt) {
+                let count = value
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(|h| {
+                        h.rsplit_once(':')
+                            .and_then(|(_, n)| n.parse().ok())
+                            .unwrap_or(1)
+                    })
+                    .sum();
+                keep(Slots {
+                    count,
+                    source: format!("{opt} {value}"),
+                });
+                i += step;
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(s) = found {
+            return Ok(s);
+        }
+        if env("SLURM_JOB_ID").is_some() {
+            if let Some(s) = allocation() {
+                return Ok(s);
+            }
+        }
+        if let Some(path) = env("PBS_NODEFILE") {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let count = text.lines().filter(|l| !l.trim().is_empty()).count();
+                if count > 0 {
+                    return Ok(Slots {
+                        count,
+                        source: format!("the PBS node file {path}"),
+                    });
+                }
+            }
+        }
+        Ok(local)
+    }
+}
+
+/// The slots of an OpenMPI (`host slots=N`) or MPICH (`host:N`) hostfile; a host without a
+/// count has `cores`.
+fn hostfile_slots(text: &str, cores: usize) -> usize {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let host = words.next()?;
+            let n = host
+                .rsplit_once(':')
+                .and_then(|(_, n)| n.parse().ok())
+                .or_else(|| {
+                    words.find_map(|w| {
+                        let (k, v) = w.split_once('=')?;
+                        matches!(k, "slots" | "max_slots" | "max-slots")
+                            .then(|| v.parse().ok())
+                            .flatten()
+                    })
+                });
+            Some(n.unwrap_or(cores))
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn hostfiles_count_their_slots_in_either_format() {
+        let openmpi =
+            "# two nodes\nnode01 slots=32\nnode02 slots=16 max_slots=64 # more\n\nnode03\n";
+        assert_eq!(hostfile_slots(openmpi, 2), 32 + 16 + 2);
+        assert_eq!(hostfile_slots("node01:32\nnode02:8\n", 2), 40);
+        assert_eq!(hostfile_slots("# nothing\n", 2), 0);
+    }
+
+    #[test]
+    fn the_slots_each_launcher_can_see() {
+        let mpirun = |args: &[&str]| Launcher::Mpirun(args.iter().map(|a| a.to_string()).collect());
+        let s = mpirun(&[]).slots(6, no_env).unwrap();
+        assert_eq!((s.count, s.source.as_str()), (6, "this machine's cores"));
+        let s = mpirun(&["--host", "a:4,b,b"]).slots(6, no_env).unwrap();
+        assert_eq!((s.count, s.source.as_str()), (6, "--host a:4,b,b"));
+        assert_eq!(mpirun(&["-H=a:3"]).slots(6, no_env).unwrap().count, 3);
+        let file = std::env::temp_dir().join(format!("halo-slots-{}", std::process::id()));
+        std::fs::write(&file, "n1 slots=40\nn2 slots=40\n").unwrap();
+        let f = file.to_str().unwrap();
+        let s = mpirun(&["--mca", "btl", "tcp", "--hostfile", f])
+            .slots(6, no_env)
+            .unwrap();
+        assert_eq!(s.count, 80);
+        assert_eq!(s.source, format!("--hostfile {f}"));
+        std::fs::remove_file(&file).unwrap();
+        assert!(mpirun(&["--hostfile", f]).slots(6, no_env).is_err());
+        // Inside a Slurm allocation: its task count, for srun and for a bare mpirun.
+        let slurm = |v: &str| match v {
+            "SLURM_JOB_ID" => Some("7".to_string()),
+            "SLURM_NTASKS" => Some("128".to_string()),
+            _ => None,
+        };
+        assert_eq!(Launcher::Srun(vec![]).slots(6, slurm).unwrap().count, 128);
+        assert_eq!(mpirun(&[]).slots(6, slurm).unwrap().count, 128);
+        assert_eq!(mpirun(&["-H", "a:2"]).slots(6, slurm).unwrap().count, 2);
+        assert_eq!(Launcher::Srun(vec![]).slots(6, no_env).unwrap().count, 6);
     }
 }

@@ -8,12 +8,14 @@
 //!   `E(K) = T(K₀)/T(K)`, and the scaled speed-up is `S = K·E`.
 //!
 //! A run that fails or times out is reported as such; the other points still run. Each run is a
-//! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started.
+//! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started, and so is the
+//! running job when the study is stopped by a signal ([`signals`]).
 
 mod launch;
 mod output;
+pub mod signals;
 
-pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, GRACE};
+pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
 pub use output::{write_csv, write_json, write_plot};
 
 use crate::bench::median;
@@ -46,7 +48,7 @@ impl fmt::Display for Mode {
 pub struct Study {
     /// Strong or weak.
     pub mode: Mode,
-    /// The rank counts, in the order to run them.
+    /// The rank counts; they are run once each, in increasing order (see [`rank_order`]).
     pub ranks: Vec<usize>,
     /// Runs per rank count; the median time counts.
     pub repeat: usize,
@@ -108,11 +110,23 @@ pub fn weak_grid(ranks: usize, bx: usize, by: usize) -> Result<(ProcGrid, usize,
     Ok((g, g.px * bx, g.py * by))
 }
 
-/// Fills in speed-up and efficiency relative to the first point with a time.
+/// The rank counts a study runs: each once, in increasing order, so the first is the smallest
+/// and every speed-up is measured against fewer ranks.
+pub fn rank_order(given: &[usize]) -> Vec<usize> {
+    let mut ranks = given.to_vec();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// Fills in speed-up and efficiency relative to the point with the fewest ranks that has a time,
+/// whatever the order of `points`.
 pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
     let Some((k0, t0)) = points
         .iter()
-        .find_map(|p| p.seconds.map(|t| (p.ranks as f64, t)))
+        .filter_map(|p| p.seconds.map(|t| (p.ranks, t)))
+        .min_by_key(|&(k, _)| k)
+        .map(|(k, t)| (k as f64, t))
     else {
         return;
     };
@@ -134,17 +148,42 @@ pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
     }
 }
 
+/// Why a study ended before its last run: a signal caught (see [`signals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    /// The signal, e.g. `libc::SIGINT`.
+    pub signal: i32,
+    /// The rank count cut short (its running job ended, or its repetitions not all run); `None`
+    /// when the signal came between rank counts.
+    pub ranks: Option<usize>,
+}
+
+/// What a study measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// One point per rank count, in the order run; the status of those a stop cut short or
+    /// left unrun says so.
+    pub points: Vec<Point>,
+    /// Set when a signal stopped the study before its last run.
+    pub stopped: Option<Stop>,
+}
+
 /// Runs the study, calling `progress(done, total, point_so_far)` after every run. Returns one
-/// point per rank count, in order.
+/// point per rank count, in the order of [`rank_order`].
+///
+/// A SIGINT, SIGTERM or SIGHUP caught meanwhile (once [`signals::install`] was called) ends the
+/// running job whole and stops the study: the points finished are kept, the others are marked.
 pub fn run_study(
     study: &Study,
     exe: &std::path::Path,
     mut progress: impl FnMut(usize, usize, &str),
-) -> Result<Vec<Point>> {
-    let total = study.ranks.len() * study.repeat;
+) -> Result<Outcome> {
+    let ranks = rank_order(&study.ranks);
+    let total = ranks.len() * study.repeat;
     let mut done = 0;
     let mut points = Vec::new();
-    for &k in &study.ranks {
+    let mut stopped: Option<Stop> = None;
+    for &k in &ranks {
         let (procs, nx, ny) = match study.mode {
             Mode::Strong => (None, study.grid.0, study.grid.1),
             Mode::Weak => {
@@ -152,20 +191,50 @@ pub fn run_study(
                 (Some(g), nx, ny)
             }
         };
+        let oversubscribed = k > study.cores;
+        let mut point = Point {
+            ranks: k,
+            px: procs.map(|g| g.px),
+            py: procs.map(|g| g.py),
+            nx,
+            ny,
+            seconds: None,
+            mcells_per_s: None,
+            speedup: None,
+            efficiency: None,
+            comm_share: None,
+            oversubscribed,
+            runs: 0,
+            status: String::new(),
+        };
+        if let Some(stop) = stopped {
+            point.status = format!("not run: stopped by {}", signals::name(stop.signal));
+            points.push(point);
+            continue;
+        }
         let mut args = study.solve_args.clone();
         args.extend(["--grid".into(), format!("{nx}x{ny}")]);
         if let Some(g) = procs {
             args.extend(["--procs".into(), g.to_string()]);
         }
-        let oversubscribed = k > study.cores;
         let mut times = Vec::new();
         let mut reports = Vec::new();
         let mut failure = None;
+        let mut tried = 0;
         for rep in 0..study.repeat {
-            let outcome = study
-                .launcher
-                .run(exe, k, oversubscribed, &args, study.timeout);
-            done += 1;
+            let outcome = match signals::caught() {
+                Some(sig) if rep == 0 => {
+                    stopped = Some(Stop {
+                        signal: sig,
+                        ranks: None,
+                    });
+                    break;
+                }
+                Some(sig) => RunOutcome::Stopped(sig),
+                None => study
+                    .launcher
+                    .run(exe, k, oversubscribed, &args, study.timeout),
+            };
             let note = match &outcome {
                 RunOutcome::Ok(r) => {
                     let t = r["seconds"].as_f64().unwrap_or(f64::NAN);
@@ -177,8 +246,27 @@ pub fn run_study(
                     failure = Some(why.clone());
                     format!("{k} ranks, run {}/{}: {why}", rep + 1, study.repeat)
                 }
+                RunOutcome::Stopped(sig) => {
+                    stopped = Some(Stop {
+                        signal: *sig,
+                        ranks: Some(k),
+                    });
+                    break;
+                }
             };
+            done += 1;
+            tried += 1;
             progress(done, total, &note);
+        }
+        if let Some(stop) = stopped {
+            let name = signals::name(stop.signal);
+            point.status = match stop.ranks {
+                None => format!("not run: stopped by {name}"),
+                Some(_) if study.repeat == 1 => format!("stopped by {name} while running"),
+                Some(_) => format!("stopped by {name} after {tried} of {} runs", study.repeat),
+            };
+            points.push(point);
+            continue;
         }
         let seconds = median(&times);
         // The report of the run whose time is nearest the median.
@@ -194,31 +282,24 @@ pub fn run_study(
                 .cloned()
         });
         let get = |key: &str| typical.as_ref().and_then(|r| r[key].as_f64());
-        points.push(Point {
-            ranks: k,
-            px: get("px").map(|v| v as usize).or(procs.map(|g| g.px)),
-            py: get("py").map(|v| v as usize).or(procs.map(|g| g.py)),
-            nx,
-            ny,
-            mcells_per_s: seconds.and_then(|t| {
-                let iters = get("iters")?;
-                Some(nx as f64 * ny as f64 * iters / t / 1e6)
-            }),
-            comm_share: get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s),
-            seconds,
-            speedup: None,
-            efficiency: None,
-            oversubscribed,
-            runs: times.len(),
-            status: match (&failure, times.len()) {
-                (None, _) => "ok".into(),
-                (Some(why), 0) => why.clone(),
-                (Some(why), n) => format!("{n} of {} runs ok; {why}", study.repeat),
-            },
+        point.px = get("px").map(|v| v as usize).or(point.px);
+        point.py = get("py").map(|v| v as usize).or(point.py);
+        point.mcells_per_s = seconds.and_then(|t| {
+            let iters = get("iters")?;
+            Some(nx as f64 * ny as f64 * iters / t / 1e6)
         });
+        point.comm_share = get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s);
+        point.seconds = seconds;
+        point.runs = times.len();
+        point.status = match (&failure, times.len()) {
+            (None, _) => "ok".into(),
+            (Some(why), 0) => why.clone(),
+            (Some(why), n) => format!("{n} of {} runs ok; {why}", study.repeat),
+        };
+        points.push(point);
     }
     derive_speedups(study.mode, &mut points);
-    Ok(points)
+    Ok(Outcome { points, stopped })
 }
 
 #[cfg(test)]
@@ -286,5 +367,24 @@ mod tests {
         derive_speedups(Mode::Weak, &mut p);
         assert_eq!(p[1].efficiency, Some(0.8));
         assert_eq!(p[1].speedup, Some(3.2));
+    }
+
+    #[test]
+    fn the_baseline_is_the_fewest_ranks_in_any_order() {
+        // Given 2 before 1, the 1-rank run is still the baseline: S(1) = 1, S(2) = T(1)/T(2).
+        let mut p = vec![point(2, Some(7.0)), point(1, Some(10.0))];
+        derive_speedups(Mode::Strong, &mut p);
+        assert_eq!(
+            (p[0].speedup, p[0].efficiency),
+            (Some(10.0 / 7.0), Some(5.0 / 7.0))
+        );
+        assert_eq!((p[1].speedup, p[1].efficiency), (Some(1.0), Some(1.0)));
+        // Weak, 3 before 1: no efficiency above 1 from a larger baseline.
+        let mut p = vec![point(3, Some(5.0)), point(1, Some(4.0))];
+        derive_speedups(Mode::Weak, &mut p);
+        assert_eq!(p[0].efficiency, Some(0.8));
+        assert_eq!(p[1].efficiency, Some(1.0));
+        assert_eq!(rank_order(&[2, 1, 1, 4, 2]), [1, 2, 4]);
+        assert_eq!(rank_order(&[3]), [3]);
     }
 }

@@ -1,6 +1,6 @@
 //! A study's table as CSV and JSON, and its speed-up and efficiency plot.
 
-use super::{Mode, Point};
+use super::{signals, Mode, Point, Stop};
 use crate::error::Result;
 use crate::io::plot::{self, Chart, Corner, Mark, Series};
 use crate::io::write_atomic;
@@ -34,20 +34,36 @@ pub fn write_csv(path: &Path, points: &[Point]) -> Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
-/// Writes `scaling.json`: the study's setting and its points.
+/// Writes `scaling.json`: the study's setting and its points; `partial` and `stopped_by` (the
+/// signal's name, or null) say whether a signal stopped the study before its end.
 pub fn write_json(
     path: &Path,
     mode: Mode,
     what: &str,
     cores: usize,
     points: &[Point],
+    stopped: Option<Stop>,
 ) -> Result<()> {
-    let v = serde_json::json!({ "mode": mode, "run": what, "cores": cores, "points": points });
+    let v = serde_json::json!({
+        "mode": mode,
+        "run": what,
+        "cores": cores,
+        "partial": stopped.is_some(),
+        "stopped_by": stopped.map(|s| signals::name(s.signal)),
+        "points": points,
+    });
     write_atomic(path, format!("{v}\n").as_bytes())
 }
 
-/// Draws `scaling.png`: speed-up against ranks with the ideal line, and parallel efficiency.
-pub fn write_plot(path: &Path, mode: Mode, what: &str, points: &[Point]) -> Result<()> {
+/// Draws `scaling.png`: speed-up against ranks with the ideal line, and parallel efficiency; the
+/// title says "partial" when a signal stopped the study.
+pub fn write_plot(
+    path: &Path,
+    mode: Mode,
+    what: &str,
+    points: &[Point],
+    stopped: Option<Stop>,
+) -> Result<()> {
     let speedup: Vec<(f64, f64)> = points
         .iter()
         .filter_map(|p| Some((p.ranks as f64, p.speedup?)))
@@ -80,7 +96,11 @@ pub fn write_plot(path: &Path, mode: Mode, what: &str, points: &[Point]) -> Resu
         &efficiency,
         (xmax, emax),
     );
-    let title = format!("{mode} scaling: {what}");
+    let partial = match stopped {
+        Some(s) => format!(" (partial: stopped by {})", signals::name(s.signal)),
+        None => String::new(),
+    };
+    let title = format!("{mode} scaling: {what}{partial}");
     write_atomic(
         path,
         &plot::charts_png(&title, (1100, 460), &[left, right])?,
