@@ -133,6 +133,13 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // `halo` alone, or `halo bench` without its subcommand: the help, as a usage error.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            if rank0 {
+                eprint!("{}", e.render());
+            }
+            ExitCode::from(EXIT_USAGE)
+        }
         _ => {
             if rank0 {
                 // clap's message, without its usage block, folded onto one line.

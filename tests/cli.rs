@@ -70,6 +70,26 @@ fn bad_arguments_give_one_line_from_rank_0_and_exit_2_on_every_rank() {
 }
 
 #[test]
+fn halo_alone_prints_its_usage_and_exits_2() {
+    for args in [&[][..], &["bench"]] {
+        let run = mpirun(2, &halo_bin(), args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("Usage: halo").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("Commands:"), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("error: Tightly coupled"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn help_and_version_print_once_and_succeed() {
     let run = mpirun(2, &halo_bin(), &["--version"]);
     run.assert_ok("halo --version");

@@ -141,6 +141,14 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("halo: error: "), "{err}");
     }
+    // A ghost width too wide names the narrowest side of a block: 1000x600 over 3x2 ranks is
+    // 333 cells wide and 300 high.
+    let out = decomp(&["--grid", "1000x600", "--ranks", "6", "--ghost", "400"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("halo: error: --ghost 400: wider than the smallest block (300 cells along y on the 3x2 process grid)"),
+        "{err}"
+    );
     // A missing option is named on that one line.
     let out = decomp(&["--ranks", "2"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--grid <NXxNY>"));

@@ -493,7 +493,28 @@ fn bad_input_gives_one_line_from_rank_0_and_a_nonzero_exit() {
             "both sides must be at least 1",
         ),
         (&["--grid", "10x10", "--ghost", "0"], 2, "--ghost"),
-        (&["--grid", "4x4", "--ghost", "9"], 2, "ghost width 9"),
+        (
+            &["--grid", "4x4", "--ghost", "9"],
+            2,
+            "--ghost 9: wider than the smallest block (",
+        ),
+        // The ghost width follows --time-block: the message names the option given.
+        (
+            &["--grid", "4x4", "--time-block", "9"],
+            2,
+            "--time-block 9: wider than the smallest block (",
+        ),
+        // A fault that could never strike.
+        (
+            &["--iters", "10", "--fault", "nan@5:7"],
+            2,
+            "--fault nan@5:7: rank 7 does not exist",
+        ),
+        (
+            &["--iters", "10", "--fault", "panic@50"],
+            2,
+            "--fault panic@50:0: the run does iterations 1 to 10, so iteration 50 never comes",
+        ),
         (&["--time-block", "3", "--ghost", "2"], 2, "--time-block 3"),
         (&["--time-block", "0"], 2, "--time-block 0"),
         (

@@ -24,3 +24,46 @@ pub fn procs(s: &str) -> Result<ProcGrid, String> {
 pub fn fault(s: &str) -> Result<Fault, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
+
+/// Renames the quantity in an [`Error::Invalid`] after the option that sets it (`ghost width`
+/// becomes `--ghost`), so that messages speak the command's language. `ghost_from` names the
+/// option the ghost width follows when `--ghost` was not given (`halo solve` derives it from
+/// `--time-block`).
+pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
+    let Error::Invalid {
+        quantity,
+        value,
+        mut why,
+    } = e
+    else {
+        return e;
+    };
+    let flag = match quantity {
+        "grid" => "--grid",
+        "ghost width" => match ghost_from {
+            Some(other) => {
+                why.push_str(&format!(
+                    " (the ghost width follows {other} unless --ghost is given)"
+                ));
+                other
+            }
+            None => "--ghost",
+        },
+        "threads" => "--threads",
+        "iterations" => "--iters",
+        "check interval" => "--check-every",
+        "tolerance" => "--tol",
+        "time block" => "--time-block",
+        "diffusivity" => "--alpha",
+        "time step" => "--dt",
+        "Reynolds number" => "--re",
+        "SOR sweeps" => "--sweeps",
+        "checkpoint interval" => "--checkpoint-every",
+        other => other,
+    };
+    Error::Invalid {
+        quantity: flag,
+        value,
+        why,
+    }
+}

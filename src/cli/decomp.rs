@@ -64,7 +64,8 @@ pub fn run(a: &DecompArgs) -> halo::Result<()> {
         a.ghost,
         stencil,
         Boundaries::all(Boundary::Dirichlet(0.0)),
-    )?;
+    )
+    .map_err(|e| super::args::flag_names(e, None))?;
     let how = if a.procs.is_some() {
         "chosen"
     } else {

@@ -52,6 +52,39 @@ impl FromStr for Fault {
     }
 }
 
+impl Fault {
+    /// Refuses a fault that could never strike: on a rank the job does not have, or after an
+    /// iteration the run never reaches (it would do nothing, silently).
+    pub fn check(&self, ranks: usize, iters: usize) -> Result<(), Error> {
+        let at = format!("{}@{}:{}", self.kind.name(), self.iter, self.rank);
+        if self.rank >= ranks {
+            return Err(Error::Config(format!(
+                "--fault {at}: rank {} does not exist (the job has ranks 0 to {})",
+                self.rank,
+                ranks - 1
+            )));
+        }
+        if self.iter == 0 || self.iter > iters {
+            return Err(Error::Config(format!(
+                "--fault {at}: the run does iterations 1 to {iters}, so iteration {} never comes",
+                self.iter
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl FaultKind {
+    /// The kind's name in `--fault`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Nan => "nan",
+            FaultKind::Panic => "panic",
+            FaultKind::Abort => "abort",
+        }
+    }
+}
+
 /// A [`Monitor`] that carries `fault` out on `rank` (this process's), then passes progress on
 /// to `inner`.
 pub struct Injector<'a> {

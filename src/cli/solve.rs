@@ -200,6 +200,13 @@ impl ProblemArgs {
         }
     }
 
+    /// Renames the quantities in the library's errors after the options that set them; the
+    /// ghost width is `--time-block`'s when it follows it.
+    pub fn flag_names(&self, e: Error) -> Error {
+        let ghost_from = (self.ghost.is_none() && self.time_block > 1).then_some("--time-block");
+        args::flag_names(e, ghost_from)
+    }
+
     /// Checks the options as the library would before a run, naming them by their flags.
     pub fn validate(&self) -> halo::Result<()> {
         if self.dt.is_some() && self.problem != Problem::Heat {
@@ -208,7 +215,7 @@ impl ProblemArgs {
                 self.problem
             )));
         }
-        self.config().validate().map_err(flag_names)
+        self.config().validate().map_err(|e| self.flag_names(e))
     }
 }
 
@@ -242,39 +249,6 @@ pub fn given_options(matches: &clap::ArgMatches) -> Vec<String> {
     out
 }
 
-/// Renames the quantities in the library's errors after the options that set them.
-pub fn flag_names(e: Error) -> Error {
-    match e {
-        Error::Invalid {
-            quantity,
-            value,
-            why,
-        } => {
-            let flag = match quantity {
-                "grid" => "--grid",
-                "ghost width" => "--ghost",
-                "threads" => "--threads",
-                "iterations" => "--iters",
-                "check interval" => "--check-every",
-                "tolerance" => "--tol",
-                "time block" => "--time-block",
-                "diffusivity" => "--alpha",
-                "time step" => "--dt",
-                "Reynolds number" => "--re",
-                "SOR sweeps" => "--sweeps",
-                "checkpoint interval" => "--checkpoint-every",
-                other => other,
-            };
-            Error::Invalid {
-                quantity: flag,
-                value,
-                why,
-            }
-        }
-        other => other,
-    }
-}
-
 /// Runs `halo solve` on this rank; rank 0 prints.
 pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     let checkpoint = match (args.checkpoint_every, &args.checkpoint_dir) {
@@ -290,6 +264,9 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         ..args.problem.config()
     };
     args.problem.validate()?;
+    if let Some(f) = &args.fault {
+        f.check(world.size(), cfg.stop.iters)?;
+    }
     if world.rank() == 0 {
         if let Some(w) = resolution_warning(&cfg) {
             eprintln!("halo: warning: {w}");
@@ -331,7 +308,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         }
         None => solver::solve(world, &cfg, shown),
     }
-    .map_err(flag_names)?;
+    .map_err(|e| args.problem.flag_names(e))?;
     if let Some(v) = view.take() {
         v.finish();
     }

@@ -42,16 +42,21 @@ impl Layout {
         }
         let min_nx = decomp.nx / decomp.grid.px;
         let min_ny = decomp.ny / decomp.grid.py;
-        let (axis, n) = if ghost > min_nx {
+        // The narrowest side of any block.
+        let (axis, n) = if min_nx <= min_ny {
             ("x", min_nx)
         } else {
             ("y", min_ny)
         };
         if ghost > n {
-            return Err(Error::Decomposition(format!(
-                "ghost width {ghost} is wider than the smallest block ({n} cells along {axis} on the {} process grid); use fewer ranks, a larger grid or a smaller ghost width",
-                decomp.grid
-            )));
+            return Err(Error::Invalid {
+                quantity: "ghost width",
+                value: ghost.to_string(),
+                why: format!(
+                    "wider than the smallest block ({n} cells along {axis} on the {} process grid); use fewer ranks, a larger grid or a smaller ghost width",
+                    decomp.grid
+                ),
+            });
         }
         Ok(Layout {
             block: decomp.block(rank),
@@ -209,9 +214,14 @@ mod tests {
         let e = layout(4, 100, 4, 1, 0, 2).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("ghost width 2 is wider than the smallest block (1 cells along x"),
+                .starts_with("ghost width 2: wider than the smallest block (1 cells along x"),
             "{e}"
         );
+        // The narrower side is named, whichever it is: 64x64 over 1x2 is 64 wide, 32 high.
+        let e = layout(64, 64, 1, 2, 0, 1000).unwrap_err().to_string();
+        assert!(e.contains("(32 cells along y on the 1x2"), "{e}");
+        let e = layout(1000, 600, 3, 2, 0, 400).unwrap_err().to_string();
+        assert!(e.contains("(300 cells along y on the 3x2"), "{e}");
         assert!(layout(8, 100, 4, 1, 0, 2).is_ok());
         assert!(layout(8, 100, 4, 1, 0, 0).is_err());
     }
