@@ -208,3 +208,56 @@ fn a_checkpoint_is_never_written_of_a_blown_up_state() {
     assert_eq!(names, ["ckpt-0000000020.halo"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_that_finished_is_a_success_whatever_its_timeout() {
+    // --timeout shorter than the run's start-up: the run printed its whole result and hash,
+    // then "--timeout 0.01 s exceeded" and exit 5. Around the run's own length, either the
+    // result stands (exit 0, nothing about a timeout) or the timeout does (exit 5, its one
+    // line, no result); never both.
+    let timeout_line = |t: &str| {
+        format!("halo: error: --timeout {t} s exceeded; stopping the whole job (checkpoints already written are intact)")
+    };
+    for t in ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5"] {
+        let run = mpirun(
+            2,
+            &halo_bin(),
+            &["solve", "--grid", "64x64", "--timeout", t],
+        );
+        let finished = run.stdout.contains("field sha256");
+        let lines = run.rank_error_lines();
+        if finished {
+            assert_eq!(
+                run.code,
+                Some(0),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            assert!(
+                lines.is_empty(),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        } else {
+            assert_eq!(
+                run.code,
+                Some(5),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            assert_eq!(lines, [timeout_line(t)], "--timeout {t}");
+            assert!(!run.stdout.contains("iterations"), "{}", run.stdout);
+        }
+    }
+    // A limit the run keeps well within: the result, exit 0.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &["solve", "--grid", "64x64", "--timeout", "600"],
+    );
+    run.assert_ok("a run well within its timeout");
+    assert!(run.stdout.contains("field sha256"));
+}
