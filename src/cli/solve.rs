@@ -302,7 +302,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
                 "--timeout {t}: must be a positive number of seconds"
             )));
         }
-        Some(t) => Some(watchdog(world.rank(), t)),
+        Some(t) => {
+            let dirs = [&args.out, &args.checkpoint_dir].into_iter().flatten();
+            Some(watchdog(world.rank(), t, dirs.cloned().collect()))
+        }
         None => None,
     };
     let root = world.rank() == 0;
@@ -470,16 +473,18 @@ fn print_stats(ranks: &[solver::RankStats]) {
     );
 }
 
-/// Ends the whole job after `seconds` unless disarmed first: rank 0 prints why and exits with
-/// code 5, which makes mpirun stop every rank; the others follow two seconds later should rank 0
-/// be gone already. The exit skips MPI's shutdown on purpose: a rank may be stuck in a collective.
-fn watchdog(rank: usize, seconds: f64) -> Watchdog {
+/// Ends the whole job after `seconds` unless disarmed first: rank 0 prints why, removes its
+/// temporary files of outputs and checkpoints being written into `dirs`, and exits with code 5,
+/// which makes mpirun stop every rank; the others follow two seconds later should rank 0 be gone
+/// already. The exit skips MPI's shutdown on purpose: a rank may be stuck in a collective.
+fn watchdog(rank: usize, seconds: f64, dirs: Vec<PathBuf>) -> Watchdog {
     let grace = if rank == 0 { 0.0 } else { 2.0 };
     Watchdog::start(seconds + grace, rank == 0, move || {
         if rank == 0 {
             eprintln!(
                 "halo: error: --timeout {seconds} s exceeded; stopping the whole job (checkpoints already written are intact)"
             );
+            halo::io::abandon_writes(&dirs);
         }
         // SAFETY: _exit takes only the status and may be called from any thread; it ends the
         // process at once, without destructors or MPI's shutdown, and touches no memory of ours.
