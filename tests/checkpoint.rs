@@ -232,3 +232,56 @@ fn damaged_and_foreign_checkpoints_are_refused() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+#[test]
+fn a_checkpoint_with_a_changed_header_or_of_format_1_is_refused() {
+    // One bit of "iters":20 flipped so that it reads 30: format 1's checksum covered the data
+    // only, and the run "restarted from the checkpoint at iteration 30", exit 0, another field.
+    let dir = temp("header");
+    let d = dir.to_str().unwrap();
+    solve_json(
+        2,
+        &[
+            "--grid",
+            "60x60",
+            "--iters",
+            "30",
+            "--checkpoint-every",
+            "20",
+            "--checkpoint-dir",
+            d,
+        ],
+    );
+    let file = dir.join("ckpt-0000000020.halo");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes
+        .windows(10)
+        .position(|w| w == b"\"iters\":20")
+        .expect("the header names its iteration")
+        + 8;
+    bytes[at] ^= 1;
+    assert_eq!(&bytes[at - 8..at + 2], b"\"iters\":30");
+    std::fs::write(&file, &bytes).unwrap();
+    let restart = ["solve", "--grid", "60x60", "--iters", "100", "--restart", d];
+    let run = mpirun(2, &halo_bin(), &restart);
+    assert_eq!(run.code, Some(4), "{}\n{}", run.stdout, run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains(file.to_str().unwrap()), "{}", lines[0]);
+    assert!(lines[0].contains("not a usable checkpoint"), "{}", lines[0]);
+    assert!(!run.stdout.contains("restarted"), "{}", run.stdout);
+
+    // A checkpoint of the format before, which nothing can verify, is refused, saying what to do.
+    std::fs::write(&file, b"HALO-CHECKPOINT 1\n{\"iters\":20}\n").unwrap();
+    let run = mpirun(2, &halo_bin(), &restart);
+    assert_eq!(run.code, Some(4), "{}\n{}", run.stdout, run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains(file.to_str().unwrap()), "{}", lines[0]);
+    assert!(
+        lines[0].contains("checkpoint format 1") && lines[0].contains("run again from the start"),
+        "{}",
+        lines[0]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

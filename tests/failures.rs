@@ -208,3 +208,194 @@ fn a_checkpoint_is_never_written_of_a_blown_up_state() {
     assert_eq!(names, ["ckpt-0000000020.halo"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_that_finished_is_a_success_whatever_its_timeout() {
+    // --timeout shorter than the run's start-up: the run printed its whole result and hash,
+    // then "--timeout 0.01 s exceeded" and exit 5. Around the run's own length, either the
+    // result stands (exit 0, nothing about a timeout) or the timeout does (exit 5, its one
+    // line, no result); never both.
+    let timeout_line = |t: &str| {
+        format!("halo: error: --timeout {t} s exceeded; stopping the whole job (checkpoints already written are intact)")
+    };
+    for t in ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5"] {
+        let run = mpirun(
+            2,
+            &halo_bin(),
+            &["solve", "--grid", "64x64", "--timeout", t],
+        );
+        let finished = run.stdout.contains("field sha256");
+        let lines = run.rank_error_lines();
+        if finished {
+            assert_eq!(
+                run.code,
+                Some(0),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            assert!(
+                lines.is_empty(),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        } else {
+            assert_eq!(
+                run.code,
+                Some(5),
+                "--timeout {t}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+            assert_eq!(lines, [timeout_line(t)], "--timeout {t}");
+            assert!(!run.stdout.contains("iterations"), "{}", run.stdout);
+        }
+    }
+    // A limit the run keeps well within: the result, exit 0.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &["solve", "--grid", "64x64", "--timeout", "600"],
+    );
+    run.assert_ok("a run well within its timeout");
+    assert!(run.stdout.contains("field sha256"));
+}
+
+/// The name `halo` writes `name` through in a process `pid` on this host: `.NAME.tmp-HOST-PID`.
+fn temporary(name: &str, pid: u32) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`, which is that long.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) },
+        0
+    );
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let host: String = String::from_utf8_lossy(&buf[..end])
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    format!(".{name}.tmp-{host}-{pid}")
+}
+
+/// The temporary files (of any process) in `dir`.
+fn temporaries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect()
+}
+
+#[test]
+fn temporary_files_of_dead_runs_go_and_those_of_live_ones_stay() {
+    // A run killed mid-write (SIGTERM during a checkpoint, --timeout during --out) left
+    // .ckpt-N.halo.tmp-PID and .field.vti.tmp-PID, hundreds of MB, that no later run removed.
+    let base = std::env::temp_dir().join(format!("halo-leftovers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (ckpt, out) = (base.join("ckpt"), base.join("out"));
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let me = std::process::id();
+    let mut stale = Vec::new();
+    let mut live = Vec::new();
+    for (dir, name) in [(&ckpt, "ckpt-0000000020.halo"), (&out, "field.vti")] {
+        std::fs::create_dir_all(dir).unwrap();
+        stale.push(dir.join(temporary(name, dead)));
+        live.push(dir.join(temporary(name, me)));
+    }
+    for f in stale.iter().chain(&live) {
+        std::fs::write(f, b"half a file").unwrap();
+    }
+    solve_json(
+        2,
+        &[
+            "--grid",
+            "32x32",
+            "--iters",
+            "20",
+            "--checkpoint-every",
+            "10",
+            "--checkpoint-dir",
+            ckpt.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    for f in &stale {
+        assert!(!f.exists(), "{} was left", f.display());
+    }
+    for f in &live {
+        assert_eq!(std::fs::read(f).unwrap(), b"half a file", "{}", f.display());
+    }
+    assert_eq!(checkpoints(&ckpt).len(), 2);
+    assert!(out.join("field.vti").is_file());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
+    // Checkpoints every iteration, so that the watchdog may well fire while one is being
+    // written; and, to be sure there is one when it fires, a temporary file in rank 0's name in
+    // each directory: rank 0 removes its own on the way out.
+    let base = std::env::temp_dir().join(format!("halo-watchdog-tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (ckpt, out) = (base.join("ckpt"), base.join("out"));
+    let mut job = start_mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--grid",
+            "200x200",
+            "--iters",
+            "100000000",
+            "--checkpoint-every",
+            "1",
+            "--checkpoint-dir",
+            ckpt.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--timeout",
+            "5",
+            "--quiet",
+        ],
+    );
+    wait_for_checkpoints(&ckpt, 1, &mut job);
+    let ranks = Command::new("pgrep")
+        .args(["-P", &job.id().to_string()])
+        .output()
+        .expect("pgrep (procps)");
+    let rank0: u32 = String::from_utf8_lossy(&ranks.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .find(|pid: &u32| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|v| v == b"OMPI_COMM_WORLD_RANK=0")
+            })
+        })
+        .expect("rank 0 among mpirun's children");
+    let planted = [
+        ckpt.join(temporary("ckpt-0000099999.halo", rank0)),
+        out.join(temporary("field.vti", rank0)),
+    ];
+    for f in &planted {
+        std::fs::write(f, b"half a file").unwrap();
+    }
+    assert!(
+        job.try_wait().unwrap().is_none(),
+        "the run ended before the test was ready: a loaded machine?"
+    );
+    let run = job.wait_timeout(Duration::from_secs(60)).unwrap();
+    assert!(!run.timed_out, "the watchdog did not stop the run");
+    assert_eq!(run.status.code(), Some(5), "{}", run.stderr);
+    assert!(!checkpoints(&ckpt).is_empty(), "no checkpoint was written");
+    assert_eq!(temporaries(&ckpt), Vec::<String>::new());
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&base);
+}

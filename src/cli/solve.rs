@@ -116,8 +116,9 @@ pub struct SolveArgs {
     /// the start of the run, so the result is the uninterrupted run's to the last bit.
     #[arg(long, value_name = "DIR")]
     pub restart: Option<PathBuf>,
-    /// Stop the whole job after this many seconds of wall time (a batch allocation's guard):
-    /// rank 0 says so and every rank exits with code 5; checkpoints already written stay intact.
+    /// Stop the whole job if it has not finished after this many seconds of wall time (a batch
+    /// allocation's guard): rank 0 says so and every rank exits with code 5; checkpoints already
+    /// written stay intact. A run whose result is complete and written is not stopped.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
     /// Inject a failure on purpose, to see how the job fails: KIND@ITER[:RANK] with KIND nan
@@ -272,14 +273,18 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             eprintln!("halo: warning: {w}");
         }
     }
-    if let Some(t) = args.timeout {
-        if !(t.is_finite() && t > 0.0) {
+    let watch = match args.timeout {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
             return Err(Error::Config(format!(
                 "--timeout {t}: must be a positive number of seconds"
             )));
         }
-        watchdog(world.rank(), t);
-    }
+        Some(t) => {
+            let dirs = [&args.out, &args.checkpoint_dir].into_iter().flatten();
+            Some(watchdog(world.rank(), t, dirs.cloned().collect()))
+        }
+        None => None,
+    };
     let root = world.rank() == 0;
     // Find an unwritable output or checkpoint directory before computing, not after.
     for dir in [&args.out, &args.checkpoint_dir].into_iter().flatten() {
@@ -318,6 +323,13 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report))?,
         None => Vec::new(),
     };
+    // The result is complete, and a finished run is a success: every rank disarms its watchdog,
+    // then they meet, so none can fire once rank 0 prints (a rank whose watchdog fired first
+    // never gets here: it waits for the end its watchdog is bringing).
+    if let Some(w) = &watch {
+        w.disarm_or_wait();
+        world.barrier();
+    }
     // The same on every rank: every figure it reads was agreed.
     let outcome = steady_outcome(&cfg, args.problem.iters.is_none(), &report);
     if !root {
@@ -438,21 +450,91 @@ fn print_stats(ranks: &[solver::RankStats]) {
     );
 }
 
-/// Ends the whole job after `seconds`: rank 0 prints why and exits with code 5, which makes
-/// mpirun stop every rank; the others follow two seconds later should rank 0 be gone already.
-/// The exit skips MPI's shutdown on purpose: a rank may be stuck in a collective.
-fn watchdog(rank: usize, seconds: f64) {
-    std::thread::spawn(move || {
-        let grace = if rank == 0 { 0.0 } else { 2.0 };
-        std::thread::sleep(std::time::Duration::from_secs_f64(seconds + grace));
+/// Ends the whole job after `seconds` unless disarmed first: rank 0 prints why, removes its
+/// temporary files of outputs and checkpoints being written into `dirs`, and exits with code 5,
+/// which makes mpirun stop every rank; the others follow two seconds later should rank 0 be gone
+/// already. The exit skips MPI's shutdown on purpose: a rank may be stuck in a collective.
+fn watchdog(rank: usize, seconds: f64, dirs: Vec<PathBuf>) -> Watchdog {
+    let grace = if rank == 0 { 0.0 } else { 2.0 };
+    Watchdog::start(seconds + grace, rank == 0, move || {
         if rank == 0 {
             eprintln!(
                 "halo: error: --timeout {seconds} s exceeded; stopping the whole job (checkpoints already written are intact)"
             );
+            halo::io::abandon_writes(&dirs);
         }
-        // SAFETY: _exit ends the process at once; nothing of ours needs cleaning up.
+        // SAFETY: _exit takes only the status and may be called from any thread; it ends the
+        // process at once, without destructors or MPI's shutdown, and touches no memory of ours.
+        // (The watchdog won the race with `disarm`, so no result was printed that it contradicts.)
         unsafe { libc::_exit(5) };
-    });
+    })
+}
+
+/// A one-shot timer that runs an action (ending the process) unless disarmed first: exactly one
+/// of "fired" and "disarmed" ever happens, decided by one compare-and-swap each side.
+struct Watchdog {
+    /// [`ARMED`], [`DISARMED`] or [`FIRED`].
+    state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// Whether leaving [`run`] disarms it (rank 0, so that an error line it prints is not
+    /// followed by a timeout's).
+    disarm_on_drop: bool,
+    /// The timer's thread, to wait for in tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A [`Watchdog`] waiting for its time.
+const ARMED: u8 = 0;
+/// A [`Watchdog`] that will not fire.
+const DISARMED: u8 = 1;
+/// A [`Watchdog`] that fired.
+const FIRED: u8 = 2;
+
+impl Watchdog {
+    /// Runs `fire` on its own thread after `seconds`, unless disarmed by then.
+    fn start(seconds: f64, disarm_on_drop: bool, fire: impl FnOnce() + Send + 'static) -> Self {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        let state = std::sync::Arc::new(AtomicU8::new(ARMED));
+        let timer = state.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+            let won = timer.compare_exchange(ARMED, FIRED, Ordering::SeqCst, Ordering::SeqCst);
+            if won.is_ok() {
+                fire();
+            }
+        });
+        Watchdog {
+            state,
+            disarm_on_drop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Disarms it; `false` if it fired first (its action is then under way).
+    fn disarm(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        match (self.state).compare_exchange(ARMED, DISARMED, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => true,
+            Err(now) => now == DISARMED,
+        }
+    }
+
+    /// Disarms it, or, if it fired first, waits for the end of the process it is bringing.
+    fn disarm_or_wait(&self) {
+        if !self.disarm() {
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if self.disarm_on_drop {
+            self.disarm_or_wait();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -499,5 +581,42 @@ mod tests {
         );
         let m = Probe::command().try_get_matches_from(["probe"]).unwrap();
         assert!(given_options(&m).is_empty());
+    }
+
+    #[test]
+    fn a_watchdog_fires_or_is_disarmed_never_both() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        // Runs a watchdog of `seconds`, disarmed after `before` has run; says whether it was
+        // disarmed and whether it fired, once its timer is over.
+        let run = |seconds: f64, before: &dyn Fn(&mut Watchdog)| {
+            let fired = Arc::new(AtomicBool::new(false));
+            let f = fired.clone();
+            let mut w = Watchdog::start(seconds, false, move || f.store(true, Ordering::SeqCst));
+            before(&mut w);
+            let disarmed = w.disarm();
+            assert_eq!(w.disarm(), disarmed, "disarming again changes nothing");
+            w.thread.take().unwrap().join().unwrap();
+            (disarmed, fired.load(Ordering::SeqCst))
+        };
+        // Disarmed long before its time: it stays quiet when the time comes.
+        assert_eq!(run(0.05, &|_| {}), (true, false));
+        // Its time came first: it fired, and can no longer be disarmed.
+        let wait = |w: &mut Watchdog| w.thread.take().unwrap().join().unwrap();
+        let fired_first = |seconds| {
+            let fired = Arc::new(AtomicBool::new(false));
+            let f = fired.clone();
+            let mut w = Watchdog::start(seconds, false, move || f.store(true, Ordering::SeqCst));
+            wait(&mut w);
+            (w.disarm(), fired.load(Ordering::SeqCst))
+        };
+        assert_eq!(fired_first(0.0), (false, true));
+        // Deadlines around the moment of disarming: either may win, never both, never neither.
+        for k in 0..200 {
+            let (disarmed, fired) = run(k as f64 * 2e-6, &|_| {
+                std::thread::sleep(std::time::Duration::from_micros(200))
+            });
+            assert_ne!(disarmed, fired, "deadline {} us", k * 2);
+        }
     }
 }

@@ -3,15 +3,20 @@
 //! A checkpoint is one file, `ckpt-<iteration>.halo`:
 //!
 //! ```text
-//! HALO-CHECKPOINT 1\n
-//! {"problem":"laplace","nx":…,"ny":…,"iters":…,"time":…,"params":{…},"fields":["u"],
-//!  "payload_bytes":…,"sha256":"…"}\n
+//! HALO-CHECKPOINT 2 sha256 <64 hex digits>\n
+//! {"problem":"laplace","nx":…,"ny":…,"iters":…,"time":"…","params":[…],"fields":["u"],
+//!  "payload_bytes":…}\n
 //! <payload: each field as little-endian f64, (ny, nx) row-major, one after another>
 //! ```
 //!
+//! The SHA-256 on the first line covers every byte after it, the header and the payload: no
+//! byte a restart uses escapes it, and a damaged first line does not read as the marker and a
+//! checksum. Format 1 checksummed only the payload, so a changed `"iters"` went unnoticed; its
+//! files are refused, since nothing can verify them.
+//!
 //! It is written to a temporary name, flushed to disk and renamed, so a file with the final name
-//! is complete unless the disk itself corrupts it; reading it checks the length and the SHA-256
-//! of the payload, and that it belongs to the run that wants it.
+//! is complete unless the disk itself corrupts it; reading it checks the checksum and the length,
+//! and that it belongs to the run that wants it.
 
 use super::files::{io_err, write_atomic};
 use super::hash::sha256_hex;
@@ -20,7 +25,10 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &str = "HALO-CHECKPOINT 1";
+/// The marker every checkpoint starts with, before its format number.
+const MAGIC: &str = "HALO-CHECKPOINT";
+/// The format this halo writes and reads.
+const FORMAT: u32 = 2;
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,7 +41,9 @@ pub struct CheckpointHeader {
     pub ny: usize,
     /// Iterations (steps) done when it was taken.
     pub iters: usize,
-    /// Simulated time when it was taken (0 for steady problems).
+    /// Simulated time when it was taken (0 for steady problems); written as text that reads
+    /// back to the same bits.
+    #[serde(with = "exact_f64")]
     pub time: f64,
     /// The parameters the state depends on, by name, as text (so they compare exactly).
     pub params: Vec<(String, String)>,
@@ -41,8 +51,23 @@ pub struct CheckpointHeader {
     pub fields: Vec<String>,
     /// The payload's length in bytes.
     pub payload_bytes: usize,
-    /// SHA-256 of the payload, hex.
-    pub sha256: String,
+}
+
+/// An `f64` in JSON as a string that parses back to the same bits: serde_json's own reading of
+/// numbers can be an ulp off, and a restart from a time an ulp off is another run.
+mod exact_f64 {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        // Rust writes the shortest text that reads back as `x` (`0.25`, `1e-7`).
+        s.serialize_str(&format!("{x:?}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("time {text:?} is not a number")))
+    }
 }
 
 /// A checkpoint read back: its header and its fields, each `(ny, nx)`.
@@ -59,72 +84,81 @@ pub fn checkpoint_name(iters: usize) -> String {
     format!("ckpt-{iters:010}.halo")
 }
 
-/// Writes a checkpoint of `fields` into `dir` atomically; `header`'s payload length and checksum
-/// are filled in here. Returns its path.
+/// Writes a checkpoint of `fields` into `dir` atomically; `header`'s payload length is filled in
+/// here, and the checksum over the header and the payload. Returns its path.
 pub fn write_checkpoint(
     dir: &Path,
     mut header: CheckpointHeader,
     fields: &[&Array2<f64>],
 ) -> Result<PathBuf> {
-    let mut payload = Vec::with_capacity(fields.iter().map(|f| 8 * f.len()).sum());
-    for f in fields {
-        for x in f.iter() {
-            payload.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    header.payload_bytes = payload.len();
-    header.sha256 = sha256_hex(&payload);
-    let mut bytes = format!(
-        "{MAGIC}\n{}\n",
-        serde_json::to_string(&header).expect("serialisable")
-    )
-    .into_bytes();
-    bytes.extend_from_slice(&payload);
     let path = dir.join(checkpoint_name(header.iters));
-    write_atomic(&path, &bytes)?;
+    header.payload_bytes = fields.iter().map(|f| 8 * f.len()).sum();
+    write_atomic(&path, &encode(&header, fields))?;
     Ok(path)
 }
 
-/// Reads and verifies one checkpoint file: its format, length and checksum.
+/// The bytes of a checkpoint file: the marker line with the checksum, the header, the payload.
+fn encode(header: &CheckpointHeader, fields: &[&Array2<f64>]) -> Vec<u8> {
+    let mut body = serde_json::to_string(header)
+        .expect("serialisable")
+        .into_bytes();
+    body.push(b'\n');
+    body.reserve(header.payload_bytes);
+    for f in fields {
+        for x in f.iter() {
+            body.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let mut bytes = format!("{MAGIC} {FORMAT} sha256 {}\n", sha256_hex(&body)).into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// Reads and verifies one checkpoint file: its format, checksum and length.
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bad = |why: String| Error::Io {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    decode(&bytes).map_err(|why| Error::Io {
         path: path.display().to_string(),
         message: format!("not a usable checkpoint: {why}"),
+    })
+}
+
+/// A checkpoint from its file's bytes, verified; or why it cannot be used.
+fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
+    let (first, body) = match bytes.iter().position(|&b| b == b'\n') {
+        Some(n) => (&bytes[..n], &bytes[n + 1..]),
+        None => (bytes, &[][..]),
     };
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    let mut lines = bytes.splitn(3, |&b| b == b'\n');
-    let magic = lines.next().unwrap_or_default();
-    if magic != MAGIC.as_bytes() {
-        return Err(bad(
-            "it does not start with the halo checkpoint marker".into()
-        ));
+    let sha256 = marker_checksum(first)?;
+    let (head, payload) = match body.iter().position(|&b| b == b'\n') {
+        Some(n) => (&body[..n], &body[n + 1..]),
+        None => (body, &[][..]),
+    };
+    let header = serde_json::from_slice::<CheckpointHeader>(head);
+    if sha256_hex(body) != sha256 {
+        // Say what most likely happened; either way the file is not used.
+        return Err(match header {
+            Ok(h) if payload.len() != h.payload_bytes => format!(
+                "it is truncated or padded: {} bytes of data where its header says {}",
+                payload.len(),
+                h.payload_bytes
+            ),
+            _ => "its contents do not match its checksum (corrupted)".into(),
+        });
     }
-    let head = lines
-        .next()
-        .ok_or_else(|| bad("it ends before its header".into()))?;
-    let header: CheckpointHeader =
-        serde_json::from_slice(head).map_err(|e| bad(format!("its header is damaged ({e})")))?;
-    let payload = lines.next().unwrap_or_default();
-    if payload.len() != header.payload_bytes {
-        return Err(bad(format!(
-            "it is truncated or padded: {} bytes of data where its header says {}",
-            payload.len(),
-            header.payload_bytes
-        )));
+    // Checksummed, but possibly written by hand: nothing below trusts a size unchecked.
+    let header = header.map_err(|e| format!("its header is not one ({e})"))?;
+    let cells = header.nx.checked_mul(header.ny);
+    let expected = cells
+        .and_then(|c| c.checked_mul(header.fields.len()))
+        .and_then(|c| c.checked_mul(8));
+    if payload.len() != header.payload_bytes || expected != Some(payload.len()) {
+        return Err("its size does not fit its grid and fields".into());
     }
-    if sha256_hex(payload) != header.sha256 {
-        return Err(bad(
-            "its data does not match its checksum (corrupted)".into()
-        ));
-    }
-    let cells = header.nx * header.ny;
-    if header.payload_bytes != 8 * cells * header.fields.len() {
-        return Err(bad("its size does not fit its grid and fields".into()));
-    }
-    let fields = payload
-        .chunks_exact(8 * cells.max(1))
-        .take(header.fields.len())
-        .map(|chunk| {
+    let cells = cells.unwrap_or(0);
+    let fields = (0..header.fields.len())
+        .map(|k| {
+            let chunk = &payload[8 * cells * k..8 * cells * (k + 1)];
             let v: Vec<f64> = chunk
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
@@ -135,8 +169,45 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     Ok(Checkpoint { header, fields })
 }
 
-/// The newest checkpoint in `dir` (the highest iteration), read and verified. A damaged newest
-/// checkpoint is an error, not a reason to fall back silently to an older one.
+/// The checksum the marker line `first` carries, or why that line is not a format-2 marker.
+fn marker_checksum(first: &[u8]) -> std::result::Result<&str, String> {
+    let not_marker = || "it does not start with the halo checkpoint marker".to_string();
+    let line = std::str::from_utf8(first).map_err(|_| not_marker())?;
+    let rest = line
+        .strip_prefix(MAGIC)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(not_marker)?;
+    if rest == "1" {
+        return Err(format!(
+            "it is in checkpoint format 1, whose header no checksum covers, so it cannot be \
+             verified: restart it with the halo that wrote it, or run again from the start \
+             (this halo reads format {FORMAT})"
+        ));
+    }
+    let mut words = rest.split(' ');
+    let format = words.next().unwrap_or_default();
+    if format != FORMAT.to_string() {
+        return Err(match format.parse::<u32>() {
+            Ok(n) if n.to_string() == format => format!(
+                "it is in checkpoint format {n}, which this halo does not read (it reads \
+                 format {FORMAT}); a newer halo's, or a damaged file"
+            ),
+            _ => "its first line is damaged".into(),
+        });
+    }
+    match (words.next(), words.next(), words.next()) {
+        (Some("sha256"), Some(hex), None)
+            if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            Ok(hex)
+        }
+        _ => Err("its first line is damaged".into()),
+    }
+}
+
+/// The newest checkpoint in `dir` (the highest iteration in its name), read and verified. A
+/// damaged newest checkpoint, or one whose name and header disagree, is an error, not a reason to
+/// fall back silently to an older one.
 pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
     let newest = entries
@@ -152,7 +223,20 @@ pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
         })
         .max_by_key(|(iters, _)| *iters);
     match newest {
-        Some((_, path)) => read_checkpoint(&path),
+        Some((iters, path)) => {
+            let c = read_checkpoint(&path)?;
+            if c.header.iters != iters {
+                // A renamed file: which one is newest is in doubt.
+                return Err(Error::Io {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "not a usable checkpoint: its name says iteration {iters}, it holds iteration {}",
+                        c.header.iters
+                    ),
+                });
+            }
+            Ok(c)
+        }
         None => Err(Error::Io {
             path: dir.display().to_string(),
             message: "no checkpoint here to restart from (files ckpt-*.halo)".into(),
@@ -174,7 +258,6 @@ mod tests {
             params: vec![],
             fields: vec!["u".into()],
             payload_bytes: 0,
-            sha256: String::new(),
         }
     }
 
@@ -231,5 +314,99 @@ mod tests {
             .contains("no checkpoint here"));
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_dir_all(&empty);
+    }
+
+    #[test]
+    fn a_flip_of_any_bit_anywhere_is_refused() {
+        // The header especially: format 1 restarted from a changed "iters" without a word.
+        let mut h = header();
+        h.time = 0.125;
+        h.params = vec![("alpha".into(), "1".into())];
+        let u = Array2::from_shape_fn((2, 3), |(i, j)| i as f64 - j as f64 / 3.0);
+        h.payload_bytes = 8 * u.len();
+        let good = encode(&h, &[&u]);
+        assert_eq!(decode(&good).unwrap().fields, vec![u]);
+        let header_end = good
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(1)
+            .unwrap()
+            .0;
+        assert!(header_end > 100, "a header worth the name");
+        for k in 0..good.len() {
+            for bit in 0..8 {
+                let mut bad = good.clone();
+                bad[k] ^= 1 << bit;
+                assert!(
+                    decode(&bad).is_err(),
+                    "byte {k} (of a header of {}) with bit {bit} flipped was accepted",
+                    header_end + 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn times_come_back_to_the_last_bit() {
+        // A restart continues from the time it reads: one ulp off and the run is another run.
+        let u = Array2::from_elem((2, 3), 0.0);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut h = header();
+            h.time = (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 40) as i32 - 20);
+            h.payload_bytes = 8 * u.len();
+            let back = decode(&encode(&h, &[&u])).unwrap();
+            assert_eq!(back.header.time.to_bits(), h.time.to_bits(), "{:e}", h.time);
+        }
+    }
+
+    #[test]
+    fn format_1_renamed_and_oversized_files_are_refused() {
+        let d = temp("old");
+        let u = Array2::from_elem((2, 3), 1.5);
+        // A format-1 file as the previous halo wrote it (its checksum covered the payload only).
+        let payload: Vec<u8> = u.iter().flat_map(|x: &f64| x.to_le_bytes()).collect();
+        let old = format!(
+            "HALO-CHECKPOINT 1\n{{\"problem\":\"laplace\",\"nx\":3,\"ny\":2,\"iters\":40,\"time\":0.0,\"params\":[],\"fields\":[\"u\"],\"payload_bytes\":48,\"sha256\":\"{}\"}}\n",
+            sha256_hex(&payload)
+        );
+        let p = d.join(checkpoint_name(40));
+        std::fs::write(&p, [old.as_bytes(), &payload].concat()).unwrap();
+        let e = read_checkpoint(&p).unwrap_err().to_string();
+        assert!(e.contains("format 1"), "{e}");
+        assert!(e.contains("cannot be verified"), "{e}");
+        assert!(e.starts_with(&p.display().to_string()), "{e}");
+        // A newer format is not guessed at.
+        let mut newer = encode(&header_for(&u), &[&u]);
+        newer[16] = b'3';
+        assert!(decode(&newer).unwrap_err().contains("format 3"));
+
+        // A checkpoint renamed to a later iteration: its header is right, its name is not.
+        std::fs::remove_file(&p).unwrap();
+        let p = write_checkpoint(&d, header(), &[&u]).unwrap();
+        std::fs::rename(&p, d.join(checkpoint_name(50))).unwrap();
+        let e = newest_checkpoint(&d).unwrap_err().to_string();
+        assert!(
+            e.contains("its name says iteration 50, it holds iteration 40"),
+            "{e}"
+        );
+
+        // A consistent checksum over a header whose sizes overflow: refused, no panic.
+        let mut h = header();
+        h.nx = usize::MAX;
+        h.payload_bytes = 0;
+        let e = decode(&encode(&h, &[])).unwrap_err();
+        assert!(e.contains("does not fit its grid"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn header_for(u: &Array2<f64>) -> CheckpointHeader {
+        let mut h = header();
+        h.payload_bytes = 8 * u.len();
+        h
     }
 }

@@ -1,6 +1,7 @@
 //! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields, and checkpoints
 //! to restart from (written by rank 0 from the gathered state, read back onto any decomposition);
-//! all written atomically (a temporary file, flushed, renamed).
+//! all written atomically (a temporary file, flushed, renamed; those of runs that died mid-write
+//! are removed by the next run into the directory).
 
 mod checkpoint;
 mod files;
@@ -14,7 +15,7 @@ pub use checkpoint::{
     checkpoint_name, newest_checkpoint, read_checkpoint, write_checkpoint, Checkpoint,
     CheckpointHeader,
 };
-pub use files::{ensure_dir, write_atomic};
+pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atomic};
 pub use hash::field_sha256;
 pub use plot::{panels_png, Panel};
 pub use png::{

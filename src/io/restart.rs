@@ -72,7 +72,6 @@ impl Checkpointer {
                 params: self.run.params.clone(),
                 fields: fields.iter().map(|(n, _)| n.to_string()).collect(),
                 payload_bytes: 0,
-                sha256: String::new(),
             };
             write_checkpoint(&self.dir, header, &arrays).map(|_| ())
         } else {
