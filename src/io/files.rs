@@ -25,6 +25,12 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
 /// temporary files that dead `halo` runs on this host left there
 /// (see [`remove_stale_temporaries`]).
 pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Io {
+            path: dir.display().to_string(),
+            message: "is not a directory (a file of that name is in the way)".into(),
+        });
+    }
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     // A probe of this process's own, so that two runs starting into one directory do not trip
     // over each other's.
@@ -180,6 +186,18 @@ mod tests {
         let pid = child.id();
         child.wait().unwrap();
         pid
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_a_directory_is_named_as_such() {
+        let f = std::env::temp_dir().join(format!("halo-not-a-dir-{}", std::process::id()));
+        fs::write(&f, b"x").unwrap();
+        let e = ensure_dir(&f).unwrap_err().to_string();
+        let _ = fs::remove_file(&f);
+        assert!(
+            e.ends_with(": is not a directory (a file of that name is in the way)"),
+            "{e}"
+        );
     }
 
     #[test]
