@@ -46,6 +46,7 @@ pub mod decomp;
 pub mod error;
 pub mod grid;
 pub mod io;
+pub mod node;
 pub mod scale;
 pub mod solver;
 

@@ -10,6 +10,22 @@ use halo::Result;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
+/// The bytes [`write_outputs`] holds on rank 0 at its peak beyond the gathered fields, for the
+/// memory check made before the run: the map of owners, the cavity's velocity components and
+/// speed, and the VTK file, built in memory twice over (its data, then the whole file), each a
+/// global field's worth (G) per array: 5·G, or 16·G for the cavity. Pictures are drawn at a
+/// bounded size.
+pub fn output_bytes(cfg: &Config) -> u64 {
+    let g = 8 * cfg.domain.nx as u64 * cfg.domain.ny as u64;
+    if cfg.problem == halo::solver::Problem::Cavity {
+        // u, v, speed, owners; psi, omega, velocity (3), rank in the data and again in the file.
+        (4 + 2 * 6) * g
+    } else {
+        // owners; u, rank in the data and again in the file.
+        (1 + 2 * 2) * g
+    }
+}
+
 /// Writes, on the rank that holds the gathered field (rank 0), into `dir`:
 /// - `field.vti`: the final field `u` and the owning `rank` of each point, VTK XML ImageData;
 /// - `field.png`: a heatmap of the field with a colour bar;

@@ -302,6 +302,11 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         Some(v) => v,
         None => &mut quiet,
     };
+    // What --out will hold on rank 0, for the memory check before the run.
+    let after = args
+        .out
+        .as_ref()
+        .map_or(0, |_| super::outputs::output_bytes(&cfg));
     let sol = match args.fault {
         Some(fault) => {
             let mut injector = Injector {
@@ -309,9 +314,9 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
                 rank: world.rank(),
                 inner: shown,
             };
-            solver::solve(world, &cfg, &mut injector)
+            solver::solve_reserving(world, &cfg, &mut injector, after)
         }
-        None => solver::solve(world, &cfg, shown),
+        None => solver::solve_reserving(world, &cfg, shown, after),
     }
     .map_err(|e| args.problem.flag_names(e))?;
     if let Some(v) = view.take() {

@@ -41,4 +41,4 @@ pub use options::{
 };
 pub use problems::{point, sine_mode};
 pub use report::{imbalance, RankStats, Report};
-pub use solve::{solve, Solution};
+pub use solve::{solve, solve_reserving, Solution};

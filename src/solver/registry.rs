@@ -18,6 +18,36 @@ pub(crate) struct Built {
     pub stores: Stores,
 }
 
+/// What the solver for a problem keeps on each rank: ghosted arrays of the local shape in all,
+/// and how many of them are its state (gathered at the end, written to checkpoints). Scratch
+/// (halo buffers, tiles) is small beside them. Read by the memory check before building.
+pub(crate) struct Footprint {
+    /// Ghosted arrays (or flat vectors of that size) it holds.
+    pub arrays: usize,
+    /// Of those, the fields of its state.
+    pub state: usize,
+}
+
+/// The [`Footprint`] of the solver for `problem`.
+pub(crate) fn footprint(problem: Problem) -> Footprint {
+    match problem {
+        // u and the array the next sweep writes, and for Poisson the right-hand side.
+        Problem::Laplace | Problem::Heat => Footprint {
+            arrays: 2,
+            state: 1,
+        },
+        Problem::Poisson => Footprint {
+            arrays: 3,
+            state: 1,
+        },
+        // ψ, ω and the next ω.
+        Problem::Cavity => Footprint {
+            arrays: 3,
+            state: 2,
+        },
+    }
+}
+
 /// The solver for `cfg` on `layout`; `pool` runs its sweeps when given. Collective.
 pub(crate) fn build(
     comm: &Comm,

@@ -1,0 +1,170 @@
+//! Jobs too big for memory are refused before they allocate, with one line and exit code 2:
+//! never an abort, a backtrace, or the OOM killer. The limits are set by the tests (`HALO_MEMORY_LIMIT`, or a real
+//! `ulimit -v` on the job), never by exhausting the machine.
+
+mod common;
+use common::{halo_bin, mpirun_command, Run};
+use std::process::Command;
+use std::time::Duration;
+
+/// `halo args` as an `n`-rank job with `env` set (and `HALO_MEMORY_LIMIT` unset unless given),
+/// under `ulimit -v kb` when given: the limit applies to mpirun and every rank it starts.
+fn job(n: usize, args: &[&str], env: &[(&str, &str)], ulimit_kb: Option<u64>) -> Run {
+    let mpirun = mpirun_command(n, &halo_bin(), args);
+    let mut cmd = match ulimit_kb {
+        Some(kb) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("ulimit -v {kb} && exec \"$0\" \"$@\""))
+                .arg(mpirun.get_program())
+                .args(mpirun.get_args());
+            sh
+        }
+        None => {
+            let mut c = Command::new(mpirun.get_program());
+            c.args(mpirun.get_args());
+            c
+        }
+    };
+    for (k, v) in mpirun.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env_remove("HALO_MEMORY_LIMIT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let timeout = Duration::from_secs(120);
+    let run = halo::scale::run_with_timeout(&mut cmd, timeout).expect("start the job");
+    assert!(
+        !run.timed_out,
+        "halo {} hung\n{}",
+        args.join(" "),
+        run.stderr
+    );
+    Run {
+        code: run.status.code(),
+        stdout: run.stdout,
+        stderr: run.stderr,
+        elapsed: run.elapsed,
+    }
+}
+
+/// Checks that `run` failed with exit code 2 and one line from rank 0 containing every one of
+/// `parts`, and none of the signs of a crash; returns the line.
+fn refused<'a>(run: &'a Run, parts: &[&str]) -> &'a str {
+    let all = format!("--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, Some(2), "{all}");
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "one line from rank 0 expected\n{all}");
+    for p in parts {
+        assert!(lines[0].contains(p), "{p:?} missing from {:?}", lines[0]);
+    }
+    for crash in ["panicked", "backtrace", "memory allocation of", "signal"] {
+        assert!(!run.stderr.contains(crash), "{crash:?} in\n{all}");
+    }
+    lines[0]
+}
+
+#[test]
+fn a_grid_too_big_for_the_node_is_refused_before_it_allocates() {
+    // 2 ranks of 4096x2048 cells: two ghosted arrays of 64 MiB each, and on rank 0 the
+    // gathered field (128 MiB) and its receive buffer: far beyond 64 MiB for the node.
+    let run = job(
+        2,
+        &["solve", "--grid", "4096x4096", "--iters", "1"],
+        &[("HALO_MEMORY_LIMIT", "64M")],
+        None,
+    );
+    let line = refused(
+        &run,
+        &[
+            "halo: error: --grid 4096x4096: needs ~",
+            "per rank (rank 0: ~",
+            "the node has 64.0 MiB for 2 ranks (HALO_MEMORY_LIMIT)",
+        ],
+    );
+    // The figures are the arrays' own: a rank needs at least its two ghosted arrays.
+    let per_rank: f64 = line
+        .split("needs ~")
+        .nth(1)
+        .and_then(|s| s.split(" MiB").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no MiB figure in {line:?}"));
+    let arrays = 2.0 * (2048.0 + 2.0) * (4096.0 + 2.0) * 8.0 / (1u64 << 20) as f64;
+    assert!(per_rank >= arrays, "{per_rank} MiB < {arrays} MiB");
+}
+
+#[test]
+fn the_grid_of_the_report_is_refused_not_aborted() {
+    // The case that printed "memory allocation of 40002400032 bytes failed" and a backtrace.
+    // The override makes the figures the same on any machine, and a real `ulimit -v` keeps even
+    // a broken check from taking the memory.
+    let run = job(
+        2,
+        &["solve", "--grid", "100000x100000", "--iters", "1"],
+        &[("HALO_MEMORY_LIMIT", "16G")],
+        Some(4_000_000),
+    );
+    refused(
+        &run,
+        &[
+            "--grid 100000x100000: needs ~",
+            " GiB per rank (rank 0: ~",
+            "the node has 16.0 GiB for 2 ranks (HALO_MEMORY_LIMIT)",
+        ],
+    );
+}
+
+#[test]
+fn a_real_ulimit_v_is_read_and_refuses_the_rank_that_needs_too_much() {
+    // Rank 0 needs its two arrays (~137 MiB each), a copy of its block and the gathered field
+    // twice (~275 MiB each), about 960 MiB: more than the address space a 976 MiB ulimit leaves
+    // beside what MPI has mapped; rank 1 needs less than half of it. No override: the limit is
+    // read from the process itself.
+    let run = job(
+        2,
+        &["solve", "--grid", "6000x6000", "--iters", "1"],
+        &[],
+        Some(1_000_000),
+    );
+    refused(
+        &run,
+        &["--grid 6000x6000: needs ~", "ulimit -v leaves rank 0 "],
+    );
+}
+
+#[test]
+fn grids_that_fit_run_and_outputs_count_in_the_need() {
+    let out = std::env::temp_dir().join(format!("halo-memory-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    // 2048x2048 over 2 ranks needs about 160 MiB on the node; writing --out makes rank 0 hold
+    // the field six times over (owners, the VTK data and file), about 240 MiB.
+    let args = ["solve", "--grid", "2048x2048", "--iters", "2", "--quiet"];
+    let limit = [("HALO_MEMORY_LIMIT", "200M")];
+    job(2, &args, &limit, None).assert_ok("a run within HALO_MEMORY_LIMIT");
+    let mut with_out = args.to_vec();
+    with_out.extend(["--out", out.to_str().unwrap()]);
+    let run = job(2, &with_out, &limit, None);
+    refused(&run, &["--grid 2048x2048: needs ~", "(HALO_MEMORY_LIMIT)"]);
+    assert!(
+        !out.join("field.vti").exists(),
+        "nothing is computed or written"
+    );
+    job(2, &with_out, &[("HALO_MEMORY_LIMIT", "300M")], None)
+        .assert_ok("the same run with --out, within a larger limit");
+    assert!(out.join("field.vti").is_file());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_limit_that_is_not_a_size_is_refused() {
+    let run = job(
+        2,
+        &["solve", "--grid", "64x64", "--iters", "1"],
+        &[("HALO_MEMORY_LIMIT", "lots")],
+        None,
+    );
+    refused(&run, &["HALO_MEMORY_LIMIT=lots: not a size"]);
+}
