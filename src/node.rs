@@ -385,6 +385,25 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// The error for an allocation of `bytes` for `what` that the system refused.
+pub fn out_of_memory(bytes: u64, what: &str) -> Error {
+    Error::Config(format!(
+        "out of memory: could not allocate {} for {what}",
+        human(bytes)
+    ))
+}
+
+/// `n` copies of `value` in a new vector, or [`out_of_memory`] (for `what`) if the memory
+/// cannot be had, instead of aborting the process as `vec![value; n]` does.
+pub fn try_vec<T: Clone>(n: usize, value: T, what: &str) -> Result<Vec<T>> {
+    let bytes = (n as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| out_of_memory(bytes, what))?;
+    v.resize(n, value);
+    Ok(v)
+}
+
 /// What a job will ask of its ranks' memory, checked by [`ensure_fits`] before it allocates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Demand {
@@ -664,6 +683,14 @@ mod tests {
             "grid 100000x100000: needs ~74.5 GiB; ulimit -v leaves rank 0 1.0 GiB"
         );
         assert_eq!(Shortfall::decode(&[7, 1, 2]), None);
+    }
+
+    #[test]
+    fn try_vec_refuses_what_cannot_be_had() {
+        assert_eq!(try_vec(3, 1.5f64, "x").unwrap(), vec![1.5; 3]);
+        let e = try_vec(usize::MAX / 8, 0.0f64, "the test's array").unwrap_err();
+        assert!(e.to_string().contains("the test's array"), "{e}");
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

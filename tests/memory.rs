@@ -1,5 +1,6 @@
-//! Jobs too big for memory are refused before they allocate, with one line and exit code 2:
-//! never an abort, a backtrace, or the OOM killer. The limits are set by the tests (`HALO_MEMORY_LIMIT`, or a real
+//! Jobs too big for memory are refused before they allocate, with one line and exit code 2, and
+//! an allocation that fails anyway is the same clean error on every rank: never an abort, a
+//! backtrace, or the OOM killer. The limits are set by the tests (`HALO_MEMORY_LIMIT`, or a real
 //! `ulimit -v` on the job), never by exhausting the machine.
 
 mod common;
@@ -167,4 +168,31 @@ fn a_limit_that_is_not_a_size_is_refused() {
         None,
     );
     refused(&run, &["HALO_MEMORY_LIMIT=lots: not a size"]);
+}
+
+#[test]
+fn an_allocation_that_fails_anyway_is_one_agreed_error() {
+    // The override claims a terabyte, so the check lets the run through; the real `ulimit -v`
+    // then refuses each rank's second 550 MiB array. Every problem of the Jacobi family builds
+    // its arrays differently (zeros, a function, a right-hand side).
+    for problem in ["laplace", "heat", "poisson"] {
+        let run = job(
+            2,
+            &[
+                "solve",
+                "--problem",
+                problem,
+                "--grid",
+                "12000x12000",
+                "--iters",
+                "1",
+            ],
+            &[("HALO_MEMORY_LIMIT", "1T")],
+            Some(1_000_000),
+        );
+        refused(
+            &run,
+            &["halo: error: rank ", ": out of memory: could not allocate "],
+        );
+    }
 }

@@ -16,19 +16,21 @@ pub struct DistArray {
 }
 
 /// `data` copied into memory from [`mapped`]: what `Vec::clone` does, without leaving the pages
-/// to be faulted in later.
-fn mapped_copy(data: &[f64]) -> Vec<f64> {
-    let mut v = mapped(data.len());
+/// to be faulted in later; `None` when the memory cannot be had.
+fn mapped_copy(data: &[f64]) -> Option<Vec<f64>> {
+    let mut v = mapped(data.len())?;
     v.copy_from_slice(data);
-    v
+    Some(v)
 }
 
 /// `n` zeros in memory that is mapped now: every page is written here, so the first sweeps do not
 /// stop to fault pages in (a freshly allocated array is backed only by the shared zero page until
 /// written). On Linux the range is first offered to transparent huge pages, which cut the TLB
-/// misses of sweeping arrays far larger than the cache; the kernel may decline.
-fn mapped(n: usize) -> Vec<f64> {
-    let mut v: Vec<f64> = Vec::with_capacity(n);
+/// misses of sweeping arrays far larger than the cache; the kernel may decline. `None` when the
+/// allocator refuses the memory (instead of aborting the process, as `Vec::with_capacity` does).
+fn mapped(n: usize) -> Option<Vec<f64>> {
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(n).ok()?;
     #[cfg(target_os = "linux")]
     {
         const PAGE: usize = 4096;
@@ -48,47 +50,74 @@ fn mapped(n: usize) -> Vec<f64> {
         }
     }
     v.resize(n, 0.0);
-    v
+    Some(v)
+}
+
+/// The error for a ghosted array of `shape` that could not be allocated.
+fn no_memory((rows, cols): (usize, usize)) -> crate::Error {
+    let bytes = (rows as u64 * cols as u64).saturating_mul(8);
+    crate::node::out_of_memory(bytes, &format!("a {cols}x{rows} ghosted array"))
 }
 
 impl Clone for DistArray {
+    /// A copy; panics if the memory cannot be had ([`DistArray::try_clone`] returns an error).
     fn clone(&self) -> Self {
-        let data = match self.data.as_slice() {
-            Some(s) => Array2::from_shape_vec(self.data.dim(), mapped_copy(s))
-                .expect("the shape of the array copied"),
-            None => self.data.clone(),
-        };
-        DistArray {
-            layout: self.layout.clone(),
-            data,
-        }
+        self.try_clone().unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
 impl DistArray {
     /// A zero array with the boundary conditions in its ghost cells, its memory mapped and
     /// written at once (and offered huge pages on Linux) so no sweep stops to fault pages in.
+    /// Panics if the memory cannot be had; solvers use [`DistArray::try_zeros`].
     pub fn zeros(layout: Layout) -> Self {
-        let (rows, cols) = layout.local_shape();
+        Self::try_zeros(layout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`DistArray::zeros`], or an error naming the bytes when the allocator refuses them.
+    /// Rank-local: agree on it ([`Comm::agree`]) before the next collective.
+    pub fn try_zeros(layout: Layout) -> Result<Self> {
+        let shape = layout.local_shape();
+        let v = mapped(shape.0 * shape.1).ok_or_else(|| no_memory(shape))?;
         let mut a = DistArray {
-            data: Array2::from_shape_vec((rows, cols), mapped(rows * cols))
-                .expect("rows × cols cells"),
+            data: Array2::from_shape_vec(shape, v).expect("rows × cols cells"),
             layout,
         };
         a.apply_boundaries();
-        a
+        Ok(a)
     }
 
     /// An array whose interior cell at global `(row, col)` is `f(row, col)`, with the boundary
-    /// conditions in its ghost cells.
+    /// conditions in its ghost cells. Panics if the memory cannot be had.
     pub fn from_fn(layout: Layout, f: impl Fn(usize, usize) -> f64) -> Self {
-        let mut a = Self::zeros(layout);
+        Self::try_from_fn(layout, f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`DistArray::from_fn`], or an error when the allocator refuses the memory. Rank-local.
+    pub fn try_from_fn(layout: Layout, f: impl Fn(usize, usize) -> f64) -> Result<Self> {
+        let mut a = Self::try_zeros(layout)?;
         let (r0, c0) = (a.layout.block.rows.start, a.layout.block.cols.start);
         for ((i, j), v) in a.interior_mut().indexed_iter_mut() {
             *v = f(r0 + i, c0 + j);
         }
         a.apply_boundaries();
-        a
+        Ok(a)
+    }
+
+    /// A copy, ghosts included, or an error when the allocator refuses the memory. Rank-local.
+    pub fn try_clone(&self) -> Result<Self> {
+        let data = match self.data.as_slice() {
+            Some(s) => Array2::from_shape_vec(
+                self.data.dim(),
+                mapped_copy(s).ok_or_else(|| no_memory(self.data.dim()))?,
+            )
+            .expect("the shape of the array copied"),
+            None => self.data.clone(),
+        };
+        Ok(DistArray {
+            layout: self.layout.clone(),
+            data,
+        })
     }
 
     /// Where this array lies.
@@ -180,15 +209,18 @@ impl DistArray {
     }
 
     /// Scatters `root`'s global array into a new distributed array laid out as `layout` (the
-    /// other ranks pass `None`), with the boundary conditions in its ghost cells. Collective.
+    /// other ranks pass `None`), with the boundary conditions in its ghost cells. Collective; a
+    /// rank that cannot allocate its array is an error on every rank.
     pub fn scatter(
         comm: &Comm,
         root: usize,
         global: Option<&Array2<f64>>,
         layout: Layout,
     ) -> Result<Self> {
-        let block = scatter_blocks(comm, root, global, &layout.decomp)?;
-        let mut a = Self::zeros(layout);
+        // Allocated, and agreed on, before the scatter: a rank without the memory must not leave
+        // the others waiting in it.
+        let mut a = comm.agree(Self::try_zeros(layout))?;
+        let block = scatter_blocks(comm, root, global, &a.layout.decomp)?;
         a.interior_mut().assign(&block);
         a.apply_boundaries();
         Ok(a)

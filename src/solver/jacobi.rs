@@ -133,8 +133,9 @@ pub struct Jacobi {
 
 impl Jacobi {
     /// The solver for `stencil` on `layout`, from the problem's starting field. Collective (it
-    /// plans the halo exchange). `pool` runs the sweeps when given; `stores`, `overlap` and
-    /// `time_block` choose how (never what) they compute.
+    /// plans the halo exchange); a rank that cannot allocate its arrays is an error on every
+    /// rank. `pool` runs the sweeps when given; `stores`, `overlap` and `time_block` choose how
+    /// (never what) they compute.
     pub fn new(
         comm: &Comm,
         layout: &Layout,
@@ -143,13 +144,19 @@ impl Jacobi {
         stores: Stores,
         overlap: bool,
         time_block: usize,
-    ) -> Self {
-        let u = stencil.initial(layout);
-        Jacobi {
+    ) -> Result<Self> {
+        // Every array before the first collective, so that all ranks leave together if one
+        // rank's allocator says no.
+        let arrays = stencil.initial(layout).and_then(|u| {
+            let v = u.try_clone()?;
+            Ok((u, v, stencil.rhs(layout)?))
+        });
+        let (u, v, f) = comm.agree(arrays)?;
+        Ok(Jacobi {
             sweeper: Sweeper {
                 kernel: stencil.kernel(),
                 stores,
-                f: stencil.rhs(layout),
+                f,
                 stride: layout.local_shape().1,
                 pool,
                 // A tile's two scratch buffers take a quarter of the core's L2 (measured best
@@ -157,7 +164,7 @@ impl Jacobi {
                 // room too).
                 tile_budget: super::memory::cache_bytes(2).unwrap_or(1 << 20) / 4,
             },
-            v: u.clone(),
+            v,
             u,
             stencil,
             layout: layout.clone(),
@@ -165,7 +172,7 @@ impl Jacobi {
             overlap,
             time_block,
             stale: true,
-        }
+        })
     }
 
     /// One sweep over `region` with the exchange in flight: the cells that need no ghost first,
@@ -278,7 +285,8 @@ impl Solver for Jacobi {
 
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
         self.u = fields.into_iter().next().expect("one field");
-        self.v = self.u.clone();
+        // Into the array there is: a clone would need memory the run was not checked for.
+        self.v.as_slice_mut().copy_from_slice(self.u.as_slice());
         // A checkpoint holds no ghosts.
         self.stale = true;
     }

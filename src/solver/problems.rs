@@ -3,6 +3,7 @@
 
 use super::kernels::Kernel;
 use super::options::{Domain, HeatParams, Problem};
+use crate::error::Result;
 use crate::grid::{Boundaries, Boundary, DistArray, Layout};
 use std::f64::consts::PI;
 
@@ -73,26 +74,30 @@ impl StencilProblem {
         (self.problem == Problem::Heat).then(|| self.heat.time_step(&self.domain) * iters as f64)
     }
 
-    /// The starting field on this rank's layout.
-    pub fn initial(&self, layout: &Layout) -> DistArray {
+    /// The starting field on this rank's layout, or an error when the memory cannot be had
+    /// (rank-local).
+    pub fn initial(&self, layout: &Layout) -> Result<DistArray> {
         match self.problem {
-            Problem::Heat => DistArray::from_fn(layout.clone(), |r, c| {
+            Problem::Heat => DistArray::try_from_fn(layout.clone(), |r, c| {
                 let (x, y) = point(&self.domain, r as isize, c as isize);
                 sine_mode(x, y)
             }),
-            _ => DistArray::zeros(layout.clone()),
+            _ => DistArray::try_zeros(layout.clone()),
         }
     }
 
     /// The right-hand side on the whole ghosted array (flat, row-major), empty when the problem
     /// has none. Ghost cells get `f` at their own points, so redundant ghost-zone updates see the
-    /// same values the owner does.
-    pub fn rhs(&self, layout: &Layout) -> Vec<f64> {
+    /// same values the owner does. An error when the memory cannot be had (rank-local).
+    pub fn rhs(&self, layout: &Layout) -> Result<Vec<f64>> {
         if self.problem != Problem::Poisson {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let (rows, cols) = layout.local_shape();
-        let mut f = Vec::with_capacity(rows * cols);
+        let mut f = Vec::new();
+        f.try_reserve_exact(rows * cols).map_err(|_| {
+            crate::node::out_of_memory(8 * (rows * cols) as u64, "the right-hand side")
+        })?;
         for i in 0..rows {
             for j in 0..cols {
                 let (r, c) = layout.global_of(i, j);
@@ -100,7 +105,7 @@ impl StencilProblem {
                 f.push(2.0 * PI * PI * sine_mode(x, y));
             }
         }
-        f
+        Ok(f)
     }
 
     /// The exact solution at global cell `(row, col)` after `iters` iterations, where one is

@@ -8,6 +8,7 @@ use super::kernels::Stores;
 use super::options::{Config, Problem};
 use super::problems::StencilProblem;
 use crate::comm::Comm;
+use crate::error::Result;
 use crate::grid::Layout;
 
 /// A solver ready to drive, and the stores its sweeps use (for the report).
@@ -48,13 +49,14 @@ pub(crate) fn footprint(problem: Problem) -> Footprint {
     }
 }
 
-/// The solver for `cfg` on `layout`; `pool` runs its sweeps when given. Collective.
+/// The solver for `cfg` on `layout`; `pool` runs its sweeps when given. Collective; a rank that
+/// cannot allocate is an error on every rank.
 pub(crate) fn build(
     comm: &Comm,
     cfg: &Config,
     layout: &Layout,
     pool: Option<rayon::ThreadPool>,
-) -> Built {
+) -> Result<Built> {
     match cfg.problem {
         Problem::Laplace | Problem::Poisson | Problem::Heat => {
             let stores = cfg.sweeps.stores.unwrap_or_else(|| {
@@ -76,15 +78,15 @@ pub(crate) fn build(
                 stores,
                 cfg.sweeps.overlap,
                 cfg.sweeps.time_block,
-            );
-            Built {
+            )?;
+            Ok(Built {
                 solver: Box::new(solver),
                 stores,
-            }
+            })
         }
-        Problem::Cavity => Built {
+        Problem::Cavity => Ok(Built {
             solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)),
             stores: Stores::Cached,
-        },
+        }),
     }
 }

@@ -91,7 +91,7 @@ pub fn solve_reserving(
         root: need(0),
     };
     crate::node::ensure_fits(comm, &demand)?;
-    let Built { mut solver, stores } = build(comm, cfg, &layout, pool);
+    let Built { mut solver, stores } = build(comm, cfg, &layout, pool)?;
 
     let identity = RunIdentity {
         problem: cfg.problem.to_string(),
