@@ -1,6 +1,7 @@
-//! Jobs too big for memory are refused before they allocate, with one line and exit code 2, and
-//! an allocation that fails anyway is the same clean error on every rank: never an abort, a
-//! backtrace, or the OOM killer. The limits are set by the tests (`HALO_MEMORY_LIMIT`, or a real
+//! Jobs too big for memory (solves, benchmark arrays and messages) and messages beyond MPI's
+//! counts are refused before they allocate, with one line and exit code 2, and an allocation that
+//! fails anyway is the same clean error on every rank: never an abort, a backtrace, or the OOM
+//! killer. The limits are set by the tests (`HALO_MEMORY_LIMIT`, or a real
 //! `ulimit -v` on the job), never by exhausting the machine.
 
 mod common;
@@ -195,4 +196,90 @@ fn an_allocation_that_fails_anyway_is_one_agreed_error() {
             &["halo: error: rank ", ": out of memory: could not allocate "],
         );
     }
+}
+
+#[test]
+fn bench_triad_arrays_beyond_the_node_are_refused() {
+    // 3 arrays of 10^12 doubles a rank: no node has 22 TiB. No override: the figure is the
+    // machine's own (MemAvailable or its cgroup), and a real `ulimit -v` keeps even a broken
+    // check from taking the memory.
+    let run = job(
+        2,
+        &["bench", "triad", "--elements", "1000000000000"],
+        &[],
+        Some(4_000_000),
+    );
+    refused(
+        &run,
+        &[
+            "halo: error: --elements 1000000000000: needs ~21.8 TiB per rank",
+            "the node has ",
+        ],
+    );
+    // What fits runs, under a limit that the one above is far beyond.
+    job(
+        2,
+        &["bench", "triad", "--elements", "1000000", "--reps", "2"],
+        &[("HALO_MEMORY_LIMIT", "100M")],
+        None,
+    )
+    .assert_ok("a triad within HALO_MEMORY_LIMIT");
+}
+
+#[test]
+fn bench_collectives_refuse_sizes_beyond_mpi_counts_and_memory_before_timing_any() {
+    // Beyond MPI's int counts: refused before the first size is timed (it used to time sizes up
+    // to 1 GiB, then fail at 2 GiB with exit code 1).
+    for (op, most) in [("bcast", "2147483647"), ("allreduce", "17179869183")] {
+        let run = job(
+            2,
+            &[
+                "bench",
+                "collectives",
+                "--op",
+                op,
+                "-m",
+                "1:100000000000000",
+                "-i",
+                "1",
+                "-x",
+                "0",
+            ],
+            &[],
+            Some(4_000_000),
+        );
+        refused(
+            &run,
+            &[
+                "--message-size 1:100000000000000: ",
+                "beyond MPI's limit of 2147483647 elements per message",
+                &format!("sizes up to {most} bytes can run"),
+            ],
+        );
+        assert!(run.stdout.is_empty(), "nothing timed:\n{}", run.stdout);
+    }
+    // Within the counts but not the memory: a gather of 64 MiB messages over 2 ranks holds
+    // 5 messages a rank.
+    let args = [
+        "bench",
+        "collectives",
+        "--op",
+        "gather",
+        "-m",
+        "1048576:67108864",
+        "-i",
+        "1",
+        "-x",
+        "0",
+    ];
+    let run = job(2, &args, &[("HALO_MEMORY_LIMIT", "256M")], None);
+    refused(
+        &run,
+        &[
+            "--message-size 1048576:67108864: needs ~320.0 MiB per rank",
+            "the node has 256.0 MiB for 2 ranks (HALO_MEMORY_LIMIT)",
+        ],
+    );
+    assert!(run.stdout.is_empty(), "nothing timed:\n{}", run.stdout);
+    job(2, &args, &[("HALO_MEMORY_LIMIT", "1G")], None).assert_ok("the same within 1 GiB");
 }

@@ -9,6 +9,10 @@
 //!   comparison, straight through rsmpi. [`Op::Halo`] times a ghost update the same way and
 //!   checks the ghosts it received.
 //! - [`median`]: the statistic quoted for repeated measurements, here and in [`crate::scale`].
+//!
+//! Both check before they allocate that every node has the memory for their buffers
+//! ([`crate::node::ensure_fits`]), and the latencies that every message fits MPI's counts: a
+//! size too large is refused on every rank ([`Error::Invalid`], exit code 2), never an abort.
 
 mod stats;
 
@@ -34,17 +38,37 @@ pub struct Triad {
     pub median_bytes_per_s: f64,
 }
 
+/// The bytes each rank holds for a triad on `elements` doubles: three arrays.
+pub fn triad_bytes(elements: usize) -> u64 {
+    (elements as u64).saturating_mul(3 * 8)
+}
+
 /// Runs the triad `reps` times on `elements` doubles per rank, all ranks at once (a barrier
-/// before each repetition). Collective.
+/// before each repetition). Collective; arrays too large for a node's memory are refused first
+/// as [`Error::Invalid`] on the `elements`.
 pub fn triad(comm: &Comm, elements: usize, reps: usize) -> Result<Triad> {
     if elements == 0 || reps == 0 {
         return Err(Error::Config(
             "the triad needs at least one element and one repetition".into(),
         ));
     }
-    let mut a = vec![1.0f64; elements];
-    let b = vec![2.0f64; elements];
-    let c = vec![0.5f64; elements];
+    let need = triad_bytes(elements);
+    crate::node::ensure_fits(
+        comm,
+        &crate::node::Demand {
+            quantity: "elements",
+            value: elements.to_string(),
+            mine: need,
+            per_rank: need,
+            root: need,
+        },
+    )?;
+    let what = "a triad array";
+    let arrays = crate::node::try_vec(elements, 1.0f64, what).and_then(|a| {
+        let b = crate::node::try_vec(elements, 2.0f64, what)?;
+        Ok((a, b, crate::node::try_vec(elements, 0.5f64, what)?))
+    });
+    let (mut a, b, c) = comm.agree(arrays)?;
     let s = 3.0;
     let mut rates = Vec::with_capacity(reps);
     for _ in 0..reps {
@@ -114,9 +138,83 @@ impl std::str::FromStr for Op {
     }
 }
 
+/// The message sizes in bytes a sweep from `lo` to `hi` times: `lo`, doubling, up to `hi`.
+pub fn message_sizes(lo: usize, hi: usize) -> Vec<usize> {
+    std::iter::successors(Some(lo), |&s| s.checked_mul(2).filter(|&d| d > s))
+        .take_while(|&s| s <= hi)
+        .collect()
+}
+
+/// The elements one message of `size` bytes carries when `op` is timed: bytes, or doubles for
+/// [`Op::Allreduce`] and [`Op::Halo`] (at least one).
+pub fn message_elements(op: Op, size: usize) -> usize {
+    match op {
+        Op::Allreduce | Op::Halo => (size / 8).max(1),
+        _ => size.max(1),
+    }
+}
+
+/// The bytes each rank holds while `op` is timed on `size`-byte messages over `ranks` ranks:
+/// a message to send, one from every rank to receive, and a send and receive buffer of doubles;
+/// for [`Op::Halo`] a three-row ghosted array and four message buffers (the exchange's, or the
+/// plain rsmpi loop's). Within 3% of the peak resident size measured at 64 MiB.
+pub fn latency_bytes(op: Op, size: usize, ranks: usize) -> u64 {
+    let bytes = size.max(1) as u64;
+    let doubles = 8 * (size / 8).max(1) as u64;
+    match op {
+        Op::Halo => 3 * (doubles + 16) + 4 * doubles,
+        _ => bytes.saturating_mul(ranks as u64 + 1) + 2 * doubles,
+    }
+}
+
+/// Checks that `op` can be timed on messages of every one of `sizes` (bytes) before any is:
+/// each message within MPI's count (`i32::MAX` elements), and the buffers for the largest within
+/// every node's memory. Collective; the same [`Error::Invalid`] on every rank otherwise, on the
+/// `message size`, whose value is given as `value` (how the sizes were asked for).
+pub fn check_latency_sizes(comm: &Comm, op: Op, sizes: &[usize], value: &str) -> Result<()> {
+    let Some(&largest) = sizes.iter().max() else {
+        return Ok(());
+    };
+    check_count(op, largest, value)?;
+    let need = latency_bytes(op, largest, comm.size());
+    crate::node::ensure_fits(
+        comm,
+        &crate::node::Demand {
+            quantity: "message size",
+            value: value.to_string(),
+            mine: need,
+            per_rank: need,
+            root: need,
+        },
+    )
+}
+
+/// Refuses a message of `size` bytes of `op` beyond MPI's `int` counts.
+fn check_count(op: Op, size: usize, value: &str) -> Result<()> {
+    let limit = i32::MAX as usize;
+    if message_elements(op, size) <= limit {
+        return Ok(());
+    }
+    let (unit, most) = match op {
+        Op::Allreduce | Op::Halo => ("doubles", 8 * limit + 7),
+        _ => ("bytes", limit),
+    };
+    Err(Error::Invalid {
+        quantity: "message size",
+        value: value.to_string(),
+        why: format!(
+            "a message of {size} bytes is beyond MPI's limit of {limit} elements per message \
+             ({} sends {unit}); sizes up to {most} bytes can run",
+            format!("{op:?}").to_lowercase()
+        ),
+    })
+}
+
 /// The average latency of one `op` call on messages of `size` bytes, in microseconds, averaged
 /// over ranks (the OSU method): `warmup` untimed calls, a barrier, then `iters` timed calls.
-/// With `raw`, the identical loop calls rsmpi directly instead of `halo`'s API. Collective.
+/// With `raw`, the identical loop calls rsmpi directly instead of `halo`'s API. Collective; a
+/// size beyond MPI's counts is an [`Error::Invalid`], and buffers that cannot be allocated are
+/// an error on every rank. ([`check_latency_sizes`] checks a whole sweep first.)
 pub fn collective_latency(
     comm: &Comm,
     op: Op,
@@ -125,16 +223,25 @@ pub fn collective_latency(
     warmup: usize,
     raw: bool,
 ) -> Result<f64> {
+    check_count(op, size, &size.to_string())?;
     if op == Op::Halo {
         return halo_latency(comm, size, iters, warmup, raw);
     }
     let n = comm.size();
     let root = comm.raw().process_at_rank(0);
     let doubles = (size / 8).max(1);
-    let mut send = vec![1u8; size.max(1)];
-    let mut recv = vec![0u8; size.max(1) * n];
-    let fsend = vec![1.0f64; doubles];
-    let mut frecv = vec![0.0f64; doubles];
+    let what = "a message buffer";
+    let buffers = crate::node::try_vec(size.max(1), 1u8, what).and_then(|send| {
+        let recv = crate::node::try_vec(size.max(1).saturating_mul(n), 0u8, what)?;
+        let fsend = crate::node::try_vec(doubles, 1.0f64, what)?;
+        Ok((
+            send,
+            recv,
+            fsend,
+            crate::node::try_vec(doubles, 0.0f64, what)?,
+        ))
+    });
+    let (mut send, mut recv, fsend, mut frecv) = comm.agree(buffers)?;
     let is_root = comm.rank() == 0;
     let mut call = |comm: &Comm| -> Result<()> {
         match (op, raw) {
@@ -214,7 +321,8 @@ fn halo_latency(comm: &Comm, size: usize, iters: usize, warmup: usize, raw: bool
         ..Boundaries::all(Boundary::Dirichlet(0.0))
     };
     let layout = Layout::new(decomp, comm.rank(), 1, Stencil::Star, bc)?;
-    let mut field = DistArray::from_fn(layout.clone(), |r, c| (r * m + c) as f64);
+    let field = DistArray::try_from_fn(layout.clone(), |r, c| (r * m + c) as f64);
+    let mut field = comm.agree(field)?;
     let us = if raw {
         raw_halo_loop(comm, &layout, &mut field, iters, warmup)?
     } else {
@@ -280,4 +388,48 @@ fn raw_halo_loop(
         a[row(2)].copy_from_slice(&from_s);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_double_from_min_to_max_without_overflowing() {
+        assert_eq!(message_sizes(1, 8), [1, 2, 4, 8]);
+        assert_eq!(message_sizes(3, 20), [3, 6, 12]);
+        assert_eq!(message_sizes(5, 5), [5]);
+        assert_eq!(message_sizes(0, 9), [0]);
+        let all = message_sizes(1, usize::MAX);
+        assert_eq!(all.len(), usize::BITS as usize);
+        assert_eq!(all.last(), Some(&(1 << (usize::BITS - 1))));
+    }
+
+    #[test]
+    fn messages_beyond_mpis_counts_are_refused_by_their_elements() {
+        let max = i32::MAX as usize;
+        assert!(check_count(Op::Bcast, max, "x").is_ok());
+        let e = check_count(Op::Bcast, max + 1, "1:4294967296").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .starts_with("message size 1:4294967296: a message of 2147483648 bytes"),
+            "{e}"
+        );
+        // Doubles: eight times the bytes fit.
+        assert_eq!(message_elements(Op::Allreduce, max + 1), (max + 1) / 8);
+        assert!(check_count(Op::Allreduce, 8 * max + 7, "x").is_ok());
+        assert!(check_count(Op::Halo, 8 * max + 8, "x").is_err());
+        assert_eq!(message_elements(Op::Halo, 3), 1);
+    }
+
+    #[test]
+    fn buffers_grow_with_the_ranks_that_send_to_the_root() {
+        let mib = 1 << 20;
+        // A message to send, one from each of 4 ranks, and two of doubles.
+        assert_eq!(latency_bytes(Op::Gather, mib, 4), 7 * mib as u64);
+        assert_eq!(latency_bytes(Op::Halo, mib, 4), 7 * mib as u64 + 48);
+        assert_eq!(triad_bytes(1000), 24_000);
+        assert_eq!(triad_bytes(usize::MAX), u64::MAX);
+    }
 }

@@ -59,8 +59,32 @@ fn sizes(s: &str) -> Result<(usize, usize), String> {
     Ok((lo, hi))
 }
 
+/// Renames the quantities in the library's refusals after the options that set them.
+fn flag_names(e: Error) -> Error {
+    match e {
+        Error::Invalid {
+            quantity,
+            value,
+            why,
+        } => Error::Invalid {
+            quantity: match quantity {
+                "elements" => "--elements",
+                "message size" => "--message-size",
+                other => other,
+            },
+            value,
+            why,
+        },
+        other => other,
+    }
+}
+
 /// Runs `halo bench`; rank 0 prints.
 pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
+    run_named(world, cmd).map_err(flag_names)
+}
+
+fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
     match *cmd {
         BenchCmd::Triad { elements, reps } => {
             let t = bench::triad(world, elements, reps)?;
@@ -90,6 +114,9 @@ pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
             if iters == 0 {
                 return Err(Error::Config("--iters must be at least 1".into()));
             }
+            // Every size fits MPI's counts and the node's memory, or nothing runs.
+            let sizes = bench::message_sizes(lo, hi);
+            bench::check_latency_sizes(world, op, &sizes, &format!("{lo}:{hi}"))?;
             if compare {
                 if world.rank() == 0 {
                     println!(
@@ -98,8 +125,7 @@ pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                     );
                     println!("# Size        halo(us)       raw(us)   halo/raw");
                 }
-                let mut size = lo;
-                while size <= hi {
+                for &size in &sizes {
                     let (mut h, mut r) = (Vec::new(), Vec::new());
                     for _ in 0..3 {
                         h.push(bench::collective_latency(
@@ -114,7 +140,6 @@ pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                     if world.rank() == 0 {
                         println!("{size:<10}{h:>14.2}{r:>14.2}{:>11.3}", h / r);
                     }
-                    size *= 2;
                 }
                 return Ok(());
             }
@@ -126,13 +151,11 @@ pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                 );
                 println!("# Size       Avg Latency(us)");
             }
-            let mut size = lo;
-            while size <= hi {
+            for &size in &sizes {
                 let us = bench::collective_latency(world, op, size, iters, warmup, raw)?;
                 if world.rank() == 0 {
                     println!("{size:<10}{us:>18.2}");
                 }
-                size *= 2;
             }
         }
     }
