@@ -33,7 +33,7 @@ fn main() -> halo::Result<()> {
         Stencil::Star,
         Boundaries::all(Boundary::Dirichlet(0.0)),
     )?;
-    let mut cavity = CavitySolver::new(&world, &layout, &CavityParams { re, sweeps: 2 });
+    let mut cavity = CavitySolver::new(&world, &layout, &CavityParams { re, sweeps: 2 })?;
     // To a steady state: max |ω' − ω|/dt below 1e-3, checked every 50 steps, counted from
     // simulated time 1 on, at most a million steps.
     let stop = Stopping {

@@ -174,9 +174,9 @@ fn a_limit_that_is_not_a_size_is_refused() {
 #[test]
 fn an_allocation_that_fails_anyway_is_one_agreed_error() {
     // The override claims a terabyte, so the check lets the run through; the real `ulimit -v`
-    // then refuses each rank's second 550 MiB array. Every problem of the Jacobi family builds
-    // its arrays differently (zeros, a function, a right-hand side).
-    for problem in ["laplace", "heat", "poisson"] {
+    // then refuses each rank's second 550 MiB array. Every problem builds its arrays its own way
+    // (zeros, a function, a right-hand side, the cavity's three at once).
+    for problem in ["laplace", "heat", "poisson", "cavity"] {
         let run = job(
             2,
             &[

@@ -85,7 +85,7 @@ pub(crate) fn build(
             })
         }
         Problem::Cavity => Ok(Built {
-            solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)),
+            solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)?),
             stores: Stores::Cached,
         }),
     }

@@ -52,11 +52,15 @@ pub struct CavitySolver {
 
 impl CavitySolver {
     /// A cavity at rest on `layout` (ghost width 1), a global `nx × ny` grid, with `params`.
-    /// Collective (it plans the halo exchange).
-    pub fn new(comm: &Comm, layout: &Layout, params: &CavityParams) -> Self {
+    /// Collective (it plans the halo exchange); an allocation that fails on any rank is the same
+    /// error on every rank.
+    pub fn new(comm: &Comm, layout: &Layout, params: &CavityParams) -> Result<Self> {
         let (nx, ny) = (layout.decomp.nx, layout.decomp.ny);
         let r = layout.interior();
-        CavitySolver {
+        // Every array before the first collective (the duplicate, the exchange plan).
+        let zeros = || DistArray::try_zeros(layout.clone());
+        let (psi, omega, next) = comm.agree(zeros().and_then(|p| Ok((p, zeros()?, zeros()?))))?;
+        Ok(CavitySolver {
             c: Cavity::new(nx, ny, params.re),
             sweeps: params.sweeps,
             b: Block {
@@ -69,11 +73,11 @@ impl CavitySolver {
                 .map(|s| layout.is_physical(s)),
             comm: comm.duplicate(),
             ex: HaloExchange::new(comm, layout),
-            psi: DistArray::zeros(layout.clone()),
-            omega: DistArray::zeros(layout.clone()),
-            next: DistArray::zeros(layout.clone()),
+            psi,
+            omega,
+            next,
             time: 0.0,
-        }
+        })
     }
 
     /// The stream function.
