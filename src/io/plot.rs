@@ -43,6 +43,14 @@ pub struct Series<'a> {
     pub name: Option<&'a str>,
 }
 
+impl<'a> Series<'a> {
+    /// The name the legend lists for them: none for a series with no points, so a legend never
+    /// names data that is not drawn (a reference table the run has none of, say).
+    pub fn listed_name(&self) -> Option<&'a str> {
+        self.name.filter(|_| !self.points.is_empty())
+    }
+}
+
 /// One chart: axes, series, and where its legend goes.
 #[derive(Debug, Clone)]
 pub struct Chart<'a> {
@@ -110,37 +118,41 @@ pub struct Panel<'a> {
 /// Draws the panels side by side under `title`, 560 × 520 pixels each, the line in blue and the
 /// points in red; returns the PNG file's bytes.
 pub fn panels_png(title: &str, panels: &[Panel<'_>]) -> Result<Vec<u8>> {
-    let charts: Vec<Chart<'_>> = panels
-        .iter()
-        .map(|p| Chart {
-            caption: p.caption,
-            x_label: p.x_label,
-            y_label: p.y_label,
+    let charts: Vec<Chart<'_>> = panels.iter().map(Panel::chart).collect();
+    charts_png(title, (560 * panels.len().max(1) as u32, 520), &charts)
+}
+
+impl<'a> Panel<'a> {
+    /// The chart that draws the panel: its line in blue, its points as red rings.
+    fn chart(&self) -> Chart<'a> {
+        Chart {
+            caption: self.caption,
+            x_label: self.x_label,
+            y_label: self.y_label,
             series: vec![
                 Series {
-                    points: p.line,
+                    points: self.line,
                     mark: Mark::Line,
                     colour: BLUE,
-                    name: Some(p.line_name),
+                    name: Some(self.line_name),
                 },
                 Series {
-                    points: p.points,
+                    points: self.points,
                     mark: Mark::Rings,
                     colour: RED,
-                    name: Some(p.points_name),
+                    name: Some(self.points_name),
                 },
             ],
             x_range: None,
             y_range: None,
             whole_x: false,
-            legend: Some(if p.legend_left {
+            legend: Some(if self.legend_left {
                 Corner::LowerLeft
             } else {
                 Corner::LowerRight
             }),
-        })
-        .collect();
-    charts_png(title, (560 * panels.len().max(1) as u32, 520), &charts)
+        }
+    }
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -213,7 +225,7 @@ fn draw_chart(
             Mark::Rings => c.draw_series(points.map(|q| Circle::new(q, 4, ring)))?,
             Mark::Dots => c.draw_series(points.map(|q| Circle::new(q, 4, dot)))?,
         };
-        let Some(name) = s.name.filter(|_| !s.points.is_empty()) else {
+        let Some(name) = s.listed_name() else {
             continue;
         };
         drawn.label(name);
@@ -223,10 +235,7 @@ fn draw_chart(
             Mark::Dots => drawn.legend(move |(x, y)| Circle::new((x + 9, y), 4, dot)),
         };
     }
-    let listed = p
-        .series
-        .iter()
-        .any(|s| s.name.is_some() && !s.points.is_empty());
+    let listed = p.series.iter().any(|s| s.listed_name().is_some());
     if let Some(corner) = p.legend.filter(|_| listed) {
         c.configure_series_labels()
             .label_font((FONT, 12))
@@ -246,6 +255,40 @@ fn draw_chart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_legend_names_only_what_is_drawn() {
+        // The cavity at a Re with no reference table: the panel's points are empty.
+        let line = [(0.0, 0.0), (1.0, 1.0)];
+        let panel = Panel {
+            caption: "u along x = 0.5",
+            x_label: "u",
+            y_label: "y",
+            line: &line,
+            line_name: "halo, 47x47",
+            points: &[],
+            points_name: "Ghia et al. 1982",
+            legend_left: false,
+        };
+        let listed: Vec<_> = panel
+            .chart()
+            .series
+            .iter()
+            .filter_map(Series::listed_name)
+            .collect();
+        assert_eq!(listed, ["halo, 47x47"]);
+        let with = Panel {
+            points: &line,
+            ..panel
+        };
+        let listed: Vec<_> = with
+            .chart()
+            .series
+            .iter()
+            .filter_map(Series::listed_name)
+            .collect();
+        assert_eq!(listed, ["halo, 47x47", "Ghia et al. 1982"]);
+    }
 
     #[test]
     fn bounds_pad_the_points_and_survive_none() {
