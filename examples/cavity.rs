@@ -11,7 +11,7 @@
 use halo::decomp::Stencil;
 use halo::grid::{decompose, Boundaries, Boundary, Layout};
 use halo::solver::cavity::{centerline_u, velocity_field, CavitySolver, GHIA_RE100_U};
-use halo::solver::{drive, CavityParams, Solver, Stopping, Unwatched};
+use halo::solver::{drive, CavityParams, Solver, Start, Stopping, Unwatched};
 
 fn main() -> halo::Result<()> {
     let mpi = halo::comm::init()?;
@@ -40,7 +40,14 @@ fn main() -> halo::Result<()> {
         iters: 1_000_000,
         ..CavityParams::steady_state(1e-3, 50)
     };
-    let run = drive(&world, &mut cavity, &stop, None, 0, &mut Unwatched)?;
+    let run = drive(
+        &world,
+        &mut cavity,
+        &stop,
+        None,
+        &Start::default(),
+        &mut Unwatched,
+    )?;
     assert!(
         run.converged,
         "no steady state (stalled at {:?})",

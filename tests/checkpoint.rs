@@ -285,3 +285,98 @@ fn a_checkpoint_with_a_changed_header_or_of_format_1_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A run whose last checkpoint is where it stopped (converged, or stalled) restarts to the same
+/// end, not past it: the driver's own state travels in the checkpoint.
+#[test]
+fn a_restart_stops_where_the_uninterrupted_run_stopped() {
+    // Laplace converges at a check that is also a checkpoint: 196 = 7 × 28.
+    let dir = temp("converged");
+    let d = dir.to_str().unwrap();
+    let run = [
+        "--grid",
+        "32x32",
+        "--iters",
+        "1000",
+        "--tol",
+        "1e-3",
+        "--check-every",
+        "7",
+    ];
+    let mut first = run.to_vec();
+    first.extend_from_slice(&["--checkpoint-every", "28", "--checkpoint-dir", d]);
+    let straight = solve_json(2, &first);
+    assert_eq!(straight["converged"], true, "{straight}");
+    let end = straight["iters"].as_u64().unwrap();
+    assert!(
+        end.is_multiple_of(28),
+        "the test needs convergence on a checkpoint: {end}"
+    );
+    assert_eq!(
+        checkpoints(&dir)
+            .last()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy(),
+        format!("ckpt-{end:010}.halo")
+    );
+    let mut again = run.to_vec();
+    again.extend_from_slice(&["--restart", d]);
+    let resumed = solve_json(3, &again);
+    assert_eq!(resumed["iters"], straight["iters"], "{resumed}");
+    assert_eq!(resumed["converged"], true);
+    assert_eq!(resumed["residual"], straight["residual"]);
+    assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
+    // Another tolerance is another run: refused, not continued as if it were the same.
+    let mut other = run.to_vec();
+    other[5] = "2e-3";
+    other.extend_from_slice(&["--restart", d]);
+    refused(
+        &other,
+        "the checkpoint was made with tol 0.001, check_every 7",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The cavity stalls (see tests/cavity.rs) at some step; restarted from a checkpoint before
+    // that, it must stall at the same step with the same field, its stall history restored.
+    let dir = temp("stalled");
+    let d = dir.to_str().unwrap();
+    let cavity = [
+        "--problem",
+        "cavity",
+        "--re",
+        "1e4",
+        "--grid",
+        "31x31",
+        "--json",
+    ];
+    let mut first = vec!["solve"];
+    first.extend_from_slice(&cavity);
+    first.extend_from_slice(&["--checkpoint-every", "5000", "--checkpoint-dir", d]);
+    let straight = mpirun(2, &halo_bin(), &first);
+    assert_eq!(straight.code, Some(6), "{}", straight.stderr);
+    let json = |out: &str| -> serde_json::Value {
+        serde_json::from_str(out.lines().find(|l| l.starts_with('{')).unwrap()).unwrap()
+    };
+    let straight = json(&straight.stdout);
+    let stalled = straight["stalled_at"].as_u64().unwrap();
+    // Keep only the checkpoints from before the stall, as if the job had died there.
+    for c in checkpoints(&dir) {
+        let name = c.file_name().unwrap().to_string_lossy().into_owned();
+        let at: u64 = name[5..15].parse().unwrap();
+        if at >= stalled - stalled % 5000 && at > 5000 {
+            std::fs::remove_file(&c).unwrap();
+        }
+    }
+    let mut again = vec!["solve"];
+    again.extend_from_slice(&cavity);
+    again.extend_from_slice(&["--restart", d]);
+    let resumed = mpirun(3, &halo_bin(), &again);
+    assert_eq!(resumed.code, Some(6), "{}", resumed.stderr);
+    let resumed = json(&resumed.stdout);
+    assert!(resumed["restarted_from"].as_u64().unwrap() < stalled);
+    assert_eq!(resumed["stalled_at"], straight["stalled_at"], "{resumed}");
+    assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

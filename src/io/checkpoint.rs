@@ -5,7 +5,7 @@
 //! ```text
 //! HALO-CHECKPOINT 2 sha256 <64 hex digits>\n
 //! {"problem":"laplace","nx":…,"ny":…,"iters":…,"time":"…","params":[…],"fields":["u"],
-//!  "payload_bytes":…}\n
+//!  "payload_bytes":…,"driver":[…]}\n
 //! <payload: each field as little-endian f64, (ny, nx) row-major, one after another>
 //! ```
 //!
@@ -51,6 +51,10 @@ pub struct CheckpointHeader {
     pub fields: Vec<String>,
     /// The payload's length in bytes.
     pub payload_bytes: usize,
+    /// What the driver needs to go on exactly where it stopped (the last residual, whether the
+    /// run had converged, the history its stopping rules read), by name, as exact text.
+    #[serde(default)]
+    pub driver: Vec<(String, String)>,
 }
 
 /// An `f64` in JSON as a string that parses back to the same bits: serde_json's own reading of
@@ -258,6 +262,7 @@ mod tests {
             params: vec![],
             fields: vec!["u".into()],
             payload_bytes: 0,
+            driver: vec![("residual".into(), "0.25".into())],
         }
     }
 

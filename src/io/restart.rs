@@ -42,17 +42,20 @@ pub struct Restored {
     pub time: f64,
     /// The fields, laid out for this run, in the order asked for.
     pub fields: Vec<DistArray>,
+    /// The driver's state, as [`Checkpointer::save`] was given it.
+    pub driver: Vec<(String, String)>,
 }
 
 impl Checkpointer {
-    /// Writes a checkpoint of `fields` after `iters` iterations. Collective; every rank returns
-    /// the same error if rank 0 cannot write.
+    /// Writes a checkpoint of `fields` and the driver's state `driver` after `iters`
+    /// iterations. Collective; every rank returns the same error if rank 0 cannot write.
     pub fn save(
         &self,
         comm: &Comm,
         iters: usize,
         time: f64,
         fields: &[(&str, &DistArray)],
+        driver: &[(String, String)],
     ) -> Result<()> {
         let mut gathered = Vec::with_capacity(fields.len());
         for (_, f) in fields {
@@ -72,6 +75,7 @@ impl Checkpointer {
                 params: self.run.params.clone(),
                 fields: fields.iter().map(|(n, _)| n.to_string()).collect(),
                 payload_bytes: 0,
+                driver: driver.to_vec(),
             };
             write_checkpoint(&self.dir, header, &arrays).map(|_| ())
         } else {
@@ -103,6 +107,12 @@ pub fn restore(
     let loaded = comm.agree(loaded)?;
     let done = comm.broadcast(0, loaded.as_ref().map_or(0, |c| c.header.iters as u64))? as usize;
     let time = comm.broadcast(0, loaded.as_ref().map_or(0.0, |c| c.header.time))?;
+    // The driver's state as JSON text: every rank needs it, rank 0 alone read it.
+    let driver = loaded
+        .as_ref()
+        .map(|c| serde_json::to_string(&c.header.driver).expect("pairs of strings serialise"));
+    let driver = comm.broadcast_string(0, driver.as_deref())?;
+    let driver = serde_json::from_str(&driver).expect("what rank 0 serialised");
     let mut fields = Vec::with_capacity(names.len());
     for k in 0..names.len() {
         let global = loaded.as_ref().map(|c| &c.fields[k]);
@@ -112,6 +122,7 @@ pub fn restore(
         iters: done,
         time,
         fields,
+        driver,
     })
 }
 

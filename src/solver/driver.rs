@@ -143,6 +143,16 @@ pub struct Unwatched;
 
 impl Monitor for Unwatched {}
 
+/// Where a run starts: from scratch (the default), or where a checkpoint left it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Start {
+    /// Iterations already done.
+    pub done: usize,
+    /// The driver's state as the checkpoint holds it (empty from scratch): with it a restarted
+    /// run stops where the uninterrupted one did.
+    pub state: Vec<(String, String)>,
+}
+
 /// What a driven run did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Driven {
@@ -180,31 +190,29 @@ pub fn next_stop(done: usize, stop: &Stopping, every: &[usize], at: &[usize]) ->
     until
 }
 
-/// Runs `solver` from iteration `first` until `stop` says, writing checkpoints with
-/// `checkpoints` when given. Collective: every error is agreed, so all ranks return the same
-/// `Err` together.
+/// Runs `solver` from `start` until `stop` says, writing checkpoints with `checkpoints` when
+/// given. Collective: every error is agreed, so all ranks return the same `Err` together.
 pub fn drive(
     comm: &Comm,
     solver: &mut dyn Solver,
     stop: &Stopping,
     checkpoints: Option<&Checkpointer>,
-    first: usize,
+    start: &Start,
     monitor: &mut dyn Monitor,
 ) -> Result<Driven> {
     let every: Vec<usize> = checkpoints.map(|c| c.every).into_iter().collect();
     let at = monitor.stops();
+    let mut trail = Trail::read(&start.state)?;
     let mut run = Driven {
-        first,
-        done: first,
-        residual: f64::NAN,
-        converged: false,
+        first: start.done,
+        done: start.done,
+        residual: trail.residual,
+        converged: trail.converged,
         time: Timings::default(),
         untimed: 0.0,
-        stalled: None,
+        stalled: trail.stalled,
     };
-    let mut first_residual = None;
-    let mut history = Stall::default();
-    while run.done < stop.iters {
+    while run.done < stop.iters && !run.converged && run.stalled.is_none() {
         let until = next_stop(run.done, stop, &every, &at);
         let pass = Pass {
             done: run.done,
@@ -227,24 +235,39 @@ pub fn drive(
                 let (what, field) = solver.watched();
                 return Err(diverged(comm, field, &what, run.done));
             }
-            if first_residual.is_some_and(|r0: f64| r.value > 1e12 * r0) {
+            if trail.first.is_some_and(|r0: f64| r.value > 1e12 * r0) {
                 return Err(Error::Diverged(format!(
                     "{}: the residual grew from {:.3e} to {:.3e} by iteration {}: the iteration diverges",
                     solver.name(),
-                    first_residual.unwrap_or(0.0),
+                    trail.first.unwrap_or(0.0),
                     r.value,
                     run.done
                 )));
             }
-            first_residual = first_residual.or(Some(r.value));
-            run.residual = r.value;
+            trail.first = trail.first.or(Some(r.value));
+            trail.residual = r.value;
             seen = Some(r.value);
+            if let Some(tol) = stop.tol {
+                // Before the least simulated time, a small residual says only that little has
+                // happened.
+                let late_enough = match (stop.min_time, solver.time(run.done)) {
+                    (Some(least), Some(t)) => t >= least,
+                    _ => true,
+                };
+                if r.value <= tol && late_enough {
+                    trail.converged = true;
+                } else if let Some(window) = stop.stall_window.filter(|_| late_enough) {
+                    if trail.stall.push(r.value, window) {
+                        trail.stalled = Some(run.done);
+                    }
+                }
+            }
         }
         if let Some(c) = checkpoints.filter(|c| run.done.is_multiple_of(c.every)) {
             let t = Comm::wtime();
             finite(comm, solver, run.done)?;
             let time = solver.time(run.done).unwrap_or(0.0);
-            c.save(comm, run.done, time, &solver.state())?;
+            c.save(comm, run.done, time, &solver.state(), &trail.write())?;
             run.untimed += Comm::wtime() - t;
         }
         monitor.progress(Progress {
@@ -252,31 +275,104 @@ pub fn drive(
             iters: stop.iters,
             residual: seen,
         });
-        let Some(r) = seen else { continue };
-        let Some(tol) = stop.tol else { continue };
-        // Before the least simulated time, a small residual says only that little has happened.
-        let late_enough = match (stop.min_time, solver.time(run.done)) {
-            (Some(least), Some(t)) => t >= least,
-            _ => true,
-        };
-        if r <= tol && late_enough {
-            run.converged = true;
-            break;
-        }
-        if let Some(window) = stop.stall_window.filter(|_| late_enough) {
-            if history.push(r, window) {
-                run.stalled = Some(run.done);
-                break;
-            }
-        }
+        (run.residual, run.converged, run.stalled) =
+            (trail.residual, trail.converged, trail.stalled);
     }
     Ok(run)
+}
+
+/// What the stopping rules have seen so far: all a restart needs to stop where the
+/// uninterrupted run did.
+#[derive(Debug, Clone, PartialEq)]
+struct Trail {
+    /// The last residual checked (NaN before any).
+    residual: f64,
+    /// The first residual checked, for the growth rule.
+    first: Option<f64>,
+    /// Whether the tolerance was met.
+    converged: bool,
+    /// The iteration at which the run stalled, if it did.
+    stalled: Option<usize>,
+    /// The history stall detection reads.
+    stall: Stall,
+}
+
+impl Trail {
+    /// The trail as exact text, by name (Rust writes the shortest text that reads back to the
+    /// same bits).
+    fn write(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("residual".into(), format!("{:?}", self.residual)),
+            ("converged".into(), self.converged.to_string()),
+            ("stall_seen".into(), self.stall.seen.to_string()),
+            (
+                "stall_recent".into(),
+                self.stall
+                    .recent
+                    .iter()
+                    .map(|x| format!("{x:?}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ];
+        if let Some(r0) = self.first {
+            out.push(("first_residual".into(), format!("{r0:?}")));
+        }
+        if let Some(b) = self.stall.before {
+            out.push(("stall_before".into(), format!("{b:?}")));
+        }
+        if let Some(n) = self.stalled {
+            out.push(("stalled_at".into(), n.to_string()));
+        }
+        out
+    }
+
+    /// Reads [`Trail::write`]'s text back; empty text is a fresh start.
+    fn read(pairs: &[(String, String)]) -> Result<Trail> {
+        let bad = |k: &str| {
+            Error::Config(format!(
+                "the checkpoint's driver state has an unreadable {k}: it was written by another version of halo"
+            ))
+        };
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let num = |k: &str| -> Result<Option<f64>> {
+            get(k)
+                .map(|v| v.parse::<f64>().map_err(|_| bad(k)))
+                .transpose()
+        };
+        let recent = match get("stall_recent") {
+            None | Some("") => Default::default(),
+            Some(v) => v
+                .split(',')
+                .map(|x| x.parse::<f64>().map_err(|_| bad("stall_recent")))
+                .collect::<Result<_>>()?,
+        };
+        Ok(Trail {
+            residual: num("residual")?.unwrap_or(f64::NAN),
+            first: num("first_residual")?,
+            converged: get("converged")
+                .map(|v| v.parse::<bool>().map_err(|_| bad("converged")))
+                .transpose()?
+                .unwrap_or(false),
+            stalled: get("stalled_at")
+                .map(|v| v.parse::<usize>().map_err(|_| bad("stalled_at")))
+                .transpose()?,
+            stall: Stall {
+                before: num("stall_before")?,
+                recent,
+                seen: get("stall_seen")
+                    .map(|v| v.parse::<usize>().map_err(|_| bad("stall_seen")))
+                    .transpose()?
+                    .unwrap_or(0),
+            },
+        })
+    }
 }
 
 /// The residuals checked so far, for stall detection: has the lowest of the last `window` come no
 /// lower than 0.9 × the lowest before them? Kept as the lowest residual before the window and the
 /// window itself, so each check costs O(window).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Stall {
     /// The lowest residual before the window.
     before: Option<f64>,
@@ -396,5 +492,24 @@ mod tests {
         // One too slow (0.5 % a check over windows of 10 checks: 5 %) stalls.
         let mut crawl = Stall::default();
         assert!((0..100).any(|k| crawl.push(0.995f64.powi(k), 10)));
+    }
+
+    #[test]
+    fn the_trail_reads_back_to_the_same_bits() {
+        let mut t = Trail::read(&[]).unwrap();
+        assert!(t.residual.is_nan() && !t.converged && t.first.is_none());
+        assert_eq!(Trail::read(&t.write()).unwrap().write(), t.write());
+        for k in 0..30 {
+            t.stall.push(0.1 + 1.0 / (3.0 + f64::from(k)), 10);
+        }
+        t.first = Some(1.0 / 3.0);
+        t.residual = 1.8233521453552406e-18;
+        t.converged = true;
+        t.stalled = Some(4200);
+        let back = Trail::read(&t.write()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.residual.to_bits(), t.residual.to_bits());
+        let broken = [("stall_seen".to_string(), "many".to_string())];
+        assert!(Trail::read(&broken).is_err());
     }
 }

@@ -35,7 +35,7 @@ mod report;
 mod solve;
 pub mod tiling;
 
-pub use driver::{drive, Driven, Monitor, Progress, Solver, Timings, Unwatched};
+pub use driver::{drive, Driven, Monitor, Progress, Solver, Start, Timings, Unwatched};
 pub use options::{
     CavityParams, Checkpointing, Config, Domain, HeatParams, Problem, Stopping, Sweeps,
 };

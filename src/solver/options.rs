@@ -476,8 +476,28 @@ impl Config {
         }
     }
 
-    /// The parameters a checkpoint must share with a run that restarts from it, as exact text.
+    /// The parameters a checkpoint must share with a run that restarts from it, as exact text:
+    /// the problem's own, and with a tolerance the stopping rules that decide where the run ends
+    /// (not the step count: extending a run is what restarts are for).
     pub fn state_params(&self) -> Vec<(String, String)> {
+        let p = |k: &str, v: f64| (k.to_string(), v.to_string());
+        let mut params = self.problem_params();
+        if let Some(tol) = self.stop.tol {
+            let s = &self.stop;
+            params.push(p("tol", tol));
+            params.push(p("check_every", s.check_every as f64));
+            if let Some(t) = s.min_time {
+                params.push(p("min_time", t));
+            }
+            if let Some(w) = s.stall_window {
+                params.push(p("stall_window", w as f64));
+            }
+        }
+        params
+    }
+
+    /// The parameters of the problem itself.
+    fn problem_params(&self) -> Vec<(String, String)> {
         let p = |k: &str, v: f64| (k.to_string(), v.to_string());
         match self.problem {
             Problem::Laplace | Problem::Poisson => vec![],

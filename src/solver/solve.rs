@@ -1,7 +1,7 @@
 //! A whole run: set up the layout, build the problem's solver, restore it from a checkpoint, drive
 //! it, and sum up what happened across the ranks.
 
-use super::driver::{drive, Driven, Monitor, Solver};
+use super::driver::{drive, Driven, Monitor, Solver, Start};
 use super::options::Config;
 use super::registry::{build, Built};
 use super::report::{RankStats, Report};
@@ -99,14 +99,17 @@ pub fn solve_reserving(
         ny: d.ny,
         params: cfg.state_params(),
     };
-    let first = match &cfg.restart {
+    let from = match &cfg.restart {
         Some(dir) => {
             let names: Vec<&str> = solver.state().iter().map(|(n, _)| *n).collect();
             let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &layout, &names)?;
             solver.restore(r.fields, r.time);
-            r.iters
+            Start {
+                done: r.iters,
+                state: r.driver,
+            }
         }
-        None => 0,
+        None => Start::default(),
     };
     let checkpointer = cfg.checkpoint.as_ref().map(|c| Checkpointer {
         every: c.every,
@@ -121,7 +124,7 @@ pub fn solve_reserving(
         solver.as_mut(),
         &cfg.stop,
         checkpointer.as_ref(),
-        first,
+        &from,
         monitor,
     )?;
     let elapsed = Comm::wtime() - start - run.untimed;
