@@ -692,3 +692,28 @@ fn stats_gather_every_rank_and_match_the_decomposition_model() {
         .get("per_rank")
         .is_none());
 }
+
+#[test]
+fn a_failed_write_of_the_outputs_still_reports_the_result() {
+    // field.vti cannot be written (a directory is in its way): the run says so with exit 4,
+    // after printing the result it computed.
+    let dir = std::env::temp_dir().join(format!("halo-out-blocked-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("field.vti")).unwrap();
+    let d = dir.to_str().unwrap();
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve", "--grid", "40x30", "--iters", "50", "--out", d, "--json",
+        ],
+    );
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    let lines = run.rank_error_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains("field.vti"), "{}", lines[0]);
+    let r: Value =
+        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let straight = solve_json(2, &["--grid", "40x30", "--iters", "50"]);
+    assert_eq!(r["field_sha256"], straight["field_sha256"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -324,9 +324,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     }
     let mut report = sol.report.clone();
     report.field_sha256 = sol.primary().map(halo::io::field_sha256);
+    // A failed write of the outputs still leaves the result to print: it is not lost.
     let written = match &args.out {
-        Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report))?,
-        None => Vec::new(),
+        Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report)),
+        None => Ok(Vec::new()),
     };
     // The result is complete, and a finished run is a success: every rank disarms its watchdog,
     // then they meet, so none can fire once rank 0 prints (a rank whose watchdog fired first
@@ -336,7 +337,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         world.barrier();
     }
     // The same on every rank: every figure it reads was agreed.
-    let outcome = steady_outcome(&cfg, args.problem.iters.is_none(), &report);
+    let outcome = match &written {
+        Err(e) => Err(e.clone()),
+        Ok(_) => steady_outcome(&cfg, args.problem.iters.is_none(), &report),
+    };
     if !root {
         return outcome;
     }
@@ -377,7 +381,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         if let Some(ranks) = &r.per_rank {
             print_stats(ranks);
         }
-        for p in &written {
+        for p in written.iter().flatten() {
             println!("wrote {}", p.display());
         }
     }
