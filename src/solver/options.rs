@@ -308,6 +308,14 @@ impl HeatParams {
     /// Checks α and the step's stability on `domain`.
     pub fn validate(&self, domain: &Domain) -> Result<()> {
         positive("diffusivity", self.alpha)?;
+        let limit = self.dt_limit(domain);
+        if !(limit.is_finite() && limit > 0.0) {
+            return invalid(
+                "diffusivity",
+                compact(self.alpha),
+                &format!("gives no usable time step on this grid (the stable limit is {limit:e})"),
+            );
+        }
         if let Some(dt) = self.dt {
             positive("time step", dt)?;
             if dt > self.dt_limit(domain) {
@@ -315,7 +323,7 @@ impl HeatParams {
                     "time step",
                     dt,
                     &format!(
-                        "unstable on a {}x{} grid: explicit heat steps need dt <= {:.6e} (alpha {})",
+                        "unstable on a {}x{} grid: explicit heat steps need dt <= {:e} (alpha {})",
                         domain.nx,
                         domain.ny,
                         self.dt_limit(domain),
@@ -387,6 +395,14 @@ impl CavityParams {
     /// (`stop` with a tolerance and a least time) can reach that time within its steps.
     pub fn validate(&self, domain: &Domain, jacobi: &Sweeps, stop: &Stopping) -> Result<()> {
         positive("Reynolds number", self.re)?;
+        let dt = super::cavity::Cavity::new(domain.nx, domain.ny, self.re).dt(1.0);
+        if !(dt.is_finite() && dt > 0.0) {
+            return invalid(
+                "Reynolds number",
+                compact(self.re),
+                &format!("gives no usable time step (the stable step would be {dt:e})"),
+            );
+        }
         if self.sweeps == 0 {
             return invalid("SOR sweeps", 0, "must be at least 1");
         }
@@ -550,9 +566,37 @@ mod tests {
         );
         let limit = HeatParams {
             dt: Some(0.0025),
-            ..heat
+            ..heat.clone()
         };
         assert!(limit.validate(&domain).is_ok());
+        // The limit is printed exactly: a step at the printed limit is accepted.
+        let e = HeatParams {
+            dt: Some(0.0026),
+            ..heat.clone()
+        }
+        .validate(&domain)
+        .unwrap_err()
+        .to_string();
+        let printed: f64 = e
+            .split("need dt <= ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{e}"));
+        let at_limit = HeatParams {
+            dt: Some(printed),
+            ..heat.clone()
+        };
+        assert!(at_limit.validate(&domain).is_ok(), "{e}");
+        let tiny = HeatParams {
+            alpha: 1e-320,
+            dt: None,
+        };
+        let e = tiny.validate(&domain).unwrap_err().to_string();
+        assert!(
+            e.starts_with("diffusivity 1e-320: gives no usable time step"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -652,6 +696,13 @@ mod tests {
         steady.stop.iters = 50;
         let e = steady.validate().unwrap_err().to_string();
         assert!(e.starts_with("iterations 50: "), "{e}");
+        let mut tiny = c.clone();
+        tiny.cavity.re = 1e-310;
+        let e = tiny.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("Reynolds number 1e-310: gives no usable time step"),
+            "{e}"
+        );
         let mut re = c;
         re.cavity.re = -5.0;
         let e = re.validate().unwrap_err().to_string();
