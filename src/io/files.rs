@@ -54,6 +54,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             }
             fs::File::create(&tmp)?
         };
+        // Held until the file is closed (or the process dies): how a tidying run tells a live
+        // writer from a dead one, whatever process ids look like from where it stands.
+        lock(&f, false)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -70,7 +73,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// condition for running). A host whose name cannot be read removes nothing.
 pub fn remove_stale_temporaries(dir: &Path) -> Vec<PathBuf> {
     let me = std::process::id();
-    remove_temporaries(dir, |pid| pid != me && !alive(pid))
+    remove_temporaries(dir, |pid| pid != me && !alive(pid), Owner::Gone)
 }
 
 /// For a process about to exit in the middle of its work (a watchdog): makes every later
@@ -80,7 +83,7 @@ pub fn abandon_writes(dirs: &[PathBuf]) -> Vec<PathBuf> {
     *CREATING.lock().unwrap_or_else(|e| e.into_inner()) = false;
     let me = std::process::id();
     dirs.iter()
-        .flat_map(|d| remove_temporaries(d, |pid| pid == me))
+        .flat_map(|d| remove_temporaries(d, |pid| pid == me, Owner::Us))
         .collect()
 }
 
@@ -89,8 +92,8 @@ pub fn abandon_writes(dirs: &[PathBuf]) -> Vec<PathBuf> {
 static CREATING: Mutex<bool> = Mutex::new(true);
 
 /// Removes the regular files in `dir` named as [`write_atomic`]'s temporaries on this host whose
-/// process id satisfies `whose`.
-fn remove_temporaries(dir: &Path, whose: impl Fn(u32) -> bool) -> Vec<PathBuf> {
+/// process id satisfies `whose`; files of [`Owner::Gone`] only if no live writer holds their lock.
+fn remove_temporaries(dir: &Path, whose: impl Fn(u32) -> bool, owner: Owner) -> Vec<PathBuf> {
     let (Some(here), Ok(entries)) = (host(), fs::read_dir(dir)) else {
         return Vec::new();
     };
@@ -102,11 +105,45 @@ fn remove_temporaries(dir: &Path, whose: impl Fn(u32) -> bool) -> Vec<PathBuf> {
         };
         // Never through a symbolic link, never a directory.
         let regular = entry.file_type().is_ok_and(|t| t.is_file());
-        if host == here && regular && whose(pid) && fs::remove_file(entry.path()).is_ok() {
+        if host != here || !regular || !whose(pid) {
+            continue;
+        }
+        // A writer holds its lock until it is done: one that does is alive, even if its process
+        // id says otherwise (another PID namespace on this host, a container).
+        let free = owner == Owner::Us
+            || fs::File::open(entry.path()).is_ok_and(|file| lock(&file, true).is_ok());
+        if free && fs::remove_file(entry.path()).is_ok() {
             removed.push(entry.path());
         }
     }
     removed
+}
+
+/// Whose temporary files [`remove_temporaries`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// This process's own (it holds their locks itself).
+    Us,
+    /// Processes that look gone: removed only if their lock is free.
+    Gone,
+}
+
+/// Takes an exclusive `flock` on `file`: waiting for it, or failing at once if another holds
+/// it (`try`).
+fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let op = if r#try {
+        libc::LOCK_EX | libc::LOCK_NB
+    } else {
+        libc::LOCK_EX
+    };
+    // SAFETY: flock takes an open descriptor, which `file` owns and keeps open for the call;
+    // it reads or writes no memory of ours.
+    if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// The temporary path [`write_atomic`] writes `path` through: `.NAME.tmp-HOST-PID` beside it.
@@ -255,8 +292,28 @@ mod tests {
         assert_eq!(left, 5);
         // This process's own, as abandon_writes picks them (which cannot be called here: it
         // would stop the other tests' writes).
-        assert_eq!(remove_temporaries(&d, |pid| pid == me), vec![live.clone()]);
+        assert_eq!(
+            remove_temporaries(&d, |pid| pid == me, Owner::Us),
+            vec![live.clone()]
+        );
         assert!(!live.exists() && elsewhere.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_whose_writer_holds_its_lock_stays_whatever_its_pid_says() {
+        // A writer in another PID namespace: its process id looks dead from here.
+        let d = temp("locked");
+        let here = host().unwrap();
+        let looks_dead = d.join(format!(".field.vti.tmp-{here}-{}", dead_pid()));
+        fs::write(&looks_dead, b"partial").unwrap();
+        let writer = fs::File::open(&looks_dead).unwrap();
+        lock(&writer, false).unwrap();
+        assert!(remove_stale_temporaries(&d).is_empty());
+        assert!(looks_dead.exists());
+        // Once its writer is gone, the lock is free and the file goes.
+        drop(writer);
+        assert_eq!(remove_stale_temporaries(&d), vec![looks_dead.clone()]);
         let _ = fs::remove_dir_all(&d);
     }
 
