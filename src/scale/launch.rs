@@ -102,11 +102,16 @@ impl Job {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
-        // calls are allowed: setsid(2) is one, and `last_os_error` only reads errno (no
-        // allocation). The child is not a group leader yet (fresh from fork), so setsid succeeds.
+        // calls are allowed: setsid(2) and prctl(2) are system calls, and `last_os_error` only
+        // reads errno (no allocation). The child is not a group leader yet (fresh from fork), so
+        // setsid succeeds. PR_SET_PDEATHSIG sends the job SIGTERM should the thread that started
+        // it die first (even by SIGKILL), so a job never outlives its launcher unseen.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -226,8 +231,9 @@ impl Job {
             // process if that member exited and its pid was reused in between.
             any |= unsafe { libc::kill(pid, sig) } == 0;
         }
-        // The leader's group (the only thing we can reach without /proc). While the leader is
-        // unreaped its pid, and so this group id, cannot be reused.
+        // The leader's group (the only thing we can reach without /proc). Linux reuses no pid
+        // while a process group of that id has a member, so this reaches only the job's own
+        // processes; an empty group is simply not found.
         // SAFETY: as above; a negative pid names the process group.
         any |= unsafe { libc::kill(-sid, sig) } == 0;
         any
