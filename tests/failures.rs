@@ -360,8 +360,10 @@ fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
             ckpt.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
+            // Time for start-up, the first checkpoint and the planting below on a loaded
+            // machine: the test fails, saying so, if the run ends before it is ready.
             "--timeout",
-            "5",
+            "15",
             "--quiet",
         ],
     );

@@ -85,10 +85,12 @@ mod tests {
         assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
         assert_eq!(caught(), Some(libc::SIGTERM));
         assert_eq!(name(libc::SIGINT), "SIGINT");
-        // Give this test process back the default actions, so Ctrl-C ends it again.
+        // Give this test process back the default actions, so Ctrl-C ends it again, and
+        // forget the signals raised here: other tests of this process must not see them.
         for sig in STOPPING {
             // SAFETY: signal(2) with SIG_DFL installs no handler of ours; no preconditions.
             unsafe { libc::signal(sig, libc::SIG_DFL) };
         }
+        CAUGHT.store(0, Ordering::SeqCst);
     }
 }
