@@ -151,3 +151,72 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
     );
     assert_eq!(run.code, Some(2));
 }
+
+/// `halo ARGS` as a 2-rank job under `ulimit -v` of 4 GiB (mpirun and every rank), so that a
+/// count that asks for more memory than that fails rather than taking the machine's; ended (and
+/// the test failed) after two minutes: a hang guard.
+fn bench_bounded(args: &[&str]) -> common::Run {
+    let mpirun = common::mpirun_command(2, &halo_bin(), args);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
+        .arg(mpirun.get_program())
+        .args(mpirun.get_args());
+    for (k, v) in mpirun.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let guard = std::time::Duration::from_secs(120);
+    let run = halo::scale::run_with_timeout(&mut cmd, guard).expect("mpirun");
+    assert!(!run.timed_out, "halo {args:?} hung:\n{}", run.stderr);
+    common::Run {
+        code: run.status.code(),
+        stdout: run.stdout,
+        stderr: run.stderr,
+        elapsed: run.elapsed,
+    }
+}
+
+#[test]
+fn triad_counts_beyond_reason_are_refused_up_front_in_one_line() {
+    // --reps 10^9 asked for 8 GB of timings before the first repetition; 2^64 - 1 repetitions
+    // or elements overflowed a capacity: a panic, exit 70.
+    let most = "at most 1000000: each repetition's rate is kept for the median, and STREAM \
+                reports from 10";
+    for (args, says) in [
+        (
+            ["--elements", "1000", "--reps", "1000000000"],
+            format!("--reps 1000000000: {most}"),
+        ),
+        (
+            ["--elements", "1000", "--reps", "18446744073709551615"],
+            format!("--reps 18446744073709551615: {most}"),
+        ),
+        (
+            ["--elements", "1000", "--reps", "1000001"],
+            format!("--reps 1000001: {most}"),
+        ),
+        (
+            ["--elements", "18446744073709551615", "--reps", "3"],
+            "--elements 18446744073709551615: needs ".to_string(),
+        ),
+    ] {
+        let mut all = vec!["bench", "triad"];
+        all.extend_from_slice(&args);
+        let run = bench_bounded(&all);
+        let both = format!(
+            "{args:?}\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(run.code, Some(2), "{both}");
+        let lines = run.rank_error_lines();
+        assert_eq!(lines.len(), 1, "{both}");
+        assert!(
+            lines[0].starts_with(&format!("halo: error: {says}")),
+            "{both}"
+        );
+        assert!(!run.stderr.contains("panicked"), "{both}");
+        assert!(run.stdout.is_empty(), "{both}");
+    }
+}

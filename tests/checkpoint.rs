@@ -380,3 +380,139 @@ fn a_restart_stops_where_the_uninterrupted_run_stopped() {
     assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A restart of heat 30x20 to iteration 90 from `dir` on 2 ranks, under `ulimit -v` of 2 GiB
+/// (mpirun and every rank) so that reading a file without end cannot take the machine's memory,
+/// ended (and the test failed) after a minute: a hang guard.
+fn restart_bounded(dir: &std::path::Path) -> common::Run {
+    let mpirun = common::mpirun_command(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "90",
+            "--json",
+            "--restart",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
+        .arg(mpirun.get_program())
+        .args(mpirun.get_args());
+    for (k, v) in mpirun.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let run = halo::scale::run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("mpirun");
+    assert!(!run.timed_out, "the restart hung:\n{}", run.stderr);
+    common::Run {
+        code: run.status.code(),
+        stdout: run.stdout,
+        stderr: run.stderr,
+        elapsed: run.elapsed,
+    }
+}
+
+#[test]
+fn only_regular_checkpoint_files_are_read_and_only_as_long_as_their_header_says() {
+    let dir = temp("regular");
+    let d = dir.to_str().unwrap();
+    solve_json(
+        2,
+        &[
+            "--problem",
+            "heat",
+            "--grid",
+            "30x20",
+            "--iters",
+            "40",
+            "--checkpoint-every",
+            "20",
+            "--checkpoint-dir",
+            d,
+        ],
+    );
+    let newest = checkpoints(&dir).last().unwrap().clone();
+    let good = std::fs::read(&newest).unwrap();
+    // Refused with exit 4 and one line naming the file and saying `says`.
+    let refused_as = |file: &std::path::Path, says: &str| {
+        let run = restart_bounded(&dir);
+        assert_eq!(run.code, Some(4), "{says}:\n{}\n{}", run.stdout, run.stderr);
+        let lines = run.rank_error_lines();
+        assert_eq!(
+            lines,
+            [format!(
+                "halo: error: rank 0: {}: not a usable checkpoint: {says}",
+                file.display()
+            )]
+        );
+    };
+
+    // A newer "checkpoint" linked to /dev/zero was read until the memory ran out; a FIFO waited
+    // for a writer until --timeout (here, the hang guard); a directory was read as a file.
+    let planted = dir.join("ckpt-9999999999.halo");
+    std::os::unix::fs::symlink("/dev/zero", &planted).unwrap();
+    refused_as(
+        &planted,
+        "it is a symbolic link to a character device, not a regular file",
+    );
+    std::fs::remove_file(&planted).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&planted)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    refused_as(&planted, "it is a FIFO (named pipe), not a regular file");
+    std::fs::remove_file(&planted).unwrap();
+    std::fs::create_dir(&planted).unwrap();
+    refused_as(&planted, "it is a directory, not a regular file");
+    std::fs::remove_dir(&planted).unwrap();
+
+    // A checkpoint padded to a terabyte (sparse: no disk is used) was read whole into memory;
+    // its size is now checked against its header before its data is read.
+    let head = good
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap();
+    f.set_len(1 << 40).unwrap();
+    drop(f);
+    refused_as(
+        &newest,
+        &format!(
+            "it is truncated or padded: {} bytes of data where its header says {}",
+            (1u64 << 40) - head as u64,
+            good.len() - head
+        ),
+    );
+    std::fs::write(&newest, &good).unwrap();
+
+    // A symbolic link to a regular checkpoint is followed, and checked as the file itself.
+    let elsewhere = temp("regular-elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let moved = elsewhere.join(newest.file_name().unwrap());
+    std::fs::rename(&newest, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &newest).unwrap();
+    let run = restart_bounded(&dir);
+    run.assert_ok("a restart through a symbolic link to a checkpoint");
+    let json = run.stdout.lines().find(|l| l.starts_with('{')).unwrap();
+    let json: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(json["restarted_from"].as_u64(), Some(40), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}

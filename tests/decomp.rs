@@ -153,3 +153,128 @@ fn bad_input_is_one_line_and_exit_2() {
     let out = decomp(&["--ranks", "2"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--grid <NXxNY>"));
 }
+
+/// `halo decomp ARGS` under `ulimit -v` of 1 GiB, ended (and the test failed) if it takes more
+/// than a minute: a hang guard only.
+fn decomp_bounded(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" decomp \"$@\"")
+        .arg(halo_bin())
+        .args(args);
+    let run = halo::scale::run_with_timeout(&mut cmd, std::time::Duration::from_secs(60))
+        .expect("run halo decomp");
+    assert!(!run.timed_out, "halo decomp {args:?} hung");
+    std::process::Output {
+        status: run.status,
+        stdout: run.stdout.into_bytes(),
+        stderr: run.stderr.into_bytes(),
+    }
+}
+
+#[test]
+fn rank_counts_that_cannot_split_are_refused_at_once() {
+    // A trillion ranks hung (a loop over every count up to it); 999999937 took seconds.
+    for (ranks, says) in [
+        (
+            "1000000000000",
+            "1000000000000 ranks: more than MPI can number (at most 2147483647)",
+        ),
+        (
+            "2147483648",
+            "2147483648 ranks: more than MPI can number (at most 2147483647)",
+        ),
+        (
+            "999999937",
+            "999999937 ranks cannot split a 100x100 grid: more ranks than its 10000 cells",
+        ),
+    ] {
+        for compare in [&[][..], &["--compare"]] {
+            let mut args = vec!["--grid", "100x100", "--ranks", ranks];
+            args.extend_from_slice(compare);
+            let out = decomp_bounded(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err, format!("halo: error: {says}\n"), "{args:?}");
+        }
+    }
+    let out = decomp_bounded(&[
+        "--grid",
+        "100x100",
+        "--ranks",
+        "4",
+        "--procs",
+        "65536x65536",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("more ranks than MPI can number"), "{err}");
+}
+
+#[test]
+fn millions_of_ranks_give_their_totals_without_listing_each() {
+    // 10^7 ranks on 100000x100000 asked for ~370 bytes a rank, and --compare as much again
+    // for each process grid: an allocation failure. Under a 1 GiB limit they now answer.
+    let (nx, ny) = (100_000u64, 100_000u64);
+    let args = ["--grid", "100000x100000", "--ranks", "10000000"];
+    let json = |extra: &[&str]| -> Value {
+        let mut all = args.to_vec();
+        all.extend_from_slice(extra);
+        all.push("--json");
+        let out = decomp_bounded(&all);
+        assert!(
+            out.status.success(),
+            "{all:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    // Star stencil, ghost 1: every cut cell is sent both ways.
+    let traffic = |c: &Value| {
+        let (px, py) = (c["px"].as_u64().unwrap(), c["py"].as_u64().unwrap());
+        assert_eq!(px * py, 10_000_000);
+        8 * 2 * ((px - 1) * ny + (py - 1) * nx)
+    };
+    let one = json(&[]);
+    assert!(one.get("ranks").is_none(), "a list of 10^7 ranks");
+    assert_eq!(one["total_bytes"].as_u64(), Some(traffic(&one)));
+    let all = json(&["--compare"]);
+    let all = all.as_array().unwrap();
+    assert!(all.len() > 1);
+    assert_eq!((&all[0]["px"], &all[0]["py"]), (&one["px"], &one["py"]));
+    for c in all {
+        assert!(c.get("ranks").is_none());
+        assert_eq!(c["total_bytes"].as_u64(), Some(traffic(c)));
+    }
+    // The table says why it lists no rank, and gives the totals.
+    let out = decomp_bounded(&args);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("halo bytes"),
+        "a table without rows:\n{text}"
+    );
+    assert!(
+        text.contains("(10000000 ranks: too many to list one by one, at most 4096 are;"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "per exchange: {} bytes in all",
+            one["total_bytes"]
+        )),
+        "{text}"
+    );
+    // A picture of them is refused rather than drawn for minutes.
+    let png = std::env::temp_dir().join(format!("halo-decomp-many-{}.png", std::process::id()));
+    let mut with_png = args.to_vec();
+    with_png.extend_from_slice(&["--png", png.to_str().unwrap()]);
+    let out = decomp_bounded(&with_png);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("halo: error: --png: 10000000 blocks are too many to draw"),
+        "{err}"
+    );
+    assert!(!png.exists());
+}

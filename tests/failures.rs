@@ -401,3 +401,64 @@ fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
     assert_eq!(temporaries(&out), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn timeouts_beyond_a_year_are_refused_up_front_by_solve_and_scale() {
+    // `solve --timeout 1e20` printed its result, then every rank panicked in the watchdog's
+    // timer (exit 70); 1e300 panicked the same way but exited 0, with no watchdog at all;
+    // `scale --timeout 1e20` panicked with a backtrace (exit 101).
+    for t in ["1e20", "1e300", "18446744073709551616", "31536001", "inf"] {
+        let run = mpirun(
+            2,
+            &halo_bin(),
+            &["solve", "--grid", "16x16", "--iters", "10", "--timeout", t],
+        );
+        assert_eq!(run.code, Some(2), "--timeout {t}: {}", run.stderr);
+        assert_eq!(
+            run.rank_error_lines(),
+            [format!(
+                "halo: error: invalid value '{t}' for '--timeout <SECONDS>': more than a year \
+                 (31536000 s), the most taken: the limit guards a batch allocation, and none \
+                 lasts that long (see 'halo --help')"
+            )],
+            "--timeout {t}"
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(!run.stdout.contains("iterations"), "{}", run.stdout);
+    }
+    // A year itself is taken, and the run ends as any other.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "solve",
+            "--grid",
+            "16x16",
+            "--iters",
+            "10",
+            "--timeout",
+            "31536000",
+        ],
+    );
+    run.assert_ok("--timeout of a year");
+    assert!(run.stdout.contains("field sha256"), "{}", run.stdout);
+
+    let out = std::env::temp_dir().join(format!("halo-scale-timeout-{}", std::process::id()));
+    for t in ["1e20", "1e300", "18446744073709551616"] {
+        let run = Command::new(halo_bin())
+            .args(["scale", "--ranks", "1", "--grid", "8x8", "--iters", "1"])
+            .args(["--out", out.to_str().unwrap(), "--timeout", t])
+            .output()
+            .expect("run halo scale");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "--timeout {t}: {err}");
+        assert_eq!(err.lines().count(), 1, "--timeout {t}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "halo: error: invalid value '{t}' for '--timeout <SECONDS>': more than a year"
+            )),
+            "{err}"
+        );
+        assert!(!out.exists(), "a refused study started: {}", out.display());
+    }
+}

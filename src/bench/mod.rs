@@ -43,14 +43,29 @@ pub fn triad_bytes(elements: usize) -> u64 {
     (elements as u64).saturating_mul(3 * 8)
 }
 
+/// The most repetitions [`triad`] runs. It keeps every repetition's rate for the median, 8 bytes
+/// each (a billion asked for 8 GB), and STREAM's own figures come from ten.
+pub const MAX_TRIAD_REPS: usize = 1_000_000;
+
 /// Runs the triad `reps` times on `elements` doubles per rank, all ranks at once (a barrier
-/// before each repetition). Collective; arrays too large for a node's memory are refused first
-/// as [`Error::Invalid`] on the `elements`.
+/// before each repetition). Collective; more than [`MAX_TRIAD_REPS`] repetitions are refused
+/// (as [`Error::Invalid`] on the `repetitions`), then arrays too large for a node's memory (on
+/// the `elements`), the same on every rank.
 pub fn triad(comm: &Comm, elements: usize, reps: usize) -> Result<Triad> {
     if elements == 0 || reps == 0 {
         return Err(Error::Config(
             "the triad needs at least one element and one repetition".into(),
         ));
+    }
+    if reps > MAX_TRIAD_REPS {
+        return Err(Error::Invalid {
+            quantity: "repetitions",
+            value: reps.to_string(),
+            why: format!(
+                "at most {MAX_TRIAD_REPS}: each repetition's rate is kept for the median, and \
+                 STREAM reports from 10"
+            ),
+        });
     }
     let need = triad_bytes(elements);
     crate::node::ensure_fits(

@@ -69,6 +69,7 @@ fn flag_names(e: Error) -> Error {
         } => Error::Invalid {
             quantity: match quantity {
                 "elements" => "--elements",
+                "repetitions" => "--reps",
                 "message size" => "--message-size",
                 other => other,
             },

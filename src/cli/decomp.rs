@@ -1,7 +1,7 @@
 //! `halo decomp`: how a grid splits over ranks, and what each split costs. No MPI needed.
 
 use super::args;
-use halo::decomp::{compare, cost, DecompCost, Decomposition, ProcGrid, Stencil};
+use halo::decomp::{compare, cost, DecompCost, Decomposition, ProcGrid, Stencil, LISTED_RANKS};
 use halo::grid::{Boundaries, Boundary, Layout};
 use halo::Error;
 use std::path::PathBuf;
@@ -66,6 +66,14 @@ pub fn run(a: &DecompArgs) -> halo::Result<()> {
         Boundaries::all(Boundary::Dirichlet(0.0)),
     )
     .map_err(|e| super::args::flag_names(e, None))?;
+    // A block a pixel wide, numbered, shows nothing, and drawing millions takes minutes.
+    if a.png.is_some() && a.ranks > LISTED_RANKS {
+        return Err(Error::Config(format!(
+            "--png: {} blocks are too many to draw (at most {LISTED_RANKS}, on a picture 900 \
+             pixels wide)",
+            a.ranks
+        )));
+    }
     let how = if a.procs.is_some() {
         "chosen"
     } else {
@@ -117,6 +125,14 @@ fn print_blocks(d: &Decomposition, c: &DecompCost, how: &str, ghost: usize, sten
             "star"
         }
     );
+    let Some(ranks) = &c.ranks else {
+        println!(
+            "({} ranks: too many to list one by one, at most {LISTED_RANKS} are; the totals cover them all)",
+            d.ranks()
+        );
+        print_totals(c);
+        return;
+    };
     println!(
         "{:>5} {:>8} {:>13} {:>13} {:>10}  {:<28} {:>4} {:>11} {:>11}",
         "rank",
@@ -129,7 +145,7 @@ fn print_blocks(d: &Decomposition, c: &DecompCost, how: &str, ghost: usize, sten
         "halo cells",
         "halo bytes"
     );
-    for r in &c.ranks {
+    for r in ranks {
         let nb: Vec<String> = r
             .neighbors
             .iter()
@@ -148,6 +164,10 @@ fn print_blocks(d: &Decomposition, c: &DecompCost, how: &str, ghost: usize, sten
             r.halo_bytes
         );
     }
+    print_totals(c);
+}
+
+fn print_totals(c: &DecompCost) {
     println!(
         "per exchange: {} bytes in all, {} from the busiest rank; surface-to-volume {:.6}; load imbalance (largest/mean block) {:.4}",
         c.total_bytes, c.max_bytes, c.surface_to_volume, c.imbalance

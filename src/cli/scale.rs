@@ -32,8 +32,9 @@ pub struct ScaleArgs {
     /// Runs per rank count; the median time is reported.
     #[arg(long, default_value_t = 1, value_name = "R")]
     pub repeat: usize,
-    /// Stop a run after this many seconds and report it as timed out.
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    /// Stop a run after this many seconds and report it as timed out (at most a year).
+    #[arg(long, default_value = "600", value_name = "SECONDS",
+          value_parser = super::solve::timeout_seconds)]
     pub timeout: f64,
     /// Extra launcher arguments, e.g. "--hostfile hostfiles/cluster.openmpi".
     #[arg(
@@ -82,12 +83,6 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     }
     if a.repeat == 0 {
         return Err(Error::Config("--repeat must be at least 1".into()));
-    }
-    if !(a.timeout.is_finite() && a.timeout > 0.0) {
-        return Err(Error::Config(format!(
-            "--timeout {}: must be a positive number of seconds",
-            a.timeout
-        )));
     }
     // Catch what every run would refuse before starting any.
     p.validate()?;
@@ -139,6 +134,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         grid: p.grid,
         solve_args: super::solve::given_options(matches),
         launcher,
+        // Positive and at most a year: the parser saw to it.
         timeout: Duration::from_secs_f64(a.timeout),
         cores,
     };

@@ -118,8 +118,9 @@ pub struct SolveArgs {
     pub restart: Option<PathBuf>,
     /// Stop the whole job if it has not finished after this many seconds of wall time (a batch
     /// allocation's guard): rank 0 says so and every rank exits with code 5; checkpoints already
-    /// written stay intact. A run whose result is complete and written is not stopped.
-    #[arg(long, value_name = "SECONDS")]
+    /// written stay intact. A run whose result is complete and written is not stopped. At most
+    /// a year.
+    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds)]
     pub timeout: Option<f64>,
     /// Inject a failure on purpose, to see how the job fails: KIND@ITER[:RANK] with KIND nan
     /// (poison one cell), panic, or abort (crash at once), e.g. nan@30:1. For testing.
@@ -273,18 +274,11 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             eprintln!("halo: warning: {w}");
         }
     }
-    let watch = match args.timeout {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(Error::Config(format!(
-                "--timeout {t}: must be a positive number of seconds"
-            )));
-        }
-        Some(t) => {
-            let dirs = [&args.out, &args.checkpoint_dir].into_iter().flatten();
-            Some(watchdog(world.rank(), t, dirs.cloned().collect()))
-        }
-        None => None,
-    };
+    // The parser let through only a positive `--timeout` of at most a year.
+    let watch = args.timeout.map(|t| {
+        let dirs = [&args.out, &args.checkpoint_dir].into_iter().flatten();
+        watchdog(world.rank(), t, dirs.cloned().collect())
+    });
     let root = world.rank() == 0;
     // Find an unwritable output or checkpoint directory before computing, not after.
     for dir in [&args.out, &args.checkpoint_dir].into_iter().flatten() {
@@ -459,6 +453,30 @@ fn print_stats(ranks: &[solver::RankStats]) {
     );
 }
 
+/// The longest `--timeout` taken, in seconds: a year. The limit is a batch allocation's guard, and
+/// no allocation lasts that long; far beyond it a timer cannot even hold the time (`1e20` seconds
+/// overflows one), so a larger value is a slip, refused rather than guarding nothing.
+pub const MAX_TIMEOUT_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Parses a `--timeout` in seconds (of `halo solve` and `halo scale`): a positive number of at
+/// most [`MAX_TIMEOUT_SECONDS`], else why not, as clap shows it after the value and the option.
+pub fn timeout_seconds(s: &str) -> Result<f64, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of seconds".to_string())?;
+    if t.is_nan() || t <= 0.0 {
+        return Err("must be a positive number of seconds".into());
+    }
+    if t > MAX_TIMEOUT_SECONDS {
+        return Err(format!(
+            "more than a year ({MAX_TIMEOUT_SECONDS} s), the most taken: the limit guards a batch \
+             allocation, and none lasts that long"
+        ));
+    }
+    Ok(t)
+}
+
 /// Ends the whole job after `seconds` unless disarmed first: rank 0 prints why, removes its
 /// temporary files of outputs and checkpoints being written into `dirs`, and exits with code 5,
 /// which makes mpirun stop every rank; the others follow two seconds later should rank 0 be gone
@@ -597,6 +615,32 @@ mod tests {
         );
         let m = Probe::command().try_get_matches_from(["probe"]).unwrap();
         assert!(given_options(&m).is_empty());
+    }
+
+    #[test]
+    fn timeouts_are_positive_and_at_most_a_year() {
+        assert_eq!(timeout_seconds("2"), Ok(2.0));
+        assert_eq!(timeout_seconds("0.01"), Ok(0.01));
+        assert_eq!(timeout_seconds("31536000"), Ok(MAX_TIMEOUT_SECONDS));
+        // Each of these panicked the watchdog's timer, or overflowed it.
+        for huge in ["31536000.5", "1e20", "1e300", "18446744073709551616", "inf"] {
+            let e = timeout_seconds(huge).unwrap_err();
+            assert!(
+                e.starts_with("more than a year (31536000 s)"),
+                "{huge}: {e}"
+            );
+        }
+        for bad in ["0", "-3", "nan", "-inf", "1e-400"] {
+            assert_eq!(
+                timeout_seconds(bad),
+                Err("must be a positive number of seconds".into()),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            timeout_seconds("soon"),
+            Err("not a number of seconds".into())
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Blocks of a global grid, one per rank.
 
 use super::proc_grid::ProcGrid;
-use super::split::split;
+use super::split::{part_of, split};
 use crate::error::{Error, Result};
 use std::ops::Range;
 
@@ -52,11 +52,18 @@ impl Block {
 }
 
 impl Decomposition {
-    /// Splits an `nx × ny` grid over `grid`; every block must hold at least one cell.
+    /// Splits an `nx × ny` grid over `grid`; every block must hold at least one cell, and the
+    /// grid's cells must be countable (`nx · ny` within `usize`).
     pub fn new(nx: usize, ny: usize, grid: ProcGrid) -> Result<Self> {
         if nx == 0 || ny == 0 {
             return Err(Error::Decomposition(format!(
                 "grid {nx}x{ny}: both sides must be at least 1"
+            )));
+        }
+        if nx.checked_mul(ny).is_none() {
+            return Err(Error::Decomposition(format!(
+                "grid {nx}x{ny}: more cells than can be counted ({} at most)",
+                usize::MAX
             )));
         }
         if grid.px > nx || grid.py > ny {
@@ -99,11 +106,11 @@ impl Decomposition {
         (0..self.ranks()).map(|r| self.block(r))
     }
 
-    /// The rank that owns global cell `(row, col)`.
+    /// The rank that owns global cell `(row, col)`, which must lie inside the grid; found in a
+    /// few steps, whatever the rank count.
     pub fn owner(&self, row: usize, col: usize) -> usize {
-        let find = |n: usize, p: usize, i: usize| (0..p).find(|&k| split(n, p, k).contains(&i));
-        let cx = find(self.nx, self.grid.px, col).expect("column inside the grid");
-        let cy = find(self.ny, self.grid.py, row).expect("row inside the grid");
+        let cx = part_of(self.nx, self.grid.px, col);
+        let cy = part_of(self.ny, self.grid.py, row);
         self.grid.rank_at(cx, cy)
     }
 }

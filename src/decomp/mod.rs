@@ -20,5 +20,5 @@ mod stats;
 pub use block::{Block, Decomposition};
 pub use halo::{frame, recv_rect, send_rect, Dir, Rect, Stencil};
 pub use proc_grid::{parse_pair, ProcGrid};
-pub use split::split;
-pub use stats::{compare, cost, DecompCost, RankCost};
+pub use split::{part_of, split};
+pub use stats::{compare, cost, rank_cost, DecompCost, RankCost, LISTED_RANKS};

@@ -14,11 +14,22 @@ pub struct ProcGrid {
 }
 
 impl ProcGrid {
-    /// A grid of `px × py` ranks; both must be at least 1.
+    /// The most ranks a process grid may have: MPI numbers ranks with C `int`s, so no job has
+    /// more than `i32::MAX`.
+    pub const MAX_RANKS: usize = i32::MAX as usize;
+
+    /// A grid of `px × py` ranks; both must be at least 1, and together at most
+    /// [`Self::MAX_RANKS`].
     pub fn new(px: usize, py: usize) -> Result<Self> {
         if px == 0 || py == 0 {
             return Err(Error::Decomposition(format!(
                 "process grid {px}x{py}: both sides must be at least 1"
+            )));
+        }
+        if px.checked_mul(py).is_none_or(|n| n > Self::MAX_RANKS) {
+            return Err(Error::Decomposition(format!(
+                "process grid {px}x{py}: more ranks than MPI can number (at most {})",
+                Self::MAX_RANKS
             )));
         }
         Ok(ProcGrid { px, py })
@@ -29,12 +40,45 @@ impl ProcGrid {
         self.px * self.py
     }
 
-    /// Every `px × py` with `px * py == ranks`, `px` ascending.
+    /// Every `px × py` with `px * py == ranks`, `px` ascending. Takes about `√ranks` steps (the
+    /// divisors come in pairs around it): some 46 000 for [`Self::MAX_RANKS`].
     pub fn factorizations(ranks: usize) -> Vec<ProcGrid> {
-        (1..=ranks)
-            .filter(|px| ranks.is_multiple_of(*px))
+        let (mut small, mut large) = (Vec::new(), Vec::new());
+        let mut d = 1;
+        while d <= ranks / d {
+            if ranks.is_multiple_of(d) {
+                small.push(d);
+                if d != ranks / d {
+                    large.push(ranks / d);
+                }
+            }
+            d += 1;
+        }
+        small
+            .into_iter()
+            .chain(large.into_iter().rev())
             .map(|px| ProcGrid { px, py: ranks / px })
             .collect()
+    }
+
+    /// Refuses at once a rank count that no process grid can split an `nx × ny` grid for: none,
+    /// more than MPI can number, or more than the grid has cells.
+    pub(crate) fn check_count(ranks: usize, nx: usize, ny: usize) -> Result<()> {
+        if ranks == 0 {
+            return Err(Error::Decomposition("no ranks to decompose over".into()));
+        }
+        if ranks > Self::MAX_RANKS {
+            return Err(Error::Decomposition(format!(
+                "{ranks} ranks: more than MPI can number (at most {})",
+                Self::MAX_RANKS
+            )));
+        }
+        match nx.checked_mul(ny) {
+            Some(cells) if ranks > cells => Err(Error::Decomposition(format!(
+                "{ranks} ranks cannot split a {nx}x{ny} grid: more ranks than its {cells} cells"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Cells on the cuts between blocks of an `nx × ny` grid: `(px-1)·ny + (py-1)·nx`.
@@ -49,11 +93,10 @@ impl ProcGrid {
     ///
     /// Only grids whose every block holds at least one cell are candidates (`px <= nx`,
     /// `py <= ny`). Ties go to the squarer grid, then to more ranks along y (row cuts make
-    /// contiguous halos in row-major storage). Works for any rank count, primes included.
+    /// contiguous halos in row-major storage). Works for any rank count up to
+    /// [`Self::MAX_RANKS`], primes included, in about `√ranks` steps.
     pub fn auto(ranks: usize, nx: usize, ny: usize) -> Result<Self> {
-        if ranks == 0 {
-            return Err(Error::Decomposition("no ranks to decompose over".into()));
-        }
+        Self::check_count(ranks, nx, ny)?;
         Self::factorizations(ranks)
             .into_iter()
             .filter(|g| g.px <= nx && g.py <= ny)
@@ -247,6 +290,73 @@ mod tests {
             "{e}"
         );
         assert!(ProcGrid::auto(0, 3, 3).is_err());
+    }
+
+    #[test]
+    fn factorizations_are_every_divisor_pair_in_order() {
+        for ranks in 0..=500usize {
+            let slow: Vec<ProcGrid> = (1..=ranks)
+                .filter(|px| ranks.is_multiple_of(*px))
+                .map(|px| ProcGrid { px, py: ranks / px })
+                .collect();
+            assert_eq!(ProcGrid::factorizations(ranks), slow, "{ranks}");
+        }
+        // The largest prime MPI can number, and a square: in √ranks steps, not ranks.
+        let p = ProcGrid::factorizations(ProcGrid::MAX_RANKS);
+        assert_eq!(p.len(), 2, "2^31 - 1 is prime");
+        assert_eq!(
+            p[0],
+            ProcGrid {
+                px: 1,
+                py: ProcGrid::MAX_RANKS
+            }
+        );
+        let sq = ProcGrid::factorizations(46337 * 46337);
+        assert_eq!(sq.len(), 3);
+        assert_eq!(
+            sq[1],
+            ProcGrid {
+                px: 46337,
+                py: 46337
+            }
+        );
+    }
+
+    #[test]
+    fn rank_counts_beyond_mpi_or_the_cells_are_refused_at_once() {
+        // These looped over every count up to the rank count (a trillion here: a hang).
+        let e = ProcGrid::auto(1_000_000_000_000, 100, 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1000000000000 ranks: more than MPI can number (at most 2147483647)"
+        );
+        let e = ProcGrid::auto(999_999_937, 100, 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "999999937 ranks cannot split a 100x100 grid: more ranks than its 10000 cells"
+        );
+        assert!(ProcGrid::auto(usize::MAX, usize::MAX, usize::MAX).is_err());
+        // As many ranks as cells is a split, one cell each.
+        assert_eq!(ProcGrid::auto(12, 4, 3).unwrap(), ProcGrid { px: 4, py: 3 });
+        // The most MPI can number, on a grid that takes them.
+        let g = ProcGrid::auto(ProcGrid::MAX_RANKS, 1 << 31, 1).unwrap();
+        assert_eq!(
+            g,
+            ProcGrid {
+                px: ProcGrid::MAX_RANKS,
+                py: 1
+            }
+        );
+        let e = ProcGrid::new(65536, 65536).unwrap_err();
+        assert!(
+            e.to_string().contains("more ranks than MPI can number"),
+            "{e}"
+        );
+        assert!(ProcGrid::new(usize::MAX, 2).is_err());
+        assert_eq!(
+            ProcGrid::new(ProcGrid::MAX_RANKS, 1).unwrap().size(),
+            ProcGrid::MAX_RANKS
+        );
     }
 
     #[test]

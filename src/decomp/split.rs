@@ -21,6 +21,33 @@ pub fn split(n: usize, parts: usize, k: usize) -> Range<usize> {
     start..start + len
 }
 
+/// The part of [`split`]`(n, parts, ·)` that holds cell `i`, found without trying each part.
+/// `parts` must be at least 1 and `i < n`.
+///
+/// ```
+/// assert_eq!(halo::decomp::part_of(10, 3, 3), 0);
+/// assert_eq!(halo::decomp::part_of(10, 3, 4), 1);
+/// assert_eq!(halo::decomp::part_of(10, 3, 9), 2);
+/// ```
+pub fn part_of(n: usize, parts: usize, i: usize) -> usize {
+    assert!(
+        parts > 0 && i < n,
+        "part_of: cell {i} of {n} in {parts} parts"
+    );
+    let (base, extra) = (n / parts, n % parts);
+    if extra == 0 {
+        return i / base;
+    }
+    // The first `extra` parts hold `base + 1` cells each, `big` cells in all (at most `n`).
+    let big = extra * (base + 1);
+    if i < big {
+        i / (base + 1)
+    } else {
+        // Cell `i` lies beyond the long parts, so the short ones hold at least one: `base >= 1`.
+        extra + (i - big) / base
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +74,22 @@ mod tests {
                 assert_eq!(counts.iter().sum::<usize>(), n);
             }
         }
+    }
+
+    #[test]
+    fn every_cell_is_found_in_the_part_that_holds_it() {
+        for n in 1..60 {
+            for parts in 1..=n + 2 {
+                for k in 0..parts {
+                    for i in split(n, parts, k) {
+                        assert_eq!(part_of(n, parts, i), k, "n={n} parts={parts} i={i}");
+                    }
+                }
+            }
+        }
+        assert_eq!(part_of(usize::MAX, 3, usize::MAX - 1), 2);
+        assert_eq!(part_of(usize::MAX, 1, usize::MAX - 1), 0);
+        assert_eq!(part_of(usize::MAX, 2, usize::MAX - 1), 1);
     }
 
     #[test]

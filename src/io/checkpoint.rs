@@ -118,9 +118,11 @@ fn encode(header: &CheckpointHeader, fields: &[&Array2<f64>]) -> Vec<u8> {
     bytes
 }
 
-/// Reads and verifies one checkpoint file: its format, checksum and length.
+/// Reads and verifies one checkpoint file: its format, checksum and length. Only a regular file
+/// is read, or a symbolic link to one (a device, a FIFO, a socket or a directory is refused
+/// unopened), and its data only once the file's size is what its header says.
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let bytes = read_regular(path)?;
     decode(&bytes).map_err(|why| Error::Io {
         path: path.display().to_string(),
         message: format!("not a usable checkpoint: {why}"),
@@ -210,8 +212,9 @@ fn marker_checksum(first: &[u8]) -> std::result::Result<&str, String> {
 }
 
 /// The newest checkpoint in `dir` (the highest iteration in its name), read and verified. A
-/// damaged newest checkpoint, or one whose name and header disagree, is an error, not a reason to
-/// fall back silently to an older one.
+/// damaged newest checkpoint, one whose name and header disagree, or a name that is no regular
+/// file (a device, a FIFO, a directory, or a symbolic link to one: see [`read_checkpoint`]) is an
+/// error, not a reason to fall back silently to an older one.
 pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
     let newest = entries
@@ -246,6 +249,110 @@ pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
             message: "no checkpoint here to restart from (files ckpt-*.halo)".into(),
         }),
     }
+}
+
+/// The most of a checkpoint read before its size is checked against its header: the marker line
+/// and the header, a few hundred bytes as halo writes them.
+const HEAD_LIMIT: u64 = 1 << 20;
+
+/// What a file that is not a regular one is, for a refusal.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "an unknown kind of file"
+    }
+}
+
+/// The bytes of the checkpoint file at `path`, read only if it is a regular file whose size is
+/// what its header says: the marker line, the header line and the header's `payload_bytes`.
+///
+/// A device, FIFO, socket or directory is refused without being opened (reading `/dev/zero`
+/// would fill the memory; a FIFO would wait for a writer until `--timeout`), and so is a
+/// symbolic link to one. A symbolic link to a regular file is followed: it holds a checkpoint
+/// like the file itself, checked the same way (checkpoints staged elsewhere may be linked in).
+/// The file is opened without blocking and checked again once open, should it have been swapped
+/// in between. At most [`HEAD_LIMIT`] bytes are read before the size is checked, and never more
+/// than the size the file had when opened.
+fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let unusable = |why: String| Error::Io {
+        path: path.display().to_string(),
+        message: format!("not a usable checkpoint: {why}"),
+    };
+    let not_regular = |t: std::fs::FileType| {
+        let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let link = if link { "a symbolic link to " } else { "" };
+        unusable(format!("it is {link}{}, not a regular file", file_kind(t)))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    let meta = file.metadata().map_err(|e| io_err(path, e))?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let size = meta.len();
+    let mut file = file.take(size);
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(HEAD_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    match declared_size(&bytes) {
+        Ok((head, payload)) if head.checked_add(payload) != Some(size) => {
+            return Err(unusable(format!(
+                "it is truncated or padded: {} bytes of data where its header says {payload}",
+                size.saturating_sub(head)
+            )));
+        }
+        Ok(_) => {}
+        // All of it is here, and small: decoding says best what is wrong.
+        Err(_) if bytes.len() as u64 == size => return Ok(bytes),
+        Err(why) => return Err(unusable(why)),
+    }
+    let rest = usize::try_from(size - bytes.len() as u64).unwrap_or(usize::MAX);
+    bytes
+        .try_reserve_exact(rest)
+        .map_err(|_| crate::node::out_of_memory(size, "a checkpoint's data"))?;
+    file.read_to_end(&mut bytes).map_err(|e| io_err(path, e))?;
+    Ok(bytes)
+}
+
+/// From the start of a checkpoint file: the length of its marker line and header line together,
+/// and the payload's length its header gives; or why they cannot be read there.
+fn declared_size(start: &[u8]) -> std::result::Result<(u64, u64), String> {
+    #[derive(Deserialize)]
+    struct Payload {
+        payload_bytes: u64,
+    }
+    let first = start.iter().position(|&b| b == b'\n');
+    marker_checksum(&start[..first.unwrap_or(start.len())])?;
+    let first = first.unwrap_or(start.len());
+    let body = &start[(first + 1).min(start.len())..];
+    let second = body
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| format!("its header does not end within its first {HEAD_LIMIT} bytes"))?;
+    let header: Payload = serde_json::from_slice(&body[..second])
+        .map_err(|e| format!("its header cannot be read ({e}): the file is damaged"))?;
+    Ok(((first + 1 + second + 1) as u64, header.payload_bytes))
 }
 
 #[cfg(test)]
