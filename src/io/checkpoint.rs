@@ -122,7 +122,17 @@ fn encode(header: &CheckpointHeader, fields: &[&Array2<f64>]) -> Vec<u8> {
 /// is read, or a symbolic link to one (a device, a FIFO, a socket or a directory is refused
 /// unopened), and its data only once the file's size is what its header says.
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = read_regular(path)?;
+    read_checkpoint_if(path, &|_| Ok(()))
+}
+
+/// What a reader says of a checkpoint's header before its data is read: `Err` stops the read.
+pub type Accept<'a> = &'a dyn Fn(&CheckpointHeader) -> Result<()>;
+
+/// [`read_checkpoint`], asking `accept` about the header before reading the data: a checkpoint of
+/// another run (a larger grid, say) is refused without loading it. The header is not verified
+/// yet at that point; the whole file is, once read.
+pub fn read_checkpoint_if(path: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
+    let bytes = read_regular(path, accept)?;
     decode(&bytes).map_err(|why| Error::Io {
         path: path.display().to_string(),
         message: format!("not a usable checkpoint: {why}"),
@@ -216,6 +226,12 @@ fn marker_checksum(first: &[u8]) -> std::result::Result<&str, String> {
 /// file (a device, a FIFO, a directory, or a symbolic link to one: see [`read_checkpoint`]) is an
 /// error, not a reason to fall back silently to an older one.
 pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
+    newest_checkpoint_if(dir, &|_| Ok(()))
+}
+
+/// [`newest_checkpoint`], asking `accept` about its header before its data is read (see
+/// [`read_checkpoint_if`]).
+pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
     let newest = entries
         .filter_map(|e| e.ok())
@@ -231,7 +247,7 @@ pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
         .max_by_key(|(iters, _)| *iters);
     match newest {
         Some((iters, path)) => {
-            let c = read_checkpoint(&path)?;
+            let c = read_checkpoint_if(&path, accept)?;
             if c.header.iters != iters {
                 // A renamed file: which one is newest is in doubt.
                 return Err(Error::Io {
@@ -283,7 +299,7 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
 /// The file is opened without blocking and checked again once open, should it have been swapped
 /// in between. At most [`HEAD_LIMIT`] bytes are read before the size is checked, and never more
 /// than the size the file had when opened.
-fn read_regular(path: &Path) -> Result<Vec<u8>> {
+fn read_regular(path: &Path, accept: Accept<'_>) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let unusable = |why: String| Error::Io {
@@ -322,7 +338,14 @@ fn read_regular(path: &Path) -> Result<Vec<u8>> {
                 size.saturating_sub(head)
             )));
         }
-        Ok(_) => {}
+        Ok((head, _)) => {
+            // The size fits the header: let the reader refuse it before the data is read.
+            let line = bytes.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
+            let json = &bytes[line..(head as usize).saturating_sub(1).max(line)];
+            if let Ok(header) = serde_json::from_slice::<CheckpointHeader>(json) {
+                accept(&header)?;
+            }
+        }
         // All of it is here, and small: decoding says best what is wrong.
         Err(_) if bytes.len() as u64 == size => return Ok(bytes),
         Err(why) => return Err(unusable(why)),
@@ -392,6 +415,15 @@ mod tests {
         let c = newest_checkpoint(&d).unwrap();
         assert_eq!(c.header.iters, 80);
         assert_eq!(c.fields, vec![u2]);
+        // A reader may refuse it by its header, which it is shown as written.
+        let seen = std::cell::Cell::new(None);
+        let refuse = |h: &CheckpointHeader| {
+            seen.set(Some((h.iters, h.nx, h.ny)));
+            Err(Error::Config("not this run's".into()))
+        };
+        let e = newest_checkpoint_if(&d, &refuse).unwrap_err();
+        assert_eq!(e, Error::Config("not this run's".into()));
+        assert_eq!(seen.get(), Some((80, 3, 2)));
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -2,7 +2,7 @@
 //! [`super::checkpoint`] format, or read there and scattered onto whatever decomposition the
 //! restarted run has.
 
-use super::checkpoint::{newest_checkpoint, write_checkpoint, CheckpointHeader};
+use super::checkpoint::{newest_checkpoint_if, write_checkpoint, CheckpointHeader};
 use crate::comm::Comm;
 use crate::error::{Error, Result};
 use crate::grid::{DistArray, Layout};
@@ -97,8 +97,11 @@ pub fn restore(
     names: &[&str],
 ) -> Result<Restored> {
     let loaded = if comm.rank() == 0 {
-        newest_checkpoint(dir).and_then(|c| {
-            check_fits(dir, run, iters, &c.header, names)?;
+        // Refused by its header before its data is read (a larger grid's would not fit), and
+        // again once the whole file is verified.
+        let fits = |h: &CheckpointHeader| check_fits(dir, run, iters, h, names);
+        newest_checkpoint_if(dir, &fits).and_then(|c| {
+            fits(&c.header)?;
             Ok(Some(c))
         })
     } else {
