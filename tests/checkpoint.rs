@@ -516,3 +516,38 @@ fn only_regular_checkpoint_files_are_read_and_only_as_long_as_their_header_says(
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&elsewhere);
 }
+
+#[test]
+fn a_directory_of_another_runs_checkpoints_is_refused() {
+    let dir = temp("mixed");
+    let d = dir.to_str().unwrap();
+    let ckpt = [
+        "--grid",
+        "30x20",
+        "--iters",
+        "40",
+        "--checkpoint-every",
+        "10",
+    ];
+    let mut laplace = ckpt.to_vec();
+    laplace.extend_from_slice(&["--checkpoint-dir", d]);
+    solve_json(2, &laplace);
+    let before: Vec<_> = checkpoints(&dir)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let mut poisson = vec!["--problem", "poisson"];
+    poisson.extend_from_slice(&laplace);
+    refused(
+        &poisson,
+        "it holds checkpoints of another run (laplace on 30x20), up to iteration 40",
+    );
+    let after: Vec<_> = checkpoints(&dir)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(before, after, "the other run's checkpoints were touched");
+    // The same run again into its own directory is fine.
+    solve_json(2, &laplace);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -229,11 +229,10 @@ pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
     newest_checkpoint_if(dir, &|_| Ok(()))
 }
 
-/// [`newest_checkpoint`], asking `accept` about its header before its data is read (see
-/// [`read_checkpoint_if`]).
-pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
+/// The newest checkpoint file in `dir` by its name, with the iteration the name gives.
+fn newest_file(dir: &Path) -> Result<Option<(usize, PathBuf)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-    let newest = entries
+    Ok(entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -244,7 +243,27 @@ pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint
                 .ok()?;
             Some((iters, e.path()))
         })
-        .max_by_key(|(iters, _)| *iters);
+        .max_by_key(|(iters, _)| *iters))
+}
+
+/// The header of the newest checkpoint in `dir`, read without its data and not verified: what
+/// the directory holds, at a glance. `None` when it holds none, or none whose header reads.
+pub fn newest_header(dir: &Path) -> Option<CheckpointHeader> {
+    let (_, path) = newest_file(dir).ok()??;
+    let seen = std::cell::RefCell::new(None);
+    let peek = |h: &CheckpointHeader| {
+        *seen.borrow_mut() = Some(h.clone());
+        // Stop before the data: the header is all that is wanted.
+        Err(Error::Config(String::new()))
+    };
+    let _ = read_checkpoint_if(&path, &peek);
+    seen.into_inner()
+}
+
+/// [`newest_checkpoint`], asking `accept` about its header before its data is read (see
+/// [`read_checkpoint_if`]).
+pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
+    let newest = newest_file(dir)?;
     match newest {
         Some((iters, path)) => {
             let c = read_checkpoint_if(&path, accept)?;

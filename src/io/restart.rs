@@ -2,7 +2,7 @@
 //! [`super::checkpoint`] format, or read there and scattered onto whatever decomposition the
 //! restarted run has.
 
-use super::checkpoint::{newest_checkpoint_if, write_checkpoint, CheckpointHeader};
+use super::checkpoint::{newest_checkpoint_if, newest_header, write_checkpoint, CheckpointHeader};
 use crate::comm::Comm;
 use crate::error::{Error, Result};
 use crate::grid::{DistArray, Layout};
@@ -47,6 +47,30 @@ pub struct Restored {
 }
 
 impl Checkpointer {
+    /// Refuses a directory that holds another run's checkpoints (by the newest one's header):
+    /// writing this run's among them would mix two runs, and spoil a restart of either.
+    /// Collective; the same error on every rank.
+    pub fn check_dir(&self, comm: &Comm) -> Result<()> {
+        let newest = (comm.rank() == 0)
+            .then(|| newest_header(&self.dir))
+            .flatten();
+        let verdict = match newest {
+            Some(h) if (&h.problem, h.nx, h.ny, &h.params) != (&self.run.problem, self.run.nx, self.run.ny, &self.run.params) => {
+                Err(Error::Config(format!(
+                    "checkpoint directory {}: it holds checkpoints of another run ({} on {}x{}{}), up to iteration {}; give this run a directory of its own, or remove them",
+                    self.dir.display(),
+                    h.problem,
+                    h.nx,
+                    h.ny,
+                    show_params(&h.params),
+                    h.iters
+                )))
+            }
+            _ => Ok(()),
+        };
+        comm.agree(verdict)
+    }
+
     /// Writes a checkpoint of `fields` and the driver's state `driver` after `iters`
     /// iterations. Collective; every rank returns the same error if rank 0 cannot write.
     pub fn save(
@@ -169,4 +193,13 @@ fn check_fits(
         ));
     }
     Ok(())
+}
+
+/// `, with alpha 1, dt 0.001` for parameters, or nothing.
+fn show_params(p: &[(String, String)]) -> String {
+    if p.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(", with {}", list.join(", "))
 }

@@ -116,6 +116,9 @@ pub fn solve_reserving(
         dir: c.dir.clone(),
         run: identity,
     });
+    if let Some(c) = &checkpointer {
+        c.check_dir(comm)?;
+    }
 
     comm.barrier();
     let start = Comm::wtime();
