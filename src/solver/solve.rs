@@ -139,7 +139,8 @@ pub fn solve_reserving(
 ///
 /// With L the bytes of a ghosted array, B of a block without ghosts, G of one global field, and
 /// k the fields of the solver's state, every rank holds its solver's arrays
-/// ([`super::registry::footprint`]) throughout and, beside them,
+/// ([`super::registry::footprint`]) and the halo exchange's buffers (four faces and corners of
+/// `ghost` layers, sent and received) throughout and, beside them,
 /// - on a restart, the k fields restored into new arrays and the receive buffer of the one
 ///   being scattered, k·L + B; on rank 0 also the file and its fields as read, 2k·G, or the
 ///   fields and the buffer scattered from, (k+1)·G;
@@ -176,7 +177,11 @@ pub(crate) fn bytes_needed(
     } else {
         0
     };
-    let during = arrays * l + restart.max(gather).max(checkpoint);
+    // The halo exchange's send and receive buffers: at most four faces and four corners of
+    // `ghost` layers each way (wide when the ghost width is).
+    let gw = cfg.domain.ghost as u64;
+    let exchange = 2 * (2 * gw * (rows as u64 + cols as u64) + 4 * gw * gw) * 8;
+    let during = arrays * l + exchange + restart.max(gather).max(checkpoint);
     if root {
         during.max((k * g).saturating_add(root_after))
     } else {
@@ -323,17 +328,20 @@ mod tests {
         // with "memory allocation of 40002400032 bytes failed".
         let decomp = Decomposition::new(100_000, 100_000, ProcGrid::new(1, 2).unwrap()).unwrap();
         let (l, b, g) = (40_002_400_032u64, 40_000_000_000u64, 80_000_000_000u64);
+        // The exchange's buffers: two faces of 100000 and two of 50000 cells, one layer, and
+        // four corners, each sent and received.
+        let x = 2 * (2 * (50_000 + 100_000) + 4) * 8;
         let need = |cfg: &Config, rank, after| bytes_needed(cfg, &decomp, rank, after);
         let laplace = config(Problem::Laplace, 100_000, 100_000);
-        assert_eq!(need(&laplace, 1, 0), 2 * l + b);
-        assert_eq!(need(&laplace, 0, 0), 2 * l + 2 * g + b);
+        assert_eq!(need(&laplace, 1, 0), 2 * l + x + b);
+        assert_eq!(need(&laplace, 0, 0), 2 * l + x + 2 * g + b);
         // Outputs count after the solver's arrays are gone, beside the gathered field.
-        assert_eq!(need(&laplace, 1, 5 * g), 2 * l + b);
+        assert_eq!(need(&laplace, 1, 5 * g), 2 * l + x + b);
         assert_eq!(need(&laplace, 0, 5 * g), 6 * g);
         let poisson = config(Problem::Poisson, 100_000, 100_000);
-        assert_eq!(need(&poisson, 1, 0), 3 * l + b);
+        assert_eq!(need(&poisson, 1, 0), 3 * l + x + b);
         let cavity = config(Problem::Cavity, 100_000, 100_000);
-        assert_eq!(need(&cavity, 0, 0), 3 * l + 3 * g + b);
+        assert_eq!(need(&cavity, 0, 0), 3 * l + x + 3 * g + b);
         let checkpointed = Config {
             checkpoint: Some(Checkpointing {
                 every: 10,
@@ -341,13 +349,13 @@ mod tests {
             }),
             ..cavity.clone()
         };
-        assert_eq!(need(&checkpointed, 0, 0), 3 * l + 6 * g);
-        assert_eq!(need(&checkpointed, 1, 0), 3 * l + b);
+        assert_eq!(need(&checkpointed, 0, 0), 3 * l + x + 6 * g);
+        assert_eq!(need(&checkpointed, 1, 0), 3 * l + x + b);
         let restarted = Config {
             restart: Some("ckpt".into()),
             ..laplace
         };
-        assert_eq!(need(&restarted, 1, 0), 3 * l + b);
-        assert_eq!(need(&restarted, 0, 0), 3 * l + 2 * g + b);
+        assert_eq!(need(&restarted, 1, 0), 3 * l + x + b);
+        assert_eq!(need(&restarted, 0, 0), 3 * l + x + 2 * g + b);
     }
 }
