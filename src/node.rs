@@ -512,7 +512,15 @@ fn refusal(demand: &Demand, ranks: usize, short: Shortfall) -> Error {
 pub fn ensure_fits(comm: &Comm, demand: &Demand) -> Result<()> {
     let memory = comm.agree(node_memory())?;
     let node = Comm::new(comm.raw().split_shared(comm.rank() as i32));
+    // Summed as integers, exact; and as floats, which cannot wrap: a sum past u64's range (a
+    // request of exabytes per rank) would otherwise wrap round to a small number and pass.
     let need = node.all_reduce_value(demand.mine, ReduceOp::Sum)?;
+    let rough = node.all_reduce_value(demand.mine as f64, ReduceOp::Sum)?;
+    let need = if rough >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        need
+    };
     let have = node.all_reduce_value(memory.map_or(u64::MAX, |m| m.bytes), ReduceOp::Min)?;
     // Which figure was the least, as the rank that read it says.
     let source = memory

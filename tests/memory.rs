@@ -231,6 +231,21 @@ fn bench_triad_arrays_beyond_the_node_are_refused() {
             "the node has ",
         ],
     );
+    // 8 EiB a rank: the node's total (16 EiB) is past u64, and must not wrap round to a few
+    // bytes that fit.
+    let run = job(
+        2,
+        &["bench", "triad", "--elements", "384307168202282326"],
+        &[],
+        Some(4_000_000),
+    );
+    refused(
+        &run,
+        &[
+            "halo: error: --elements 384307168202282326: needs ~8.0 EiB per rank",
+            "the node has ",
+        ],
+    );
     // What fits runs, under a limit that the one above is far beyond.
     job(
         2,
