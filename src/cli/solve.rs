@@ -31,7 +31,9 @@ pub struct ProblemArgs {
     /// at most 10000000 steps, ending with exit 6 if the residual stalls or the steps run out].
     #[arg(long, visible_alias = "steps", value_name = "N")]
     pub iters: Option<usize>,
-    /// Stop when the largest change of a cell in one iteration is at most this.
+    /// Stop when the residual is at most this: the largest change of a cell in one iteration;
+    /// for the cavity the largest change of the vorticity per unit time, counted from
+    /// simulated time 1 on [cavity default: 1e-3].
     #[arg(long)]
     pub tol: Option<f64>,
     /// Iterations between residual checks (each is an allreduce).
