@@ -59,6 +59,9 @@ pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
         "Reynolds number" => "--re",
         "SOR sweeps" => "--sweeps",
         "checkpoint interval" => "--checkpoint-every",
+        "elements" => "--elements",
+        "repetitions" => "--reps",
+        "message size" => "--message-size",
         other => other,
     };
     Error::Invalid {

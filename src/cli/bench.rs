@@ -59,30 +59,9 @@ fn sizes(s: &str) -> Result<(usize, usize), String> {
     Ok((lo, hi))
 }
 
-/// Renames the quantities in the library's refusals after the options that set them.
-fn flag_names(e: Error) -> Error {
-    match e {
-        Error::Invalid {
-            quantity,
-            value,
-            why,
-        } => Error::Invalid {
-            quantity: match quantity {
-                "elements" => "--elements",
-                "repetitions" => "--reps",
-                "message size" => "--message-size",
-                other => other,
-            },
-            value,
-            why,
-        },
-        other => other,
-    }
-}
-
 /// Runs `halo bench`; rank 0 prints.
 pub fn run(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
-    run_named(world, cmd).map_err(flag_names)
+    run_named(world, cmd).map_err(|e| super::args::flag_names(e, None))
 }
 
 fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
