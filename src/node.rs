@@ -419,6 +419,19 @@ pub struct Demand {
     pub root: u64,
 }
 
+impl Demand {
+    /// The same `bytes` on every rank, rank 0 included (a benchmark's buffers).
+    pub fn uniform(quantity: &'static str, value: String, bytes: u64) -> Self {
+        Demand {
+            quantity,
+            value,
+            mine: bytes,
+            per_rank: bytes,
+            root: bytes,
+        }
+    }
+}
+
 /// A node or a process that a [`Demand`] does not fit, as the failing rank sends it: what ran
 /// short, the bytes needed and had, and the ranks on the node (or the rank).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -129,10 +129,9 @@ fn refused(args: &[&str], says: &str) {
     assert!(lines[0].contains(says), "{args:?}: {}", lines[0]);
 }
 
-#[test]
-fn damaged_and_foreign_checkpoints_are_refused() {
-    let dir = temp("refuse");
-    let d = dir.to_str().unwrap();
+/// Checkpoints of heat on 30x20 at iterations 20 and 40 into `dir`: the newest's path and
+/// bytes.
+fn heat_checkpoints(dir: &str) -> (PathBuf, Vec<u8>) {
     solve_json(
         2,
         &[
@@ -145,11 +144,22 @@ fn damaged_and_foreign_checkpoints_are_refused() {
             "--checkpoint-every",
             "20",
             "--checkpoint-dir",
-            d,
+            dir,
         ],
     );
-    let newest = checkpoints(&dir).last().unwrap().clone();
+    let newest = checkpoints(std::path::Path::new(dir))
+        .last()
+        .unwrap()
+        .clone();
     let good = std::fs::read(&newest).unwrap();
+    (newest, good)
+}
+
+#[test]
+fn damaged_and_foreign_checkpoints_are_refused() {
+    let dir = temp("refuse");
+    let d = dir.to_str().unwrap();
+    let (newest, good) = heat_checkpoints(d);
 
     // A restart from `d` of `problem` on `grid` to `iters`, with `extra` options, refused.
     let restart = |problem: &str, grid: &str, iters: &str, extra: &[&str], says: &str| {
@@ -425,23 +435,7 @@ fn restart_bounded(dir: &std::path::Path) -> common::Run {
 fn only_regular_checkpoint_files_are_read_and_only_as_long_as_their_header_says() {
     let dir = temp("regular");
     let d = dir.to_str().unwrap();
-    solve_json(
-        2,
-        &[
-            "--problem",
-            "heat",
-            "--grid",
-            "30x20",
-            "--iters",
-            "40",
-            "--checkpoint-every",
-            "20",
-            "--checkpoint-dir",
-            d,
-        ],
-    );
-    let newest = checkpoints(&dir).last().unwrap().clone();
-    let good = std::fs::read(&newest).unwrap();
+    let (newest, good) = heat_checkpoints(d);
     // Refused with exit 4 and one line naming the file and saying `says`.
     let refused_as = |file: &std::path::Path, says: &str| {
         let run = restart_bounded(&dir);

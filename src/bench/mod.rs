@@ -70,13 +70,7 @@ pub fn triad(comm: &Comm, elements: usize, reps: usize) -> Result<Triad> {
     let need = triad_bytes(elements);
     crate::node::ensure_fits(
         comm,
-        &crate::node::Demand {
-            quantity: "elements",
-            value: elements.to_string(),
-            mine: need,
-            per_rank: need,
-            root: need,
-        },
+        &crate::node::Demand::uniform("elements", elements.to_string(), need),
     )?;
     let what = "a triad array";
     let arrays = crate::node::try_vec(elements, 1.0f64, what).and_then(|a| {
@@ -194,13 +188,7 @@ pub fn check_latency_sizes(comm: &Comm, op: Op, sizes: &[usize], value: &str) ->
     let need = latency_bytes(op, largest, comm.size());
     crate::node::ensure_fits(
         comm,
-        &crate::node::Demand {
-            quantity: "message size",
-            value: value.to_string(),
-            mine: need,
-            per_rank: need,
-            root: need,
-        },
+        &crate::node::Demand::uniform("message size", value.to_string(), need),
     )
 }
 
