@@ -16,8 +16,7 @@ fn triad_validates_itself_and_reports_bandwidth_summed_over_ranks() {
             &["bench", "triad", "--elements", "1000000", "--reps", "3"],
         );
         run.assert_ok("bench triad");
-        let json: Value =
-            serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+        let json: Value = run.json();
         assert_eq!(json["ranks"].as_u64(), Some(n as u64));
         assert_eq!(json["elements"].as_u64(), Some(1_000_000));
         let best = json["bytes_per_s"].as_f64().unwrap();
@@ -157,25 +156,9 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
 /// the test failed) after two minutes: a hang guard.
 fn bench_bounded(args: &[&str]) -> common::Run {
     let mpirun = common::mpirun_command(2, &halo_bin(), args);
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
-        .arg(mpirun.get_program())
-        .args(mpirun.get_args());
-    for (k, v) in mpirun.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let guard = std::time::Duration::from_secs(120);
-    let run = halo::scale::run_with_timeout(&mut cmd, guard).expect("mpirun");
-    assert!(!run.timed_out, "halo {args:?} hung:\n{}", run.stderr);
-    common::Run {
-        code: run.status.code(),
-        stdout: run.stdout,
-        stderr: run.stderr,
-        elapsed: run.elapsed,
-    }
+    let mut cmd = common::under_ulimit(&mpirun, 4_194_304);
+    let what = format!("halo {}", args.join(" "));
+    common::run_guarded(&mut cmd, std::time::Duration::from_secs(120), &what)
 }
 
 #[test]

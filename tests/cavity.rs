@@ -68,8 +68,7 @@ fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
             ],
         );
         run.assert_ok("cavity Re 100");
-        let r: Value =
-            serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+        let r: Value = run.json();
         assert_eq!(r["converged"], Value::Bool(true), "{r}");
         assert!(r["time"].as_f64().unwrap() > 5.0 && r["steps"].as_u64() == r["iters"].as_u64());
         let u = centreline(&dir.join("centerline_u.csv"));
@@ -240,8 +239,7 @@ fn a_flow_the_grid_cannot_resolve_ends_as_no_steady_state() {
         "{}",
         lines[1]
     );
-    let r: Value =
-        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let r: Value = run.json();
     assert_eq!(r["converged"], Value::Bool(false));
     assert_eq!(r["stalled_at"], r["iters"], "{r}");
     // It ran past the least time a steady state needs, and stopped long before the cap.

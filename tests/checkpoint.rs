@@ -366,10 +366,7 @@ fn a_restart_stops_where_the_uninterrupted_run_stopped() {
     first.extend_from_slice(&["--checkpoint-every", "5000", "--checkpoint-dir", d]);
     let straight = mpirun(2, &halo_bin(), &first);
     assert_eq!(straight.code, Some(6), "{}", straight.stderr);
-    let json = |out: &str| -> serde_json::Value {
-        serde_json::from_str(out.lines().find(|l| l.starts_with('{')).unwrap()).unwrap()
-    };
-    let straight = json(&straight.stdout);
+    let straight = straight.json();
     let stalled = straight["stalled_at"].as_u64().unwrap();
     // Keep only the checkpoints from before the stall, as if the job had died there.
     for c in checkpoints(&dir) {
@@ -384,7 +381,7 @@ fn a_restart_stops_where_the_uninterrupted_run_stopped() {
     again.extend_from_slice(&["--restart", d]);
     let resumed = mpirun(3, &halo_bin(), &again);
     assert_eq!(resumed.code, Some(6), "{}", resumed.stderr);
-    let resumed = json(&resumed.stdout);
+    let resumed = resumed.json();
     assert!(resumed["restarted_from"].as_u64().unwrap() < stalled);
     assert_eq!(resumed["stalled_at"], straight["stalled_at"], "{resumed}");
     assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
@@ -411,24 +408,8 @@ fn restart_bounded(dir: &std::path::Path) -> common::Run {
             dir.to_str().unwrap(),
         ],
     );
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
-        .arg(mpirun.get_program())
-        .args(mpirun.get_args());
-    for (k, v) in mpirun.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let run = halo::scale::run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("mpirun");
-    assert!(!run.timed_out, "the restart hung:\n{}", run.stderr);
-    common::Run {
-        code: run.status.code(),
-        stdout: run.stdout,
-        stderr: run.stderr,
-        elapsed: run.elapsed,
-    }
+    let mut cmd = common::under_ulimit(&mpirun, 2_097_152);
+    common::run_guarded(&mut cmd, Duration::from_secs(60), "the restart")
 }
 
 #[test]
@@ -504,8 +485,7 @@ fn only_regular_checkpoint_files_are_read_and_only_as_long_as_their_header_says(
     std::os::unix::fs::symlink(&moved, &newest).unwrap();
     let run = restart_bounded(&dir);
     run.assert_ok("a restart through a symbolic link to a checkpoint");
-    let json = run.stdout.lines().find(|l| l.starts_with('{')).unwrap();
-    let json: serde_json::Value = serde_json::from_str(json).unwrap();
+    let json = run.json();
     assert_eq!(json["restarted_from"].as_u64(), Some(40), "{json}");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&elsewhere);

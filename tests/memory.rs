@@ -5,52 +5,23 @@
 //! `ulimit -v` on the job), never by exhausting the machine.
 
 mod common;
-use common::{halo_bin, mpirun_command, Run};
-use std::process::Command;
+use common::{halo_bin, mpirun_command, run_guarded, under_ulimit, Run};
 use std::time::Duration;
 
 /// `halo args` as an `n`-rank job with `env` set (and `HALO_MEMORY_LIMIT` unset unless given),
 /// under `ulimit -v kb` when given: the limit applies to mpirun and every rank it starts.
 fn job(n: usize, args: &[&str], env: &[(&str, &str)], ulimit_kb: Option<u64>) -> Run {
-    let mpirun = mpirun_command(n, &halo_bin(), args);
-    let mut cmd = match ulimit_kb {
-        Some(kb) => {
-            let mut sh = Command::new("sh");
-            sh.arg("-c")
-                .arg(format!("ulimit -v {kb} && exec \"$0\" \"$@\""))
-                .arg(mpirun.get_program())
-                .args(mpirun.get_args());
-            sh
-        }
-        None => {
-            let mut c = Command::new(mpirun.get_program());
-            c.args(mpirun.get_args());
-            c
-        }
-    };
-    for (k, v) in mpirun.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.env_remove("HALO_MEMORY_LIMIT");
+    let mut mpirun = mpirun_command(n, &halo_bin(), args);
+    mpirun.env_remove("HALO_MEMORY_LIMIT");
     for (k, v) in env {
-        cmd.env(k, v);
+        mpirun.env(k, v);
     }
-    let timeout = Duration::from_secs(120);
-    let run = halo::scale::run_with_timeout(&mut cmd, timeout).expect("start the job");
-    assert!(
-        !run.timed_out,
-        "halo {} hung\n{}",
-        args.join(" "),
-        run.stderr
-    );
-    Run {
-        code: run.status.code(),
-        stdout: run.stdout,
-        stderr: run.stderr,
-        elapsed: run.elapsed,
-    }
+    let mut cmd = match ulimit_kb {
+        Some(kb) => under_ulimit(&mpirun, kb),
+        None => mpirun,
+    };
+    let what = format!("halo {}", args.join(" "));
+    run_guarded(&mut cmd, Duration::from_secs(120), &what)
 }
 
 /// Checks that `run` failed with exit code 2 and one line from rank 0 containing every one of

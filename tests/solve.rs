@@ -356,8 +356,7 @@ fn json_has_every_field_and_consistent_rates() {
         &["solve", "--grid", "64x32", "--iters", "20", "--json"],
     );
     run.assert_ok("solve --json");
-    let r: Value =
-        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let r: Value = run.json();
     for k in [
         "problem",
         "ranks",
@@ -420,8 +419,7 @@ fn out_writes_a_vti_paraview_reads_and_pngs_that_decode() {
         ],
     );
     run.assert_ok("solve --out");
-    let r: Value =
-        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let r: Value = run.json();
     // VTK's own reader: dimensions, spacing, and the field to the last bit (rows flipped back
     // to row 0 at the top, then hashed as halo hashes it).
     let script = r#"
@@ -711,8 +709,7 @@ fn a_failed_write_of_the_outputs_still_reports_the_result() {
     let lines = run.rank_error_lines();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(lines[0].contains("field.vti"), "{}", lines[0]);
-    let r: Value =
-        serde_json::from_str(run.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let r: Value = run.json();
     let straight = solve_json(2, &["--grid", "40x30", "--iters", "50"]);
     assert_eq!(r["field_sha256"], straight["field_sha256"]);
     let _ = std::fs::remove_dir_all(&dir);

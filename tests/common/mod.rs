@@ -31,6 +31,13 @@ impl Run {
         self
     }
 
+    /// The first line of stdout that is a JSON object (what `--json` prints), parsed.
+    pub fn json(&self) -> serde_json::Value {
+        let line = self.stdout.lines().find(|l| l.starts_with('{'));
+        let line = line.unwrap_or_else(|| panic!("no JSON line in:\n{}", self.stdout));
+        serde_json::from_str(line).expect("a JSON object")
+    }
+
     /// Lines of stderr that the ranks printed (mpirun's own banner lines left out).
     pub fn rank_error_lines(&self) -> Vec<&str> {
         self.stderr
@@ -80,15 +87,37 @@ pub fn halo_bin() -> PathBuf {
 /// whole job (mpirun and every rank) is ended and the test fails: a job that hangs is a bug, not
 /// a slow test.
 pub fn mpirun_timeout(n: usize, program: &Path, args: &[&str], timeout: Duration) -> Run {
-    let run = halo::scale::run_with_timeout(&mut mpirun_command(n, program, args), timeout)
-        .expect("start mpirun");
+    let what = format!("mpirun -n {n} {} {}", program.display(), args.join(" "));
+    run_guarded(&mut mpirun_command(n, program, args), timeout, &what)
+}
+
+/// `cmd` (an `mpirun`, say) under `ulimit -v` of `kb` KiB, which then holds for it and every
+/// process it starts (each rank): a job that asks for more fails rather than taking the
+/// machine's memory. The environment set on `cmd` comes along.
+pub fn under_ulimit(cmd: &Command, kb: u64) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -v {kb} && exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh
+}
+
+/// Runs `cmd` (a job of any shape: under `sh -c 'ulimit …'`, with its own environment) to its
+/// end, as [`mpirun_timeout`] runs an `mpirun`: past `timeout` the whole job is ended and the
+/// test fails, naming it `what`.
+pub fn run_guarded(cmd: &mut Command, timeout: Duration, what: &str) -> Run {
+    let run = halo::scale::run_with_timeout(cmd, timeout).expect("start the job");
     assert!(
         !run.timed_out,
-        "`mpirun -n {n} {} {}` did not finish within {timeout:?}: a hang\n--- stdout\n{}\n--- stderr\n{}",
-        program.display(),
-        args.join(" "),
-        run.stdout,
-        run.stderr
+        "`{what}` did not finish within {timeout:?}: a hang\n--- stdout\n{}\n--- stderr\n{}",
+        run.stdout, run.stderr
     );
     Run {
         code: run.status.code(),
