@@ -8,27 +8,15 @@ use halo::scale::{run_with_timeout, Job};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The live processes of session `sid`, as `(pid, process group, name)`, read from /proc here
-/// independently of the launcher's own bookkeeping. Zombies are left out: they are dead, hold no
-/// pipe and no core, and where init never reaps (some containers) the killed children of a
-/// killed parent stay zombies, so `kill(-pgid, 0)` would still find them.
+/// The live processes of session `sid`, as `(pid, process group, name)`, read from /proc
+/// independently of the launcher's own bookkeeping (so `kill(-pgid, 0)`, which finds zombies
+/// too, is not used).
 fn session(sid: u32) -> Vec<(u32, u32, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
-        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let (state, pgrp, sess) = (f[0], f[2].parse().unwrap(), f[3].parse::<u32>().unwrap());
-        if sess == sid && state != "Z" && state != "X" {
-            found.push((pid, pgrp, stat[open + 1..close].to_string()));
-        }
-    }
-    found
+    common::live_processes()
+        .into_iter()
+        .filter(|p| p.session == sid)
+        .map(|p| (p.pid, p.group, p.name))
+        .collect()
 }
 
 /// Waits (a minute at most) until session `sid` holds at least `k` live processes; returns them.

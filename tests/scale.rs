@@ -314,34 +314,13 @@ fn bad_study_arguments_are_one_line_and_exit_2() {
     );
 }
 
-/// The live processes of session `sid` as `(pid, name)`, read from /proc (as tests/launch.rs
-/// does), zombies left out.
+/// The live processes of session `sid` as `(pid, name)`, read from /proc, zombies left out.
 fn session(sid: u32) -> Vec<(u32, String)> {
-    procs()
+    common::live_processes()
         .into_iter()
-        .filter(|p| p.3 == sid)
-        .map(|p| (p.0, p.1))
+        .filter(|p| p.session == sid)
+        .map(|p| (p.pid, p.name))
         .collect()
-}
-
-/// Every live process as `(pid, name, parent, session)`.
-fn procs() -> Vec<(u32, String, u32, u32)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
-        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        if f[0] != "Z" && f[0] != "X" {
-            let (ppid, sid) = (f[1].parse().unwrap(), f[3].parse().unwrap());
-            found.push((pid, stat[open + 1..close].to_string(), ppid, sid));
-        }
-    }
-    found
 }
 
 /// A `halo scale` that is sent SIGTERM (and so ends its job) if a test fails while it runs.
@@ -381,10 +360,10 @@ fn stopped_by(sig: libc::c_int, name: &str, code: i32) {
     // The job is mpirun, a child of halo scale leading a session of its own; wait for its ranks.
     let start = Instant::now();
     let (sid, before) = loop {
-        let job = procs()
+        let job = common::live_processes()
             .into_iter()
-            .filter(|p| p.2 == me)
-            .map(|p| (p.0, session(p.0)))
+            .filter(|p| p.parent == me)
+            .map(|p| (p.pid, session(p.pid)))
             .find(|(_, members)| members.iter().filter(|m| m.1 == "halo").count() == 2);
         if let Some(job) = job {
             break job;

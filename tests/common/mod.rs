@@ -225,3 +225,44 @@ pub fn checkpoints(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// A live process, as /proc tells it (independently of the launcher's own bookkeeping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command name.
+    pub name: String,
+    /// Its parent's process id.
+    pub parent: u32,
+    /// Its process group.
+    pub group: u32,
+    /// Its session.
+    pub session: u32,
+}
+
+/// Every live process. Zombies are left out: they are dead, hold no pipe and no core, and where
+/// init never reaps (some containers) the killed children of a killed parent stay zombies.
+pub fn live_processes() -> Vec<Proc> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if f[0] != "Z" && f[0] != "X" {
+            found.push(Proc {
+                pid,
+                name: stat[open + 1..close].to_string(),
+                parent: f[1].parse().unwrap(),
+                group: f[2].parse().unwrap(),
+                session: f[3].parse().unwrap(),
+            });
+        }
+    }
+    found
+}
