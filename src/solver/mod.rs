@@ -25,6 +25,7 @@
 
 pub mod cavity;
 pub mod driver;
+pub mod exact;
 pub mod jacobi;
 pub mod kernels;
 pub mod memory;
