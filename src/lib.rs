@@ -36,8 +36,8 @@
 //! ```
 //!
 //! Run it with `mpirun -n 4 target/release/examples/NAME`. The examples in `examples/` (one per
-//! idea: `hello`, `broadcast`, `scatter`, `gather`, `structs`, `scatter_gather_2d`,
-//! `halo_exchange`, `heat2d`, `cavity`) check their own answers.
+//! idea: `hello`, `broadcast`, `scatter`, `gather`, `nonblocking`, `structs`,
+//! `scatter_gather_2d`, `halo_exchange`, `heat2d`, `cavity`) check their own answers.
 #![warn(missing_docs)]
 
 pub mod bench;

@@ -25,7 +25,12 @@ fn check_verifies_every_collective_on_1_to_4_ranks() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(passed >= 13, "{summary}");
+        assert!(passed >= 14, "{summary}");
+        assert!(
+            run.stdout.contains("immediate_all_reduce(max,sum)"),
+            "{}",
+            run.stdout
+        );
         assert!(!run.stdout.contains("WRONG"));
     }
 }

@@ -41,6 +41,11 @@ fn gather() {
 }
 
 #[test]
+fn nonblocking() {
+    run_on_1_to_4("nonblocking", &[]);
+}
+
+#[test]
 fn structs() {
     run_on_1_to_4("structs", &[]);
 }

@@ -128,6 +128,36 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
         (0..n).all(|k| sum[k] == sum_of(k) && max[k] == (last + k) as f64 && min[k] == k as f64);
     record("all_reduce(sum,max,min)", 3 * 8 * n, Comm::wtime() - t, ok)?;
 
+    // Nonblocking allreduce, overlapped with local work that predicts its answer. First a max
+    // into a borrowed buffer, with no other MPI call until its wait (so only the wait can have
+    // completed it; element k on rank r is r * k, so the max is last * k); then a sum that owns
+    // its buffers, polled with test while the work goes on.
+    let t = Comm::wtime();
+    let scaled: Vec<i64> = (0..n).map(|k| (rank * k) as i64).collect();
+    let mut max = vec![0i64; n];
+    let max_ok = comm.immediate_scope(|s| -> Result<bool> {
+        let pending = s.all_reduce_into(&scaled, &mut max, ReduceOp::Max)?;
+        let want: Vec<i64> = (0..n).map(|k| (last * k) as i64).collect();
+        Ok(*pending.wait() == want[..])
+    })?;
+    // The borrowed buffer is the caller's again, with the answer in it.
+    let max_ok = max_ok && max.iter().enumerate().all(|(k, &x)| x == (last * k) as i64);
+    let mut pending = comm.immediate_all_reduce(mine.clone(), ReduceOp::Sum)?;
+    let mut want = Vec::with_capacity(n);
+    for k in 0..n {
+        want.push(sum_of(k));
+        if k % 256 == 0 {
+            pending.test();
+        }
+    }
+    let ok = max_ok && pending.wait() == want;
+    record(
+        "immediate_all_reduce(max,sum)",
+        2 * 8 * n,
+        Comm::wtime() - t,
+        ok,
+    )?;
+
     // Error agreement: the last rank fails, every rank gets the same error naming it.
     let t = Comm::wtime();
     let local: Result<()> = if rank == last {

@@ -24,7 +24,7 @@ pub enum ReduceOp {
 
 impl ReduceOp {
     #[inline]
-    fn system(self) -> SystemOperation {
+    pub(super) fn system(self) -> SystemOperation {
         match self {
             ReduceOp::Sum => SystemOperation::sum(),
             ReduceOp::Prod => SystemOperation::product(),

@@ -12,6 +12,7 @@
 //! | `MPI_Allgather(v)` | [`Comm::all_gather`], [`Comm::all_gather_varcount`] | [`Comm::all_gather_into`] |
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
+//! | `MPI_Iallreduce` | | [`Comm::immediate_all_reduce`] (owns its buffers), [`ImmediateScope::all_reduce_into`] (borrows them) |
 //!
 //! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
 //! mistake such as scattering 10 elements over 3 ranks becomes the same `Err` on every rank),
@@ -21,6 +22,11 @@
 //! see (root in range, its own buffer lengths) and otherwise trust that all ranks pass matching
 //! shapes, as MPI does. Use them in hot loops; put an [`Comm::agree`] after any rank-local step
 //! that can fail on some ranks and not others.
+//!
+//! **Nonblocking forms** (`immediate_*`, MPI's `MPI_I*`) start a collective and return a request
+//! to wait on, so that a solver computes while the collective travels: the buffers stay out of
+//! reach until the request completes, and dropping a request waits for it (see
+//! [`Comm::immediate_all_reduce`] and [`Comm::immediate_scope`]).
 //!
 //! [`Comm::agree`] is the error-agreement step the Parallel Research Kernels call `bail_out`: an
 //! allreduce of a failure flag, so that every rank returns the same error together, and rank 0
@@ -35,12 +41,14 @@
 //! of grids.
 //!
 //! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `structs.rs` (a
-//! derived struct and a hand-built datatype through broadcast, scatter and gather).
+//! derived struct and a hand-built datatype through broadcast, scatter and gather),
+//! `nonblocking.rs` (reductions overlapped with work).
 
 mod agree;
 mod check;
 mod collectives;
 mod env;
+mod nonblocking;
 mod varcount;
 
 /// rsmpi, the MPI binding underneath: for what `halo` does not wrap (user-defined datatypes,
@@ -53,6 +61,7 @@ pub use collectives::{ReduceOp, Reducible};
 pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
 pub use mpi::traits::Equivalence;
 pub use mpi::Threading;
+pub use nonblocking::{AllReduce, ImmediateScope, Request};
 pub use varcount::VarChunks;
 
 use crate::error::{Error, Result};
