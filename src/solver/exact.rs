@@ -32,9 +32,10 @@
 //! **Across ranks.** [`ExactSum::to_limbs`] writes the sum as [`ExactSum::LIMBS`] `i64`s,
 //! normalised so that adding the wire forms of up to 2²⁰ ranks limb by limb (`MPI_SUM` on
 //! `i64`) cannot overflow, and [`ExactSum::from_limbs`] rounds such a sum of wire forms: the
-//! exact total, rounded once. [`all_sums`] does this for several sums in one allreduce.
+//! exact total, rounded once. [`all_sums`] does this for several sums in one allreduce, and
+//! [`start_all_sums`] without blocking, so a pipelined solver can overlap it with its operator.
 
-use crate::comm::{Comm, ReduceOp};
+use crate::comm::{AllReduce, Comm, ReduceOp};
 use crate::error::Result;
 
 /// 32-bit chunks of the fixed-point integer, lowest first: 64 for the exponent's high bits, one
@@ -493,6 +494,54 @@ pub fn all_sums(comm: &Comm, sums: &[ExactSum]) -> Result<Vec<f64>> {
     let mut recv = vec![0i64; send.len()];
     comm.all_reduce_into(&send, &mut recv, ReduceOp::Sum)?;
     Ok(values(&recv))
+}
+
+/// Starts totalling every rank's sums over all ranks, as [`all_sums`] does, without waiting: one
+/// `MPI_Iallreduce` whose buffers the returned [`PendingSums`] owns until
+/// [`PendingSums::wait`] gives the values. Collective: every rank passes as many sums, and
+/// starts its nonblocking collectives on `comm` in the same order.
+///
+/// ```no_run
+/// use halo::solver::exact::{start_all_sums, ExactSum};
+///
+/// # fn main() -> halo::Result<()> {
+/// let mpi = halo::comm::init()?;
+/// let world = mpi.world();
+/// let (r, p) = (vec![0.5; 1000], vec![0.25; 1000]);
+/// let (mut rr, mut rp) = (ExactSum::new(), ExactSum::new());
+/// rr.add_squares(&r);
+/// rp.add_products(&r, &p);
+/// let mut pending = start_all_sums(&world, &[rr, rp])?;
+/// // ... apply the operator meanwhile, calling pending.test() now and then ...
+/// pending.test();
+/// let dots = pending.wait()?;
+/// assert_eq!(dots[0], 250.0 * world.size() as f64);
+/// # Ok(())
+/// # }
+/// ```
+pub fn start_all_sums<'a>(comm: &'a Comm, sums: &[ExactSum]) -> Result<PendingSums<'a>> {
+    let reduce = comm.immediate_all_reduce(wire_forms(sums), ReduceOp::Sum)?;
+    Ok(PendingSums { reduce })
+}
+
+/// Sums being totalled across ranks: returned by [`start_all_sums`]. Dropping it before
+/// [`PendingSums::wait`] waits for the reduction and discards it. Not `Send`.
+#[must_use = "the totals come from wait()"]
+pub struct PendingSums<'a> {
+    reduce: AllReduce<'a, i64>,
+}
+
+impl PendingSums<'_> {
+    /// Lets MPI move the reduction along (`MPI_Test`); returns whether it has completed.
+    pub fn test(&mut self) -> bool {
+        self.reduce.test()
+    }
+
+    /// Waits for the reduction; returns each sum's total over all ranks, rounded once, in the
+    /// order the sums were passed.
+    pub fn wait(self) -> Result<Vec<f64>> {
+        Ok(values(&self.reduce.wait()))
+    }
 }
 
 /// The wire forms of `sums`, one after the other.
