@@ -6,9 +6,10 @@ use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
 use halo::solver::kernels::Stores;
+use halo::solver::multigrid::{Cycle, Cycling, Smoother};
 use halo::solver::{
-    self, CavityParams, Checkpointing, Config, Domain, HeatParams, Monitor, Problem, Stopping,
-    Sweeps, Unwatched,
+    self, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured, Method, Monitor,
+    Problem, Solving, Stopping, Sweeps, Unwatched,
 };
 use halo::Error;
 use std::path::PathBuf;
@@ -16,11 +17,38 @@ use std::path::PathBuf;
 /// What to solve: the options `halo solve` and `halo scale` share.
 #[derive(clap::Args)]
 pub struct ProblemArgs {
-    /// The problem: laplace (Jacobi, top edge held at 1), poisson (manufactured solution
-    /// sin(πx)sin(πy), reports its error), heat (explicit steps of u_t = α∇²u) or cavity
-    /// (lid-driven cavity, Navier–Stokes; runs to a steady state unless --iters/--tol say).
+    /// The problem: laplace (top edge held at 1), poisson (a manufactured solution, reports its
+    /// error), heat (explicit steps of u_t = α∇²u) or cavity (lid-driven cavity, Navier–Stokes;
+    /// runs to a steady state unless --iters/--tol say).
     #[arg(long, default_value = "laplace", value_parser = args::problem)]
     pub problem: Problem,
+    /// How laplace and poisson are solved: jacobi (sweeps), cg (conjugate gradients), mg
+    /// (multigrid cycles), mgcg (CG preconditioned by a multigrid cycle), fmg (full multigrid,
+    /// then cycles) or pipecg (pipelined mgcg). All but jacobi stop at --tol on the relative
+    /// residual ‖r‖/‖r₀‖ [default 1e-8], at most --iters cycles or iterations [default 10000].
+    #[arg(long, value_enum, default_value_t = MethodArg::Jacobi)]
+    pub solver: MethodArg,
+    /// Poisson's manufactured solution: sine (sin(πx)sin(πy), an eigenvector of the operator)
+    /// or polyexp (x(1−x)y(1−y)eˣ, every mode present).
+    #[arg(long, value_enum, default_value_t = ManufacturedArg::Sine)]
+    pub manufactured: ManufacturedArg,
+    /// Multigrid: the cycle (v, w or f) [default: f for fmg, where it keeps the error at the
+    /// discretisation's; v otherwise].
+    #[arg(long, value_enum)]
+    pub cycle: Option<CycleArg>,
+    /// Multigrid: the smoother, rbgs (red-black Gauss–Seidel) or jacobi (weighted, ω = 4/5).
+    #[arg(long, value_enum, default_value_t = SmootherArg::Rbgs)]
+    pub smoother: SmootherArg,
+    /// Multigrid: smoothing sweeps before each coarse correction.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub pre: usize,
+    /// Multigrid: smoothing sweeps after each coarse correction.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub post: usize,
+    /// CG family: sum dot products in floating point with a plain allreduce instead of exactly
+    /// (faster; the iterates then differ in their last bits between rank counts).
+    #[arg(long)]
+    pub plain_dots: bool,
     /// Interior cells NXxNY; the walls live in the ghost layer around them, so Ghia's 129x129
     /// cavity grid (walls included) is --grid 127x127.
     #[arg(long, default_value = "1024x1024", value_name = "NXxNY", value_parser = args::grid,
@@ -36,9 +64,10 @@ pub struct ProblemArgs {
     /// simulated time 1 on [cavity default: 1e-3].
     #[arg(long)]
     pub tol: Option<f64>,
-    /// Iterations between residual checks (each is an allreduce).
-    #[arg(long, default_value_t = 100, value_name = "K")]
-    pub check_every: usize,
+    /// Iterations between residual checks (each is an allreduce) [default: 100; every
+    /// iteration for the solvers other than jacobi, which compute their residual anyway].
+    #[arg(long, value_name = "K")]
+    pub check_every: Option<usize>,
     /// Process grid PXxPY (PX ranks along x, PY along y); by default the one that cuts least.
     #[arg(long, value_name = "PXxPY", value_parser = args::procs, allow_hyphen_values = true)]
     pub procs: Option<ProcGrid>,
@@ -73,6 +102,66 @@ pub struct ProblemArgs {
     /// line first), or auto: streaming when the node's arrays exceed half its last-level cache.
     #[arg(long, value_enum, default_value_t = StoresArg::Auto)]
     pub stores: StoresArg,
+}
+
+/// The choices of `--solver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Jacobi sweeps.
+    Jacobi,
+    /// Conjugate gradients.
+    Cg,
+    /// Multigrid cycles.
+    Mg,
+    /// CG preconditioned by a multigrid cycle.
+    Mgcg,
+    /// Full multigrid, then cycles.
+    Fmg,
+    /// Pipelined CG preconditioned by a multigrid cycle.
+    Pipecg,
+}
+
+impl MethodArg {
+    /// The library's method.
+    pub fn method(self) -> Method {
+        match self {
+            MethodArg::Jacobi => Method::Jacobi,
+            MethodArg::Cg => Method::Cg,
+            MethodArg::Mg => Method::Mg,
+            MethodArg::Mgcg => Method::Mgcg,
+            MethodArg::Fmg => Method::Fmg,
+            MethodArg::Pipecg => Method::Pipecg,
+        }
+    }
+}
+
+/// The choices of `--manufactured`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManufacturedArg {
+    /// sin(πx)·sin(πy).
+    Sine,
+    /// x(1−x)·y(1−y)·eˣ.
+    Polyexp,
+}
+
+/// The choices of `--cycle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CycleArg {
+    /// V-cycles.
+    V,
+    /// W-cycles.
+    W,
+    /// F-cycles.
+    F,
+}
+
+/// The choices of `--smoother`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmootherArg {
+    /// Red-black Gauss–Seidel.
+    Rbgs,
+    /// Weighted Jacobi.
+    Jacobi,
 }
 
 /// The choices of `--stores`.
@@ -174,6 +263,29 @@ impl ProblemArgs {
                 re: self.re,
                 sweeps: self.sweeps,
             },
+            manufactured: match self.manufactured {
+                ManufacturedArg::Sine => Manufactured::Sine,
+                ManufacturedArg::Polyexp => Manufactured::Polyexp,
+            },
+            solving: Solving {
+                method: self.solver.method(),
+                cycling: Cycling {
+                    cycle: match self.cycle {
+                        Some(CycleArg::V) => Cycle::V,
+                        Some(CycleArg::W) => Cycle::W,
+                        Some(CycleArg::F) => Cycle::F,
+                        None if self.solver == MethodArg::Fmg => Cycle::F,
+                        None => Cycle::V,
+                    },
+                    smoother: match self.smoother {
+                        SmootherArg::Rbgs => Smoother::Rbgs,
+                        SmootherArg::Jacobi => Smoother::Jacobi,
+                    },
+                    pre: self.pre,
+                    post: self.post,
+                },
+                exact_dots: !self.plain_dots,
+            },
             ..Config::default()
         }
     }
@@ -182,18 +294,28 @@ impl ProblemArgs {
     /// rest a steady state takes time: it counts only from the least simulated time on, and a
     /// residual that stops falling ends the run.
     pub fn stopping(&self) -> Stopping {
-        let iters = self.iters.unwrap_or(1000);
         let tol = self.tol;
+        let method = self.solver.method();
+        if method != Method::Jacobi {
+            return Stopping {
+                iters: self.iters.unwrap_or(Method::DEFAULT_ITERS),
+                tol: Some(tol.unwrap_or(Method::DEFAULT_RTOL)),
+                check_every: self.check_every.unwrap_or(1),
+                ..Stopping::default()
+            };
+        }
+        let iters = self.iters.unwrap_or(1000);
+        let check_every = self.check_every.unwrap_or(100);
         if self.problem != Problem::Cavity {
             return Stopping {
                 iters,
                 tol,
-                check_every: self.check_every,
+                check_every,
                 ..Stopping::default()
             };
         }
         let steady =
-            CavityParams::steady_state(tol.unwrap_or(CavityParams::STEADY_TOL), self.check_every);
+            CavityParams::steady_state(tol.unwrap_or(CavityParams::STEADY_TOL), check_every);
         match self.iters {
             None => steady,
             Some(iters) => Stopping {
@@ -335,7 +457,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     // The same on every rank: every figure it reads was agreed.
     let outcome = match &written {
         Err(e) => Err(e.clone()),
-        Ok(_) => steady_outcome(&cfg, args.problem.iters.is_none(), &report),
+        Ok(_) => steady_outcome(&cfg, args.problem.iters.is_none(), &report)
+            .and_then(|()| tolerance_outcome(&cfg, &report)),
     };
     if !root {
         return outcome;
@@ -427,6 +550,21 @@ fn steady_outcome(cfg: &Config, until_steady: bool, r: &solver::Report) -> halo:
         )));
     }
     Ok(())
+}
+
+/// A linear solve (any solver but Jacobi) that did not reach its tolerance is a failure (exit 6),
+/// though its results are printed and written.
+fn tolerance_outcome(cfg: &Config, r: &solver::Report) -> halo::Result<()> {
+    let method = cfg.solving.method;
+    if method == Method::Jacobi || r.converged {
+        return Ok(());
+    }
+    Err(Error::NotConverged(format!(
+        "{method} did not reach the tolerance {:e} in {} iterations: the relative residual is {:.3e}; raise --iters or choose another --solver",
+        cfg.stop.tol.unwrap_or(0.0),
+        r.iters,
+        r.residual
+    )))
 }
 
 fn print_stats(ranks: &[solver::RankStats]) {

@@ -72,6 +72,9 @@ pub struct LocalResidual {
     pub value: f64,
     /// Whether a value went NaN or infinite.
     pub bad: bool,
+    /// Whether `value` and `bad` are already the same on every rank (a solver that reduced its
+    /// own residual norm), so the driver need not reduce them again.
+    pub agreed: bool,
 }
 
 /// What a pass did.
@@ -118,6 +121,17 @@ pub trait Solver {
     /// The largest `|u − u_exact|` over this rank's block after `done` iterations, for problems
     /// whose exact solution is known.
     fn local_error(&self, _done: usize) -> Option<f64> {
+        None
+    }
+
+    /// The work done so far in fine-grid sweep equivalents, for solvers that count it (on rank 0
+    /// it is the whole job's).
+    fn work_units(&self) -> Option<f64> {
+        None
+    }
+
+    /// A multigrid hierarchy's levels, finest first, with this rank's seconds on each.
+    fn levels(&self) -> Option<Vec<super::report::LevelStats>> {
         None
     }
 }
@@ -228,9 +242,14 @@ pub fn drive(
 
         let mut seen = None;
         if let Some(local) = step.residual {
-            let t = Comm::wtime();
-            let r = global_residual(comm, local)?;
-            run.time.reduce += Comm::wtime() - t;
+            let r = if local.agreed {
+                local
+            } else {
+                let t = Comm::wtime();
+                let r = global_residual(comm, local)?;
+                run.time.reduce += Comm::wtime() - t;
+                r
+            };
             if r.bad {
                 let (what, field) = solver.watched();
                 return Err(diverged(comm, field, &what, run.done));
@@ -427,6 +446,7 @@ fn global_residual(comm: &Comm, local: LocalResidual) -> Result<LocalResidual> {
     Ok(LocalResidual {
         value: global[0],
         bad: global[1] > 0.0,
+        agreed: true,
     })
 }
 

@@ -275,6 +275,7 @@ impl Solver for Jacobi {
             residual: check.then_some(LocalResidual {
                 value: local.0,
                 bad: local.1,
+                agreed: false,
             }),
         })
     }
@@ -308,15 +309,7 @@ impl Solver for Jacobi {
     }
 
     fn local_error(&self, done: usize) -> Option<f64> {
-        let exact = self.stencil.exact(done)?;
-        let b = &self.layout.block;
-        Some(
-            self.u
-                .interior()
-                .indexed_iter()
-                .map(|((i, j), &x)| (x - exact(b.rows.start + i, b.cols.start + j)).abs())
-                .fold(0.0, f64::max),
-        )
+        self.stencil.local_error(&self.u, done)
     }
 }
 

@@ -24,12 +24,17 @@
 //! writes its own heat solver on the public grid API instead.
 
 pub mod cavity;
+mod cycles;
 pub mod driver;
+mod elliptic;
 pub mod exact;
 pub mod jacobi;
 pub mod kernels;
+mod krylov;
 pub mod memory;
+pub mod multigrid;
 pub mod options;
+mod pipecg;
 pub mod problems;
 mod registry;
 mod report;
@@ -38,8 +43,9 @@ pub mod tiling;
 
 pub use driver::{drive, Driven, Monitor, Progress, Solver, Start, Timings, Unwatched};
 pub use options::{
-    CavityParams, Checkpointing, Config, Domain, HeatParams, Problem, Stopping, Sweeps,
+    CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured, Method, Problem,
+    Solving, Stopping, Sweeps,
 };
 pub use problems::{point, sine_mode};
-pub use report::{imbalance, RankStats, Report};
+pub use report::{imbalance, LevelStats, RankStats, Report};
 pub use solve::{solve, solve_reserving, Solution};

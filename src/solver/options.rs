@@ -451,6 +451,166 @@ impl CavityParams {
     }
 }
 
+/// The Poisson problem's manufactured solutions (each zero on the walls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Manufactured {
+    /// `u = sin(πx)·sin(πy)`, `f = 2π²·u`: an eigenvector of the discrete Laplacian, which CG
+    /// solves in one step.
+    #[default]
+    Sine,
+    /// `u = x(1−x)·y(1−y)·eˣ`, `f = x·eˣ·((3+x)·y(1−y) + 2(1−x))`: every mode present, a fair test
+    /// of a Krylov solver.
+    Polyexp,
+}
+
+impl Manufactured {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Manufactured::Sine => "sine",
+            Manufactured::Polyexp => "polyexp",
+        }
+    }
+}
+
+/// The solvers of the Laplace and Poisson problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Jacobi sweeps (the default; the only one for heat and the cavity).
+    #[default]
+    Jacobi,
+    /// Conjugate gradients, unpreconditioned.
+    Cg,
+    /// Multigrid cycles as the solver.
+    Mg,
+    /// Conjugate gradients preconditioned by one multigrid cycle.
+    Mgcg,
+    /// Full multigrid, then cycles until the tolerance.
+    Fmg,
+    /// Pipelined CG (Ghysels & Vanroose) preconditioned by one multigrid cycle: its reductions
+    /// overlap the preconditioner and the operator.
+    Pipecg,
+}
+
+impl Method {
+    /// Every solver, in the order `--help` lists them.
+    pub const ALL: [Method; 6] = [
+        Method::Jacobi,
+        Method::Cg,
+        Method::Mg,
+        Method::Mgcg,
+        Method::Fmg,
+        Method::Pipecg,
+    ];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Jacobi => "jacobi",
+            Method::Cg => "cg",
+            Method::Mg => "mg",
+            Method::Mgcg => "mgcg",
+            Method::Fmg => "fmg",
+            Method::Pipecg => "pipecg",
+        }
+    }
+
+    /// Whether it uses a multigrid hierarchy (and so the cycle options).
+    pub fn multigrid(self) -> bool {
+        matches!(
+            self,
+            Method::Mg | Method::Mgcg | Method::Fmg | Method::Pipecg
+        )
+    }
+
+    /// The default tolerance on the relative residual `‖r‖/‖r₀‖` for the solvers that stop on
+    /// one (all but Jacobi, whose runs count sweeps).
+    pub const DEFAULT_RTOL: f64 = 1e-8;
+
+    /// The default bound on cycles or iterations of the solvers other than Jacobi (PETSc's
+    /// `max_it`).
+    pub const DEFAULT_ITERS: usize = 10_000;
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How `laplace` and `poisson` are solved: the solver and, for those built on multigrid, its
+/// cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Solving {
+    /// The solver.
+    pub method: Method,
+    /// The multigrid cycles (used by the multigrid solvers).
+    pub cycling: super::multigrid::Cycling,
+    /// The dot products of the CG family are exact, so their iterates are the same bits on every
+    /// decomposition; `false` sums each rank's part in floating point and adds the parts with a
+    /// plain allreduce (faster, not reproducible across rank counts).
+    pub exact_dots: bool,
+}
+
+impl Default for Solving {
+    /// Jacobi; for the others V(2,2) cycles with red-black Gauss–Seidel and exact dot products.
+    fn default() -> Self {
+        Solving {
+            method: Method::Jacobi,
+            cycling: super::multigrid::Cycling::default(),
+            exact_dots: true,
+        }
+    }
+}
+
+impl Solving {
+    /// The most smoothing sweeps before or after a coarse correction.
+    pub const MAX_SWEEPS: usize = 100;
+
+    /// Checks the solver against the problem and the cycle's sweeps.
+    pub fn validate(&self, problem: Problem, checkpoints: bool) -> Result<()> {
+        if self.method != Method::Jacobi && !matches!(problem, Problem::Laplace | Problem::Poisson)
+        {
+            return invalid(
+                "solver",
+                self.method,
+                &format!(
+                    "solves laplace and poisson only; {problem} runs with jacobi (the default)"
+                ),
+            );
+        }
+        if self.method.multigrid() {
+            let c = &self.cycling;
+            if c.pre + c.post == 0 {
+                return invalid(
+                    "smoothing sweeps",
+                    0,
+                    "a cycle needs at least one sweep before or after its coarse correction",
+                );
+            }
+            for n in [c.pre, c.post] {
+                if n > Self::MAX_SWEEPS {
+                    return invalid(
+                        "smoothing sweeps",
+                        n,
+                        &format!("choose 0 to {}", Self::MAX_SWEEPS),
+                    );
+                }
+            }
+        }
+        if self.method == Method::Pipecg && checkpoints {
+            return invalid(
+                "solver",
+                self.method,
+                "keeps eight vectors and four scalars between iterations and does not checkpoint; use mgcg, whose checkpoints restart to the same bits",
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A whole run for [`super::solve`]: the problem, its parameters, the domain, the stopping rules,
 /// checkpoints and restart. Each part goes to the room that uses it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -471,6 +631,10 @@ pub struct Config {
     pub heat: HeatParams,
     /// The cavity's parameters (used by the cavity only).
     pub cavity: CavityParams,
+    /// Poisson's manufactured solution.
+    pub manufactured: Manufactured,
+    /// How laplace and poisson are solved.
+    pub solving: Solving,
 }
 
 impl Config {
@@ -482,6 +646,17 @@ impl Config {
             if c.every == 0 {
                 return invalid("checkpoint interval", 0, "must be at least 1");
             }
+        }
+        self.solving.validate(
+            self.problem,
+            self.checkpoint.is_some() || self.restart.is_some(),
+        )?;
+        if self.manufactured != Manufactured::Sine && self.problem != Problem::Poisson {
+            return invalid(
+                "manufactured solution",
+                self.manufactured.name(),
+                &format!("belongs to poisson, not {}", self.problem),
+            );
         }
         match self.problem {
             Problem::Cavity => self.cavity.validate(&self.domain, &self.sweeps, &self.stop),
@@ -516,7 +691,27 @@ impl Config {
     /// The parameters of the problem itself.
     fn problem_params(&self) -> Vec<(String, String)> {
         let p = |k: &str, v: f64| (k.to_string(), v.to_string());
-        match self.problem {
+        let mut solver = vec![];
+        if self.solving.method != Method::Jacobi {
+            solver.push(("solver".to_string(), self.solving.method.to_string()));
+            if self.solving.method.multigrid() {
+                let c = &self.solving.cycling;
+                solver.push(("cycle".into(), format!("{:?}", c.cycle).to_lowercase()));
+                solver.push((
+                    "smoother".into(),
+                    format!("{:?}", c.smoother).to_lowercase(),
+                ));
+                solver.push(p("pre", c.pre as f64));
+                solver.push(p("post", c.post as f64));
+            }
+            if !self.solving.exact_dots {
+                solver.push(("exact_dots".into(), "false".into()));
+            }
+        }
+        if self.manufactured != Manufactured::Sine {
+            solver.push(("manufactured".into(), self.manufactured.name().into()));
+        }
+        solver.extend(match self.problem {
             Problem::Laplace | Problem::Poisson => vec![],
             Problem::Heat => vec![
                 p("alpha", self.heat.alpha),
@@ -526,7 +721,8 @@ impl Config {
                 p("re", self.cavity.re),
                 p("sweeps", self.cavity.sweeps as f64),
             ],
-        }
+        });
+        solver
     }
 }
 

@@ -1,11 +1,14 @@
-//! Which solver solves which problem: the one place that knows them all. A new solver is one new
-//! file and one arm here.
+//! Which solver solves which problem, by which method: the one place that knows them all. A new
+//! solver is one new file and one arm here.
 
 use super::cavity::CavitySolver;
+use super::cycles::Cycles;
 use super::driver::Solver;
 use super::jacobi::Jacobi;
 use super::kernels::Stores;
-use super::options::{Config, Problem};
+use super::krylov::Cg;
+use super::options::{Config, Method, Problem};
+use super::pipecg::PipeCg;
 use super::problems::StencilProblem;
 use crate::comm::Comm;
 use crate::error::Result;
@@ -29,8 +32,41 @@ pub(crate) struct Footprint {
     pub state: usize,
 }
 
-/// The [`Footprint`] of the solver for `problem`.
-pub(crate) fn footprint(problem: Problem) -> Footprint {
+/// The [`Footprint`] of the solver for `problem` by `method`.
+pub(crate) fn footprint(problem: Problem, method: Method) -> Footprint {
+    // A multigrid hierarchy: u, b and r on the finest level, and a third of that again on the
+    // coarser ones (each has a quarter of the cells of the one above, or half when one axis
+    // alone is coarsened; counted as a half, the worse case).
+    let hierarchy = 6;
+    match method {
+        Method::Jacobi => {}
+        Method::Mg | Method::Fmg => {
+            return Footprint {
+                arrays: hierarchy,
+                state: 1,
+            }
+        }
+        // x, r, p, w beside the hierarchy (the finest level alone for cg).
+        Method::Cg => {
+            return Footprint {
+                arrays: 7,
+                state: 3,
+            }
+        }
+        Method::Mgcg => {
+            return Footprint {
+                arrays: 4 + hierarchy,
+                state: 3,
+            }
+        }
+        // x, r, u, w, p, s, q, z, m, n beside the hierarchy.
+        Method::Pipecg => {
+            return Footprint {
+                arrays: 10 + hierarchy,
+                state: 1,
+            }
+        }
+    }
     match problem {
         // u and the array the next sweep writes, and for Poisson the right-hand side.
         Problem::Laplace | Problem::Heat => Footprint {
@@ -57,6 +93,36 @@ pub(crate) fn build(
     layout: &Layout,
     pool: Option<rayon::ThreadPool>,
 ) -> Result<Built> {
+    let stencil = StencilProblem {
+        problem: cfg.problem,
+        domain: cfg.domain.clone(),
+        heat: cfg.heat.clone(),
+        manufactured: cfg.manufactured,
+    };
+    let cycling = cfg.solving.cycling;
+    let exact = cfg.solving.exact_dots;
+    let solver: Box<dyn Solver> = match cfg.solving.method {
+        Method::Jacobi => return build_jacobi_family(comm, cfg, layout, pool, stencil),
+        Method::Mg => Box::new(Cycles::new(comm, layout, stencil, cycling, false)?),
+        Method::Fmg => Box::new(Cycles::new(comm, layout, stencil, cycling, true)?),
+        Method::Cg => Box::new(Cg::new(comm, layout, stencil, None, exact)?),
+        Method::Mgcg => Box::new(Cg::new(comm, layout, stencil, Some(cycling), exact)?),
+        Method::Pipecg => Box::new(PipeCg::new(comm, layout, stencil, cycling, exact)?),
+    };
+    Ok(Built {
+        solver,
+        stores: Stores::Cached,
+    })
+}
+
+/// The Jacobi family's solvers, and the cavity's.
+fn build_jacobi_family(
+    comm: &Comm,
+    cfg: &Config,
+    layout: &Layout,
+    pool: Option<rayon::ThreadPool>,
+    stencil: StencilProblem,
+) -> Result<Built> {
     match cfg.problem {
         Problem::Laplace | Problem::Poisson | Problem::Heat => {
             let stores = cfg.sweeps.stores.unwrap_or_else(|| {
@@ -65,11 +131,6 @@ pub(crate) fn build(
                 let node = 2 * r * c * std::mem::size_of::<f64>() * comm.node_size();
                 super::memory::stores_for(node, super::memory::last_level_cache_bytes())
             });
-            let stencil = StencilProblem {
-                problem: cfg.problem,
-                domain: cfg.domain.clone(),
-                heat: cfg.heat.clone(),
-            };
             let solver = Jacobi::new(
                 comm,
                 layout,

@@ -1,7 +1,7 @@
 //! The summary of a run, as printed with `--json`.
 
 use super::kernels::Stores;
-use super::options::Problem;
+use super::options::{Method, Problem};
 
 /// What a run did and how fast: one JSON object line with `halo solve --json`.
 ///
@@ -33,12 +33,15 @@ pub struct Report {
     pub stores: Stores,
     /// Iterations done (time steps, for heat).
     pub iters: usize,
-    /// The slowest rank's time for the iteration loop alone, in seconds.
+    /// The slowest rank's time in seconds: for Jacobi the iteration loop alone; for the other
+    /// solvers setup and solve together (what the user waits for), of which `setup_seconds` is
+    /// the setup.
     pub seconds: f64,
     /// `nx·ny·iters / seconds / 1e6`, counting only the iterations this run did (not those
     /// before the checkpoint it restarted from).
     pub mcells_per_s: f64,
-    /// The largest change of any cell in the last iteration (`max |u' − u|`).
+    /// The largest change of any cell in the last iteration (`max |u' − u|`); for the solvers
+    /// other than Jacobi, the relative residual `‖r‖₂/‖r₀‖₂`.
     pub residual: f64,
     /// Whether `tol` was reached (always false without `--tol`).
     pub converged: bool,
@@ -77,6 +80,23 @@ pub struct Report {
     /// Poisson and heat: the largest `|u − u_exact|` over the grid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<f64>,
+    /// Laplace and Poisson: the solver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<Method>,
+    /// Solvers other than Jacobi: the slowest rank's setup time (building the hierarchy, the
+    /// right-hand side and the first residual), part of `seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_seconds: Option<f64>,
+    /// Solvers other than Jacobi: the final `‖r‖₂/‖r₀‖₂`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_residual: Option<f64>,
+    /// Solvers other than Jacobi: the work done, in fine-grid sweep equivalents (each smoothing
+    /// sweep or operator application on a level counts its share of the finest level's cells).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_units: Option<f64>,
+    /// Multigrid solvers: the levels, finest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<LevelStats>>,
     /// With `--stats`: every rank's figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_rank: Option<Vec<RankStats>>,
@@ -122,4 +142,18 @@ pub fn imbalance(ranks: &[RankStats], f: impl Fn(&RankStats) -> f64) -> f64 {
     } else {
         1.0
     }
+}
+
+/// One level of a multigrid hierarchy in a report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LevelStats {
+    /// Nodes along x.
+    pub nx: usize,
+    /// Nodes along y.
+    pub ny: usize,
+    /// Ranks the level is split over (1 once agglomerated onto rank 0).
+    pub ranks: usize,
+    /// The slowest rank's seconds on the level (smoothing, residuals, transfers, and the
+    /// gathers and scatters of agglomeration).
+    pub seconds: f64,
 }

@@ -91,7 +91,10 @@ pub fn solve_reserving(
         root: need(0),
     };
     crate::node::ensure_fits(comm, &demand)?;
+    comm.barrier();
+    let setup_start = Comm::wtime();
     let Built { mut solver, stores } = build(comm, cfg, &layout, pool)?;
+    let setup = Comm::wtime() - setup_start;
 
     let identity = RunIdentity {
         problem: cfg.problem.to_string(),
@@ -131,7 +134,15 @@ pub fn solve_reserving(
         monitor,
     )?;
     let elapsed = Comm::wtime() - start - run.untimed;
-    sum_up(comm, cfg, layout, solver.as_ref(), stores, &run, elapsed)
+    sum_up(
+        comm,
+        cfg,
+        layout,
+        solver.as_ref(),
+        stores,
+        &run,
+        (setup, elapsed),
+    )
 }
 
 /// The bytes `rank` holds at its peak solving `cfg` over `decomp`, with `root_after` more on
@@ -158,7 +169,7 @@ pub(crate) fn bytes_needed(
     rank: usize,
     root_after: u64,
 ) -> u64 {
-    let fp = super::registry::footprint(cfg.problem);
+    let fp = super::registry::footprint(cfg.problem, cfg.solving.method);
     let (arrays, k) = (fp.arrays as u64, fp.state as u64);
     let (rows, cols) = decomp.block(rank).shape();
     let b = rows as u64 * cols as u64 * 8;
@@ -197,13 +208,32 @@ fn sum_up(
     solver: &dyn Solver,
     stores: super::kernels::Stores,
     run: &Driven,
-    elapsed: f64,
+    (setup, elapsed): (f64, f64),
 ) -> Result<Solution> {
     let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
     let sum = |x: u64| comm.all_reduce_value(x, ReduceOp::Sum);
     let d = &cfg.domain;
     let done = run.done;
-    let seconds = max(elapsed)?;
+    let method = cfg.solving.method;
+    let linear = method != super::Method::Jacobi;
+    // What the user waits for: for a linear solve, the setup too.
+    let setup_seconds = max(setup)?;
+    let seconds = max(elapsed + if linear { setup } else { 0.0 })?;
+    let work_units = match solver.work_units() {
+        Some(w) => Some(max(w)?),
+        None => None,
+    };
+    let levels = match solver.levels() {
+        Some(mut levels) => {
+            let times: Vec<f64> = levels.iter().map(|l| l.seconds).collect();
+            let slowest = comm.all_reduce(&times, ReduceOp::Max)?;
+            for (l, t) in levels.iter_mut().zip(slowest) {
+                l.seconds = t;
+            }
+            Some(levels)
+        }
+        None => None,
+    };
     let error = match solver.local_error(done) {
         Some(e) => Some(max(e)?),
         None => None,
@@ -240,6 +270,15 @@ fn sum_up(
         steps: (cfg.problem == super::Problem::Cavity).then_some(done),
         restarted_from: cfg.restart.is_some().then_some(run.first),
         error,
+        solver: matches!(
+            cfg.problem,
+            super::Problem::Laplace | super::Problem::Poisson
+        )
+        .then_some(method),
+        setup_seconds: linear.then_some(setup_seconds),
+        relative_residual: linear.then_some(run.residual),
+        work_units,
+        levels,
         per_rank: None,
         compute_imbalance: None,
     };

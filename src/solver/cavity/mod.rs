@@ -155,6 +155,7 @@ impl Solver for CavitySolver {
             residual: check.then_some(LocalResidual {
                 value,
                 bad: !value.is_finite(),
+                agreed: false,
             }),
         })
     }

@@ -1,0 +1,122 @@
+//! Multigrid as the solver: `mg` runs cycles until the relative residual is small enough; `fmg`
+//! starts with one full-multigrid pass (nested iteration from the coarsest level), then cycles.
+//! One iteration is one cycle.
+//!
+//! A cycle's next state depends on `u` alone, so a checkpoint of `u` restarts to the same bits.
+
+use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
+use super::elliptic;
+use super::multigrid::{Cycling, Multigrid};
+use super::problems::{boundaries, StencilProblem};
+use crate::comm::Comm;
+use crate::error::Result;
+use crate::grid::{DistArray, Layout};
+
+/// Multigrid cycles, optionally after one full-multigrid pass.
+pub(crate) struct Cycles {
+    mg: Multigrid,
+    problem: StencilProblem,
+    /// Whether the first iteration is a full-multigrid pass.
+    full: bool,
+    /// `‖b − S u₀‖₂` of the starting field, which residuals are relative to.
+    r0: f64,
+    /// Ranks in the job.
+    ranks: usize,
+}
+
+impl Cycles {
+    /// The solver of `problem` on `layout`'s blocks; collective.
+    pub fn new(
+        comm: &Comm,
+        layout: &Layout,
+        problem: StencilProblem,
+        cycling: Cycling,
+        full: bool,
+    ) -> Result<Self> {
+        let fine = elliptic::fine_layout(layout);
+        let mut mg = Multigrid::new(comm, &fine, boundaries(problem.problem), cycling, false)?;
+        let scale = problem.domain.hx() * problem.domain.hy();
+        problem.rhs_into(&fine, mg.b_mut().as_slice_mut(), scale);
+        let r0 = mg.residual_norm()?;
+        Ok(Cycles {
+            mg,
+            problem,
+            full,
+            r0,
+            ranks: comm.size(),
+        })
+    }
+}
+
+impl Solver for Cycles {
+    fn name(&self) -> &str {
+        self.problem.problem.name()
+    }
+
+    fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
+        let t0 = Comm::wtime();
+        for it in pass.done..pass.until {
+            if self.full && it == 0 {
+                self.mg.full();
+            } else {
+                self.mg.cycle();
+            }
+        }
+        let t1 = Comm::wtime();
+        time.compute += t1 - t0;
+        let residual = if pass.check {
+            let norm = self.mg.residual_norm()?;
+            time.reduce += Comm::wtime() - t1;
+            let value = if self.r0 > 0.0 { norm / self.r0 } else { norm };
+            Some(LocalResidual {
+                value,
+                bad: !value.is_finite(),
+                agreed: true,
+            })
+        } else {
+            None
+        };
+        Ok(Advanced {
+            steps: pass.until - pass.done,
+            residual,
+        })
+    }
+
+    fn state(&self) -> Vec<(&'static str, &DistArray)> {
+        vec![("u", self.mg.u())]
+    }
+
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
+        let u = fields.into_iter().next().expect("the field u");
+        let mine = self.mg.u_mut();
+        mine.interior_mut().assign(&u.interior());
+    }
+
+    fn time(&self, _done: usize) -> Option<f64> {
+        None
+    }
+
+    fn watched(&self) -> (String, &DistArray) {
+        ("u".into(), self.mg.u())
+    }
+
+    fn watched_mut(&mut self) -> &mut DistArray {
+        self.mg.u_mut()
+    }
+
+    fn traffic(&self) -> (u64, u64) {
+        self.mg.traffic()
+    }
+
+    fn local_error(&self, done: usize) -> Option<f64> {
+        self.problem.local_error(self.mg.u(), done)
+    }
+
+    fn levels(&self) -> Option<Vec<crate::solver::report::LevelStats>> {
+        Some(self.mg.levels(self.ranks))
+    }
+
+    fn work_units(&self) -> Option<f64> {
+        Some(self.mg.work())
+    }
+}

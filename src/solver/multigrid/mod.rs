@@ -1,0 +1,591 @@
+//! Geometric multigrid on the distributed grid, matrix-free: a hierarchy of ever coarser grids,
+//! each swept by its own smoother and exchanged by its own [`crate::grid::HaloExchange`], and the
+//! cycles that run through them (V, W, F, and full multigrid), as PETSc's PCMG and HPGMG do.
+//!
+//! - [`axis`]: pure index math — where each level's nodes sit, the coarsening rule (any grid
+//!   size; semi-coarsening of stretched cells), the transfer weights, the parts of each coarse
+//!   level that each rank keeps.
+//! - [`level`]: one level's arrays and arithmetic on a group of ranks.
+//! - this file: the hierarchy and its cycles, and agglomeration: once a level's blocks would be
+//!   narrower than [`AGGLOMERATE_BELOW`] cells, the rest of the hierarchy lives on rank 0 alone
+//!   (its residual gathered there, its correction scattered back), where no message is needed.
+//!
+//! Every level is split the way the finest one is: a rank keeps the coarse nodes that sit on its
+//! fine nodes, so restriction and interpolation need only the neighbours' first ghost layer. The
+//! same formulas run on the same global values wherever a level lives, so a cycle gives the same
+//! bits on any rank count, process grid or agglomeration point.
+
+pub mod axis;
+mod level;
+
+pub use level::Smoother;
+pub(crate) use level::GHOST;
+
+use crate::comm::Comm;
+use crate::decomp::Block;
+use crate::decomp::ProcGrid;
+use crate::error::Result;
+use crate::grid::{Boundaries, Boundary, DistArray, Layout};
+use crate::solver::exact::{all_sums, ExactSum};
+use crate::solver::report::LevelStats;
+use axis::{coarse_cuts, Transfer};
+use level::{block_of, Level, Order, Target};
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::topology::Color;
+use mpi::traits::*;
+use std::rc::Rc;
+
+/// A level whose narrowest block would have fewer cells than this along either axis is not split
+/// over ranks: it and every coarser level live on rank 0. Below this a block's exchange costs
+/// more than its sweeps.
+pub const AGGLOMERATE_BELOW: usize = 16;
+
+/// Symmetric red-black Gauss–Seidel sweep pairs on the coarsest level (at most 3×3 nodes): enough
+/// to solve it to rounding.
+const COARSE_SWEEPS: usize = 30;
+
+/// The multigrid cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cycle {
+    /// One coarse-grid correction per level.
+    V,
+    /// Two per level.
+    W,
+    /// An F-cycle then a V-cycle below each level.
+    F,
+}
+
+impl Cycle {
+    /// The cycles run on the next coarser level.
+    fn below(self) -> &'static [Cycle] {
+        match self {
+            Cycle::V => &[Cycle::V],
+            Cycle::W => &[Cycle::W, Cycle::W],
+            Cycle::F => &[Cycle::F, Cycle::V],
+        }
+    }
+}
+
+/// How each cycle runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cycling {
+    /// V, W or F.
+    pub cycle: Cycle,
+    /// The smoother.
+    pub smoother: Smoother,
+    /// Sweeps before the coarse correction.
+    pub pre: usize,
+    /// Sweeps after it.
+    pub post: usize,
+}
+
+impl Default for Cycling {
+    /// V(2,2) with red-black Gauss–Seidel.
+    fn default() -> Self {
+        Cycling {
+            cycle: Cycle::V,
+            smoother: Smoother::Rbgs,
+            pre: 2,
+            post: 2,
+        }
+    }
+}
+
+/// Where the levels below a group's last one live: on rank 0, as a group of its own.
+struct Agglomerated {
+    /// On rank 0: the group whose first level is a copy of this group's last level, whole.
+    sub: Option<Box<Group>>,
+    /// Every rank's block of the last level, and its cells, in rank order.
+    blocks: Vec<Block>,
+    counts: Vec<i32>,
+    displs: Vec<i32>,
+    /// Scratch for a packed interior (this rank's) and the gathered ones (rank 0).
+    mine: Vec<f64>,
+    all: Vec<f64>,
+}
+
+/// Consecutive levels on one group of ranks.
+struct Group {
+    comm: Comm,
+    levels: Vec<Level>,
+    /// The global index of `levels[0]`.
+    first: usize,
+    /// The transfers between global levels `l` and `l + 1`, for all levels.
+    transfers: Rc<Vec<(Transfer, Transfer)>>,
+    below: Option<Agglomerated>,
+    /// Seconds spent on each level.
+    seconds: Vec<f64>,
+}
+
+/// A multigrid hierarchy over a distributed grid, ready to cycle.
+pub struct Multigrid {
+    top: Group,
+    cycling: Cycling,
+    /// Fine-grid sweep equivalents done so far (counted on every rank for the levels it runs;
+    /// rank 0 runs them all).
+    work: f64,
+    /// Global cells of each level, finest first.
+    sizes: Vec<(usize, usize)>,
+    /// The first level that lives on rank 0 alone, if any does.
+    agglomerated_at: Option<usize>,
+}
+
+impl Multigrid {
+    /// The hierarchy under the finest level `layout` (whose decomposition it follows, with ghost
+    /// width 1), its walls holding `bc` on the finest level and zero below; collective. With
+    /// `only_finest`, the finest level alone: an operator, not a preconditioner.
+    pub fn new(
+        comm: &Comm,
+        layout: &Layout,
+        bc: Boundaries,
+        cycling: Cycling,
+        only_finest: bool,
+    ) -> Result<Self> {
+        let d = &layout.decomp;
+        let (px, py) = (d.grid.px, d.grid.py);
+        if (px > 1 && d.nx / px < GHOST) || (py > 1 && d.ny / py < GHOST) {
+            return Err(crate::error::Error::Invalid {
+                quantity: "grid",
+                value: format!("{}x{}", d.nx, d.ny),
+                why: format!(
+                    "too small for multigrid on the {} process grid: every block needs at least {GHOST} cells along each axis; use fewer ranks",
+                    d.grid
+                ),
+            });
+        }
+        let (hx, hy) = (1.0 / (d.nx + 1) as f64, 1.0 / (d.ny + 1) as f64);
+        let mut axes = axis::levels(d.nx, d.ny, hx, hy);
+        if only_finest {
+            axes.truncate(1);
+        }
+        let transfers: Vec<(Transfer, Transfer)> = axes
+            .windows(2)
+            .map(|w| (w[0].0.transfer(&w[1].0), w[0].1.transfer(&w[1].1)))
+            .collect();
+        let transfers = Rc::new(transfers);
+        // Each level's cuts, from the finest level's split.
+        let grid = d.grid;
+        let mut xcuts: Vec<usize> = (0..grid.px)
+            .map(|c| crate::decomp::split(d.nx, grid.px, c).start)
+            .collect();
+        xcuts.push(d.nx);
+        let mut ycuts: Vec<usize> = (0..grid.py)
+            .map(|c| crate::decomp::split(d.ny, grid.py, c).start)
+            .collect();
+        ycuts.push(d.ny);
+        let mut cuts = vec![(xcuts, ycuts)];
+        for w in axes.windows(2) {
+            let (x, y) = cuts.last().expect("the finest level's cuts");
+            let next = (
+                coarse_cuts(x, w[1].0.n() < w[0].0.n()),
+                coarse_cuts(y, w[1].1.n() < w[0].1.n()),
+            );
+            cuts.push(next);
+        }
+        let narrowest = |(x, y): &(Vec<usize>, Vec<usize>)| {
+            let w = |c: &Vec<usize>| c.windows(2).map(|p| p[1] - p[0]).min().unwrap_or(0);
+            w(x).min(w(y))
+        };
+        // Levels split over every rank: the finest always, then while the blocks are wide enough.
+        let split_levels = if comm.size() == 1 {
+            axes.len()
+        } else {
+            1 + cuts[1..]
+                .iter()
+                .take_while(|c| narrowest(c) >= AGGLOMERATE_BELOW)
+                .count()
+        };
+        let zero = Boundaries::all(Boundary::Dirichlet(0.0));
+        let mut levels = Vec::with_capacity(split_levels);
+        for l in 0..split_levels {
+            let (x, y) = (&cuts[l].0, &cuts[l].1);
+            let walls = if l == 0 { bc } else { zero };
+            levels.push(Level::new(
+                comm,
+                (&axes[l].0, &axes[l].1),
+                grid,
+                (x, y),
+                walls,
+            )?);
+        }
+        let below = if split_levels < axes.len() {
+            let last = split_levels - 1;
+            let (x, y) = (&cuts[last].0, &cuts[last].1);
+            let blocks: Vec<_> = (0..comm.size()).map(|r| block_of(r, grid, x, y)).collect();
+            let counts: Vec<i32> = blocks.iter().map(|b| b.cells() as i32).collect();
+            let displs: Vec<i32> = counts
+                .iter()
+                .scan(0, |at, &c| {
+                    let d = *at;
+                    *at += c;
+                    Some(d)
+                })
+                .collect();
+            let root = comm.rank() == 0;
+            let solo = comm.raw().split_by_color(if root {
+                Color::with_value(0)
+            } else {
+                Color::undefined()
+            });
+            // Built on rank 0 alone; agreed over all, so a rank 0 short of memory fails everyone.
+            let sub = match solo {
+                Some(raw) => {
+                    let solo = Comm::new(raw);
+                    let built = (|| -> Result<Box<Group>> {
+                        let one = ProcGrid::new(1, 1)?;
+                        let mut sub_levels = Vec::new();
+                        for ax in &axes[last..] {
+                            let (nx, ny) = (ax.0.n(), ax.1.n());
+                            let whole = (&[0, nx][..], &[0, ny][..]);
+                            sub_levels.push(Level::new(
+                                &solo,
+                                (&ax.0, &ax.1),
+                                one,
+                                whole,
+                                zero,
+                            )?);
+                        }
+                        Ok(Box::new(Group {
+                            comm: solo,
+                            seconds: vec![0.0; sub_levels.len()],
+                            levels: sub_levels,
+                            first: last,
+                            transfers: Rc::clone(&transfers),
+                            below: None,
+                        }))
+                    })();
+                    built.map(Some)
+                }
+                None => Ok(None),
+            };
+            let sub = comm.agree(sub)?;
+            Some(Agglomerated {
+                sub,
+                blocks,
+                all: if root {
+                    vec![0.0; counts.iter().map(|&c| c as usize).sum()]
+                } else {
+                    Vec::new()
+                },
+                mine: vec![0.0; levels[last].cells()],
+                counts,
+                displs,
+            })
+        } else {
+            None
+        };
+        Ok(Multigrid {
+            top: Group {
+                comm: comm.duplicate(),
+                seconds: vec![0.0; levels.len()],
+                levels,
+                first: 0,
+                transfers,
+                below,
+            },
+            cycling,
+            work: 0.0,
+            sizes: axes.iter().map(|(x, y)| (x.n(), y.n())).collect(),
+            agglomerated_at: (split_levels < axes.len()).then_some(split_levels),
+        })
+    }
+
+    /// Global nodes `(nx, ny)` of each level, finest first.
+    pub fn sizes(&self) -> &[(usize, usize)] {
+        &self.sizes
+    }
+
+    /// The first level that lives on rank 0 alone, if any.
+    pub fn agglomerated_at(&self) -> Option<usize> {
+        self.agglomerated_at
+    }
+
+    /// Every level, finest first: its nodes, the ranks it is split over, and this rank's seconds
+    /// on it.
+    pub fn levels(&self, ranks: usize) -> Vec<LevelStats> {
+        let mut seconds = self.top.seconds.clone();
+        if let Some(sub) = self.top.below.as_ref().and_then(|b| b.sub.as_ref()) {
+            // The sub-group's first level is the last split one, whole on rank 0.
+            *seconds.last_mut().expect("a split level") += sub.seconds[0];
+            seconds.extend(&sub.seconds[1..]);
+        }
+        seconds.resize(self.sizes.len(), 0.0);
+        let split = self.agglomerated_at.unwrap_or(self.sizes.len());
+        self.sizes
+            .iter()
+            .zip(seconds)
+            .enumerate()
+            .map(|(l, (&(nx, ny), seconds))| LevelStats {
+                nx,
+                ny,
+                ranks: if l < split { ranks } else { 1 },
+                seconds,
+            })
+            .collect()
+    }
+
+    /// Fine-grid sweep equivalents done so far.
+    pub fn work(&self) -> f64 {
+        self.work
+    }
+
+    /// The finest level's approximation.
+    pub fn u(&self) -> &DistArray {
+        &self.top.levels[0].u
+    }
+
+    /// The finest level's approximation, to change.
+    pub fn u_mut(&mut self) -> &mut DistArray {
+        &mut self.top.levels[0].u
+    }
+
+    /// The finest level.
+    pub(crate) fn fine_mut(&mut self) -> &mut Level {
+        &mut self.top.levels[0]
+    }
+
+    /// The finest level's right-hand side, to set.
+    pub fn b_mut(&mut self) -> &mut DistArray {
+        &mut self.top.levels[0].b
+    }
+
+    /// Halo bytes and messages this rank has sent on every level.
+    pub fn traffic(&self) -> (u64, u64) {
+        self.top.traffic()
+    }
+
+    /// One cycle on the finest level: `u` moves towards the solution of `S u = b`.
+    pub fn cycle(&mut self) {
+        let c = self.cycling;
+        let fine = self.top.levels[0].global_cells() as f64;
+        self.top.cycle(0, c.cycle, &c, fine, &mut self.work);
+    }
+
+    /// Full multigrid from the present `u`: the correction's equation is solved on the coarsest
+    /// level, interpolated up one level at a time and improved there by one V-cycle, then one
+    /// V-cycle on the finest level.
+    pub fn full(&mut self) {
+        let c = self.cycling;
+        let fine = self.top.levels[0].global_cells() as f64;
+        let w = &mut self.work;
+        let top = &mut self.top;
+        top.levels[0].exchange_u();
+        top.levels[0].residual();
+        *w += 1.0;
+        top.descend(0, Inner::Full, Target::AddToU, &c, fine, w);
+        top.cycle(0, c.cycle, &c, fine, w);
+    }
+
+    /// `‖b − S u‖₂` on the finest level, the same bits on every rank; collective.
+    pub fn residual_norm(&mut self) -> Result<f64> {
+        let l = &mut self.top.levels[0];
+        l.exchange_u();
+        l.residual();
+        self.work += 1.0;
+        let mut s = ExactSum::new();
+        crate::solver::elliptic::dot_exact(&l.r, &l.r, &mut s);
+        Ok(all_sums(&self.top.comm, &[s])?[0].sqrt())
+    }
+}
+
+/// What a group does below a level, between sending the residual down and taking the correction
+/// back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Inner {
+    /// Cycles of these kinds on the coarser level, from a zero correction.
+    Cycles(Cycle),
+    /// Full multigrid on the coarser level.
+    Full,
+}
+
+impl Inner {
+    /// How the result comes back up: full multigrid's step up needs cubic interpolation to keep
+    /// the error at the discretisation's; a coarse-grid correction, linear.
+    fn order(self) -> Order {
+        match self {
+            Inner::Cycles(_) => Order::Linear,
+            Inner::Full => Order::Cubic,
+        }
+    }
+}
+
+impl Group {
+    fn traffic(&self) -> (u64, u64) {
+        let mut t = self
+            .levels
+            .iter()
+            .map(Level::traffic)
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        if let Some(sub) = self.below.as_ref().and_then(|b| b.sub.as_ref()) {
+            let s = sub.traffic();
+            t = (t.0 + s.0, t.1 + s.1);
+        }
+        t
+    }
+
+    /// Whether `l` is the coarsest level of the whole hierarchy.
+    fn coarsest(&self, l: usize) -> bool {
+        l + 1 == self.levels.len() && self.below.is_none()
+    }
+
+    /// One cycle of kind `kind` on level `l`.
+    fn cycle(&mut self, l: usize, kind: Cycle, c: &Cycling, fine: f64, work: &mut f64) {
+        let share = self.levels[l].global_cells() as f64 / fine;
+        let t = Comm::wtime();
+        if self.coarsest(l) {
+            for _ in 0..COARSE_SWEEPS {
+                self.levels[l].smooth(Smoother::Rbgs, 1, false);
+                self.levels[l].smooth(Smoother::Rbgs, 1, true);
+            }
+            *work += share * (2 * COARSE_SWEEPS) as f64;
+            self.seconds[l] += Comm::wtime() - t;
+            return;
+        }
+        self.levels[l].smooth(c.smoother, c.pre, false);
+        self.levels[l].exchange_u();
+        self.levels[l].residual();
+        *work += share * (c.pre + 1) as f64;
+        self.seconds[l] += Comm::wtime() - t;
+        self.descend(l, Inner::Cycles(kind), Target::AddToU, c, fine, work);
+        let t = Comm::wtime();
+        self.levels[l].smooth(c.smoother, c.post, true);
+        *work += share * c.post as f64;
+        self.seconds[l] += Comm::wtime() - t;
+    }
+
+    /// Full multigrid on level `l` (below the finest): `u` from zero to an approximate solution
+    /// of `S u = b`.
+    fn full(&mut self, l: usize, c: &Cycling, fine: f64, work: &mut f64) {
+        self.levels[l].zero_u();
+        if self.coarsest(l) {
+            self.cycle(l, Cycle::V, c, fine, work);
+            return;
+        }
+        // The residual of a zero guess is the right-hand side.
+        let level = &mut self.levels[l];
+        let (b, r) = (&level.b, &mut level.r);
+        r.interior_mut().assign(&b.interior());
+        self.descend(l, Inner::Full, Target::AddToU, c, fine, work);
+        self.cycle(l, c.cycle, c, fine, work);
+    }
+
+    /// Runs `inner` on level `l` (below the one that sent it a right-hand side).
+    fn below_level(&mut self, l: usize, inner: Inner, c: &Cycling, fine: f64, work: &mut f64) {
+        match inner {
+            Inner::Cycles(kind) => {
+                self.levels[l].zero_u();
+                for &k in kind.below() {
+                    self.cycle(l, k, c, fine, work);
+                }
+            }
+            Inner::Full => self.full(l, c, fine, work),
+        }
+    }
+
+    /// Sends level `l`'s residual `r` down, runs `inner` on the next level, and puts the
+    /// interpolated result into `target` on level `l`.
+    fn descend(
+        &mut self,
+        l: usize,
+        inner: Inner,
+        target: Target,
+        c: &Cycling,
+        fine: f64,
+        work: &mut f64,
+    ) {
+        let t0 = Comm::wtime();
+        if l + 1 < self.levels.len() {
+            let t = Rc::clone(&self.transfers);
+            let tr = &t[self.first + l];
+            let (upper, lower) = self.levels.split_at_mut(l + 1);
+            upper[l].exchange_r();
+            upper[l].restrict_into(&mut lower[0], (&tr.0, &tr.1));
+            lower[0].exchange_b();
+            self.seconds[l] += Comm::wtime() - t0;
+            self.below_level(l + 1, inner, c, fine, work);
+            let t1 = Comm::wtime();
+            let (upper, lower) = self.levels.split_at_mut(l + 1);
+            lower[0].exchange_u();
+            upper[l].prolong_from(&lower[0], (&tr.0, &tr.1), target, inner.order());
+            self.seconds[l] += Comm::wtime() - t1;
+            return;
+        }
+        // Agglomerated: the rest of the hierarchy runs on rank 0, from the gathered residual.
+        let Group {
+            comm,
+            levels,
+            below,
+            seconds,
+            ..
+        } = self;
+        let a = below.as_mut().expect("a level below the last split one");
+        let level = &mut levels[l];
+        pack(&level.r, &mut a.mine);
+        let root = comm.raw().process_at_rank(0);
+        if let Some(sub) = a.sub.as_mut() {
+            {
+                let mut part = PartitionMut::new(&mut a.all[..], &a.counts[..], &a.displs[..]);
+                root.gather_varcount_into_root(&a.mine[..], &mut part);
+            }
+            unpack_blocks(&a.all, &a.blocks, &a.displs, &mut sub.levels[0].r);
+            seconds[l] += Comm::wtime() - t0;
+            sub.descend(0, inner, Target::StoreInR, c, fine, work);
+            let t1 = Comm::wtime();
+            pack_blocks(&sub.levels[0].r, &a.blocks, &a.displs, &mut a.all);
+            let part = Partition::new(&a.all[..], &a.counts[..], &a.displs[..]);
+            root.scatter_varcount_into_root(&part, &mut a.mine[..]);
+            seconds[l] += Comm::wtime() - t1;
+        } else {
+            root.gather_varcount_into(&a.mine[..]);
+            root.scatter_varcount_into(&mut a.mine[..]);
+            seconds[l] += Comm::wtime() - t0;
+        }
+        let t2 = Comm::wtime();
+        unpack(&a.mine, &mut level.r);
+        if target == Target::AddToU {
+            level.add_r_to_u();
+        }
+        seconds[l] += Comm::wtime() - t2;
+    }
+}
+
+/// Copies `a`'s interior, row by row, into `out`.
+fn pack(a: &DistArray, out: &mut [f64]) {
+    for (o, x) in out.iter_mut().zip(a.interior().iter()) {
+        *o = *x;
+    }
+}
+
+/// Copies `data`, row by row, into `a`'s interior.
+fn unpack(data: &[f64], a: &mut DistArray) {
+    for (x, d) in a.interior_mut().iter_mut().zip(data) {
+        *x = *d;
+    }
+}
+
+/// Places every rank's packed block (at its displacement in `all`) into the whole-level array
+/// `a`.
+fn unpack_blocks(all: &[f64], blocks: &[Block], displs: &[i32], a: &mut DistArray) {
+    let mut whole = a.interior_mut();
+    for (b, &at) in blocks.iter().zip(displs) {
+        let at = at as usize;
+        let chunk = &all[at..at + b.cells()];
+        let mut view = whole.slice_mut(ndarray::s![b.rows.clone(), b.cols.clone()]);
+        for (x, d) in view.iter_mut().zip(chunk) {
+            *x = *d;
+        }
+    }
+}
+
+/// Packs every rank's block of the whole-level array `a` at its displacement in `all`.
+fn pack_blocks(a: &DistArray, blocks: &[Block], displs: &[i32], all: &mut [f64]) {
+    let whole = a.interior();
+    for (b, &at) in blocks.iter().zip(displs) {
+        let at = at as usize;
+        let view = whole.slice(ndarray::s![b.rows.clone(), b.cols.clone()]);
+        for (o, x) in all[at..at + b.cells()].iter_mut().zip(view.iter()) {
+            *o = *x;
+        }
+    }
+}
