@@ -34,7 +34,14 @@ impl Cycles {
         full: bool,
     ) -> Result<Self> {
         let fine = elliptic::fine_layout(layout);
-        let mut mg = Multigrid::new(comm, &fine, boundaries(problem.problem), cycling, false)?;
+        let mut mg = Multigrid::new(
+            comm,
+            &fine,
+            boundaries(problem.problem),
+            cycling,
+            false,
+            0.0,
+        )?;
         let scale = problem.domain.hx() * problem.domain.hy();
         problem.rhs_into(&fine, mg.b_mut().as_slice_mut(), scale);
         let r0 = mg.residual_norm()?;

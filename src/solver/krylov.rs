@@ -69,6 +69,7 @@ impl Cg {
             zero,
             cycling.unwrap_or_default(),
             cycling.is_none(),
+            0.0,
         )?;
         let vectors = (|| -> Result<_> {
             let mut x = DistArray::try_zeros(fine.clone())?;

@@ -68,7 +68,7 @@ impl PipeCg {
     ) -> Result<Self> {
         let fine = elliptic::fine_layout(layout);
         let zero = Boundaries::all(Boundary::Dirichlet(0.0));
-        let mg = Multigrid::new(comm, &fine, zero, cycling, false)?;
+        let mg = Multigrid::new(comm, &fine, zero, cycling, false, 0.0)?;
         let vectors = (|| -> Result<_> {
             let mut x = DistArray::try_zeros(fine.clone())?;
             x.apply_boundaries();

@@ -9,7 +9,8 @@
 //! (S u)ᵢⱼ = wyᵢ·(cwⱼ·(u − u_w) + ceⱼ·(u − u_e)) + wxⱼ·(cnᵢ·(u − u_n) + csᵢ·(u − u_s))
 //! ```
 //!
-//! with `cw = 1/h_west`, …, `wx = (h_west + h_east)/2`, `wy` likewise. On a uniform grid
+//! with `cw = 1/h_west`, …, `wx = (h_west + h_east)/2`, `wy` likewise, plus `σ·wx·wy·u` for an
+//! implicit time step's shifted operator. On a uniform grid
 //! `S = hx·hy·(−∇²_h)`, so `S u = b` with `b = hx·hy·f` is the usual discretisation, with the
 //! same relative residuals. Every formula is evaluated in one fixed order without fused
 //! multiply-adds, from global indices alone, so a cell's value never depends on the rank, block
@@ -120,12 +121,14 @@ impl Level {
     /// finest level's boundary values; coarse levels (corrections) have zero walls. Collective
     /// (the exchange duplicates `comm`); a rank that cannot allocate is an error on every rank.
     /// Every block must have at least [`GHOST`] nodes along each axis, or be the whole level.
+    /// `shift` is σ of the operator `S + σ·M` (0 for `S` alone).
     pub fn new(
         comm: &Comm,
         (x, y): (&Axis, &Axis),
         grid: ProcGrid,
         (xcuts, ycuts): (&[usize], &[usize]),
         bc: Boundaries,
+        shift: f64,
     ) -> Result<Level> {
         let block = block_of(comm.rank(), grid, xcuts, ycuts);
         let layout = Layout {
@@ -158,6 +161,7 @@ impl Level {
         Ok(Level {
             exchange: HaloExchange::new(comm, &layout),
             op: Operator {
+                shift,
                 xs,
                 ys,
                 typical,
@@ -405,6 +409,9 @@ impl Level {
 /// columns before `uniform_until` that lie in the domain share `typical` (every node of an axis
 /// but its last does: see [`super::axis`]), so the inner loops run on constants and vectorise.
 struct Operator {
+    /// σ of a shifted operator `S + σ·M` (`M` the dual cells' areas, `wx·wy`): an implicit time
+    /// step's; 0 for Laplace's and Poisson's.
+    shift: f64,
     xs: Vec<Coupling>,
     ys: Vec<Coupling>,
     typical: Coupling,
@@ -448,10 +455,16 @@ macro_rules! widest {
 }
 
 impl Operator {
-    /// `1/D` of a node from its couplings: `D = wy·(cw + ce) + wx·(cn + cs)`.
+    /// `1/D` of a node from its couplings: `D = wy·(cw + ce) + wx·(cn + cs)`, plus `σ·wx·wy`
+    /// with a shift.
     #[inline(always)]
-    fn inv_diag((cw, ce, wx): Coupling, (cn, cs, wy): Coupling) -> f64 {
-        1.0 / (wy * (cw + ce) + wx * (cn + cs))
+    fn inv_diag(&self, (cw, ce, wx): Coupling, (cn, cs, wy): Coupling) -> f64 {
+        let d = wy * (cw + ce) + wx * (cn + cs);
+        if self.shift == 0.0 {
+            1.0 / d
+        } else {
+            1.0 / (d + self.shift * (wx * wy))
+        }
     }
 
     /// The columns `cols` split where the uniform couplings end.
@@ -478,8 +491,13 @@ impl Operator {
             let (up, mid, down) = (&u[at - s..at], &u[at..at + s], &u[at + s..at + 2 * s]);
             let op = |j: usize, (cw, ce, wx): Coupling| {
                 let c = mid[j];
-                wy * (cw * (c - mid[j - 1]) + ce * (c - mid[j + 1]))
-                    + wx * (cn * (c - up[j]) + cs * (c - down[j]))
+                let s = wy * (cw * (c - mid[j - 1]) + ce * (c - mid[j + 1]))
+                    + wx * (cn * (c - up[j]) + cs * (c - down[j]));
+                if self.shift == 0.0 {
+                    s
+                } else {
+                    s + self.shift * (wx * wy) * c
+                }
             };
             let o = &mut out[at..at + s];
             let x0 = self.typical;
@@ -519,12 +537,12 @@ impl Operator {
             let y = self.ys[i];
             let at = i * s;
             let (ur, rr) = (&mut u[at..at + s], &r[at..at + s]);
-            let d0 = Self::inv_diag(self.typical, y);
+            let d0 = self.inv_diag(self.typical, y);
             for j in fast.clone() {
                 ur[j] += OMEGA * rr[j] * d0;
             }
             for j in slow.clone() {
-                ur[j] += OMEGA * rr[j] * Self::inv_diag(self.xs[j], y);
+                ur[j] += OMEGA * rr[j] * self.inv_diag(self.xs[j], y);
             }
         }
     }
@@ -590,12 +608,12 @@ impl Operator {
                     * inv
             };
             let x0 = self.typical;
-            let d0 = Self::inv_diag(x0, (cn, cs, wy));
+            let d0 = self.inv_diag(x0, (cn, cs, wy));
             for j in fast {
                 line[j] = new(j, x0, d0);
             }
             for j in slow {
-                line[j] = new(j, self.xs[j], Self::inv_diag(self.xs[j], (cn, cs, wy)));
+                line[j] = new(j, self.xs[j], self.inv_diag(self.xs[j], (cn, cs, wy)));
             }
         }
         let row = &mut u[at..at + s];

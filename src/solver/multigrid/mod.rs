@@ -132,8 +132,9 @@ pub struct Multigrid {
 }
 
 impl Multigrid {
-    /// The hierarchy under the finest level `layout` (whose decomposition it follows, with ghost
-    /// width 1), its walls holding `bc` on the finest level and zero below; collective. With
+    /// The hierarchy under the finest level `layout` (whose decomposition it follows, with
+    /// [`GHOST`] layers), its walls holding `bc` on the finest level and zero below, for the
+    /// operator `S + σ·M` with `shift` σ (0 for Laplace's and Poisson's `S`); collective. With
     /// `only_finest`, the finest level alone: an operator, not a preconditioner.
     pub fn new(
         comm: &Comm,
@@ -141,6 +142,7 @@ impl Multigrid {
         bc: Boundaries,
         cycling: Cycling,
         only_finest: bool,
+        shift: f64,
     ) -> Result<Self> {
         let d = &layout.decomp;
         let (px, py) = (d.grid.px, d.grid.py);
@@ -207,6 +209,7 @@ impl Multigrid {
                 grid,
                 (x, y),
                 walls,
+                shift,
             )?);
         }
         let below = if split_levels < axes.len() {
@@ -244,6 +247,7 @@ impl Multigrid {
                                 one,
                                 whole,
                                 zero,
+                                shift,
                             )?);
                         }
                         Ok(Box::new(Group {
