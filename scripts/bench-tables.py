@@ -4,8 +4,12 @@
   bench-tables.py rounds N [VARIANT=PERCENT ...] < tagged runs   # roofline table and verdicts
   bench-tables.py compare < a `halo bench collectives --compare` table
   bench-tables.py waits < tagged runs                            # overlap wait table
+  bench-tables.py versus N [TAG=SECONDS ...] < tagged runs       # time to solution, PETSc vs halo
 Tagged runs are lines `TAG<TAB>JSON`: `triad` for `halo bench triad --json`-style lines, and
 `solve` plus the extra arguments (`solve --time-block 4`) for `halo solve --json` lines.
+For `versus` the tag is `SIDE VARIANT NXxNY` (`petsc cg+mg 1023x1023`, `halo fmg 4095x4095`), SIDE
+being petsc (benches/petsc/poisson) or halo (`halo solve --json`); a run that printed no JSON has
+an empty body and is counted as failed. TAG=SECONDS asks for a verdict: median under SECONDS.
 """
 import json
 import statistics as st
@@ -80,6 +84,64 @@ def waits():
         print(f"| {mode} | {len(rs)} | {w:.4f} | {t:.4f} | {100 * w / t:.0f} % |")
 
 
+def versus(n, targets):
+    runs, failed = {}, {}
+    for line in sys.stdin:
+        tag, _, body = line.rstrip("\n").partition("\t")
+        runs.setdefault(tag, [])
+        if body.strip():
+            runs[tag].append(json.loads(body))
+        else:
+            failed[tag] = failed.get(tag, 0) + 1
+    print(f"| solver, {n} rank(s) | grid | runs | iterations | setup (s) | time to solution (s) | each (s) "
+          "| ns per unknown | work units | max-norm error | relative residual |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    per = {}  # tag -> median seconds per unknown
+    for tag, rs in runs.items():
+        side, variant, grid = tag.split()
+        nx, ny = (int(v) for v in grid.split("x"))
+        label = f"{'PETSc' if side == 'petsc' else 'halo'} {variant}"
+        count = f"{len(rs)}" + (f" ({failed[tag]} failed)" if tag in failed else "")
+        if not rs:
+            print(f"| {label} | {grid} | {count} | | | | | | | | |")
+            continue
+        t = st.median(r["seconds"] for r in rs)
+        per[tag] = t / (nx * ny)
+        lo, hi = min(r["iters"] for r in rs), max(r["iters"] for r in rs)
+        iters = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        setup = st.median(r["setup_seconds"] for r in rs)
+        each = ", ".join(f"{r['seconds']:.3f}" for r in rs)
+        wu = f"{st.median(r['work_units'] for r in rs):.1f}" if "work_units" in rs[0] else ""
+        err = max(r["error"] for r in rs)
+        res = max(r["relative_residual"] for r in rs)
+        print(f"| {label} | {grid} | {count} | {iters} | {setup:.3f} | {t:.3f} | {each} "
+              f"| {1e9 * per[tag]:.0f} | {wu} | {err:.3e} | {res:.1e} |")
+    petsc = [t for t in per if t.startswith("petsc ")]
+    halo = [t for t in per if t.startswith("halo ")]
+    if petsc and halo:
+        print()
+        print("Seconds per unknown, PETSc's over halo's (above 1: halo is faster), from the medians:")
+        print()
+        print("| halo | " + " | ".join(f"PETSc {p.split()[1]}, {p.split()[2]}" for p in petsc) + " |")
+        print("|---|" + "---|" * len(petsc))
+        for h in halo:
+            ratios = " | ".join(f"{per[p] / per[h]:.2f}" for p in petsc)
+            print(f"| {h.split()[1]}, {h.split()[2]} | {ratios} |")
+    if targets:
+        print()
+    for t in targets:
+        tag, want = t.rsplit("=", 1)
+        side, variant, grid = tag.split()
+        nx, ny = (int(v) for v in grid.split("x"))
+        if tag not in per:
+            print(f"- {n} rank(s), {side} {variant} on {grid}: no run finished; target under {want} s: missed.")
+            continue
+        got = per[tag] * nx * ny
+        verdict = "met." if got < float(want) else f"missed by {got - float(want):.2f} s."
+        print(f"- {n} rank(s), {side} {variant} on {grid}: {got:.3f} s (median) against a target of "
+              f"under {want} s: {verdict}")
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "rounds":
@@ -88,5 +150,7 @@ if __name__ == "__main__":
         compare()
     elif what == "waits":
         waits()
+    elif what == "versus":
+        versus(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(__doc__)
