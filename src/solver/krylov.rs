@@ -13,7 +13,10 @@
 //! `p`: from them `z = M r` and `γ = (r, z)` are recomputed to the same bits, so a restart
 //! continues the uninterrupted run exactly.
 //!
-//! The walls' values enter only `r₀ = b − S u₀`; after that every Krylov vector has zero walls.
+//! **Lean.** The residual lives in the hierarchy's finest right-hand side, where the
+//! preconditioner reads it, and `z = M r` in its finest `u`; dot products are taken as the rows
+//! they read are made or updated. The walls' values enter only `r₀ = b − S u₀`; after that
+//! every Krylov vector has zero walls.
 
 use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
 use super::elliptic;
@@ -29,15 +32,13 @@ use ndarray::Zip;
 pub(crate) struct Cg {
     comm: Comm,
     problem: StencilProblem,
-    /// The hierarchy: its finest level applies the operator (zero walls); with
-    /// `precondition`, its cycle is the preconditioner.
+    /// The hierarchy: its finest level applies the operator (zero walls) and holds the residual
+    /// (`b`) and, with `precondition`, `z = M r` (`u`).
     mg: Multigrid,
     precondition: bool,
     exact: bool,
-    /// The solution (walls holding the boundary values), the residual, the search direction,
-    /// and `S p`.
+    /// The solution (walls holding the boundary values), the search direction, and `S p`.
     x: DistArray,
-    r: DistArray,
     p: DistArray,
     w: DistArray,
     /// `(r, z)` of the present residual.
@@ -63,7 +64,7 @@ impl Cg {
     ) -> Result<Self> {
         let fine = elliptic::fine_layout(layout);
         let zero = Boundaries::all(Boundary::Dirichlet(0.0));
-        let mg = Multigrid::new(
+        let mut mg = Multigrid::new(
             comm,
             &fine,
             zero,
@@ -72,18 +73,20 @@ impl Cg {
             0.0,
         )?;
         let vectors = (|| -> Result<_> {
-            let mut x = DistArray::try_zeros(fine.clone())?;
-            x.apply_boundaries();
-            let b = elliptic::rhs(&problem, &fine)?;
-            let z = || {
-                DistArray::try_zeros(Layout {
-                    bc: zero_walls(),
-                    ..fine.clone()
-                })
-            };
-            Ok((x, b, z()?, z()?, z()?))
+            let x = DistArray::try_zeros(fine.clone())?;
+            let walls = Layout { bc: zero, ..fine };
+            Ok((
+                x,
+                DistArray::try_zeros(walls.clone())?,
+                DistArray::try_zeros(walls)?,
+            ))
         })();
-        let (x, b, r, p, w) = comm.agree(vectors)?;
+        let (mut x, p, w) = comm.agree(vectors)?;
+        // r₀ = b − S x₀, with the walls' values: b made in the finest level's scratch.
+        let level = mg.fine_mut();
+        let scale = problem.domain.hx() * problem.domain.hy();
+        problem.rhs_into(&fine_of(&x), level.r.as_slice_mut(), scale);
+        level.first_residual(&mut x);
         let mut cg = Cg {
             comm: comm.duplicate(),
             problem,
@@ -91,63 +94,62 @@ impl Cg {
             precondition: cycling.is_some(),
             exact,
             x,
-            r,
             p,
             w,
             gamma: 0.0,
             r0: 0.0,
             norm: 0.0,
-            work: 0.0,
+            work: 1.0,
             ranks: comm.size(),
         };
-        // r₀ = b − S x₀, with the walls' values.
-        cg.mg.fine_mut().residual_of(&mut cg.x, &b, &mut cg.r);
-        cg.work += 1.0;
-        drop(b);
         let (gamma, norm) = cg.precondition_residual()?;
-        let z = if cg.precondition { cg.mg.u() } else { &cg.r };
+        let z = if cg.precondition {
+            cg.mg.u()
+        } else {
+            &cg.mg.fine().b
+        };
         cg.p.interior_mut().assign(&z.interior());
         (cg.gamma, cg.r0, cg.norm) = (gamma, norm, norm);
         Ok(cg)
     }
 
     /// `z = M r` (into the hierarchy's `u`, or `z = r` without a preconditioner), then `(r, z)`
-    /// and `‖r‖₂`.
+    /// and `‖r‖₂` in one pass.
     fn precondition_residual(&mut self) -> Result<(f64, f64)> {
         if self.precondition {
             let level = self.mg.fine_mut();
-            level.b.interior_mut().assign(&self.r.interior());
-            level.exchange_b();
             level.zero_u();
             self.mg.cycle();
-            let z = self.mg.u();
-            let d = self.dots(&[(&self.r, z), (&self.r, &self.r)])?;
-            Ok((d[0], d[1].sqrt()))
-        } else {
-            let d = self.dots(&[(&self.r, &self.r)])?;
-            Ok((d[0], d[0].sqrt()))
         }
-    }
-
-    /// The dot products of `pairs` over all ranks, in one allreduce.
-    fn dots(&self, pairs: &[(&DistArray, &DistArray)]) -> Result<Vec<f64>> {
-        if self.exact {
-            let sums: Vec<ExactSum> = pairs
-                .iter()
-                .map(|(a, b)| {
-                    let mut s = ExactSum::new();
-                    elliptic::dot_exact(a, b, &mut s);
-                    s
-                })
-                .collect();
-            all_sums(&self.comm, &sums)
+        let level = self.mg.fine();
+        let r = &level.b;
+        let z = if self.precondition { &level.u } else { r };
+        let d = if self.exact {
+            let (mut rz, mut rr) = (ExactSum::new(), ExactSum::new());
+            for (rr_row, zr) in r.interior().rows().into_iter().zip(z.interior().rows()) {
+                let (a, b) = (
+                    rr_row.as_slice().expect("rows"),
+                    zr.as_slice().expect("rows"),
+                );
+                rz.add_products(a, b);
+                if self.precondition {
+                    rr.add_squares(a);
+                }
+            }
+            if self.precondition {
+                all_sums(&self.comm, &[rz, rr])?
+            } else {
+                all_sums(&self.comm, &[rz])?
+            }
         } else {
-            let local: Vec<f64> = pairs
-                .iter()
-                .map(|(a, b)| elliptic::dot_plain(a, b))
-                .collect();
-            self.comm.all_reduce(&local, ReduceOp::Sum)
-        }
+            let mut local = vec![elliptic::dot_plain(r, z)];
+            if self.precondition {
+                local.push(elliptic::dot_plain(r, r));
+            }
+            self.comm.all_reduce(&local, ReduceOp::Sum)?
+        };
+        let rr = if self.precondition { d[1] } else { d[0] };
+        Ok((d[0], rr.sqrt()))
     }
 
     /// One iteration.
@@ -156,19 +158,38 @@ impl Cg {
             // r = 0 exactly: solved.
             return Ok(());
         }
-        self.mg.fine_mut().apply(&mut self.p, &mut self.w);
+        let delta = if self.exact {
+            let mut pw = ExactSum::new();
+            self.mg
+                .fine_mut()
+                .apply_and_dot(&mut self.p, &mut self.w, &mut pw);
+            all_sums(&self.comm, &[pw])?[0]
+        } else {
+            self.mg.fine_mut().apply(&mut self.p, &mut self.w);
+            let local = elliptic::dot_plain(&self.p, &self.w);
+            self.comm.all_reduce_value(local, ReduceOp::Sum)?
+        };
         self.work += 1.0;
-        let delta = self.dots(&[(&self.p, &self.w)])?[0];
         let alpha = self.gamma / delta;
-        axpy(&mut self.x, alpha, &self.p);
-        axpy(&mut self.r, -alpha, &self.w);
+        // x += αp and r −= αw in one pass.
+        let level = self.mg.fine_mut();
+        Zip::from(self.x.interior_mut())
+            .and(level.b.interior_mut())
+            .and(self.p.interior())
+            .and(self.w.interior())
+            .for_each(|x, r, &p, &w| {
+                *x += alpha * p;
+                *r += -alpha * w;
+            });
+        level.exchange_b();
         let (gamma, norm) = self.precondition_residual()?;
         let beta = gamma / self.gamma;
         (self.gamma, self.norm) = (gamma, norm);
+        let level = self.mg.fine();
         let z = if self.precondition {
-            self.mg.u()
+            &level.u
         } else {
-            &self.r
+            &level.b
         };
         // p = z + β p
         Zip::from(self.p.interior_mut())
@@ -178,16 +199,9 @@ impl Cg {
     }
 }
 
-/// Zero walls on every side.
-fn zero_walls() -> Boundaries {
-    Boundaries::all(Boundary::Dirichlet(0.0))
-}
-
-/// `y += a·x` over the interior.
-fn axpy(y: &mut DistArray, a: f64, x: &DistArray) {
-    Zip::from(y.interior_mut())
-        .and(x.interior())
-        .for_each(|y, &x| *y += a * x);
+/// The layout of `a`.
+fn fine_of(a: &DistArray) -> Layout {
+    a.layout().clone()
 }
 
 impl Solver for Cg {
@@ -217,16 +231,17 @@ impl Solver for Cg {
     }
 
     fn state(&self) -> Vec<(&'static str, &DistArray)> {
-        vec![("u", &self.x), ("r", &self.r), ("p", &self.p)]
+        vec![("u", &self.x), ("r", &self.mg.fine().b), ("p", &self.p)]
     }
 
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
-        for (mine, f) in [&mut self.x, &mut self.r, &mut self.p]
-            .into_iter()
-            .zip(&fields)
-        {
-            mine.interior_mut().assign(&f.interior());
+        let mut fields = fields.into_iter();
+        for mine in [&mut self.x, &mut self.mg.fine_mut().b, &mut self.p] {
+            if let Some(f) = fields.next() {
+                mine.interior_mut().assign(&f.interior());
+            }
         }
+        self.mg.fine_mut().exchange_b();
         // Collective, like restore itself: recompute z and γ from r, to the same bits.
         match self.precondition_residual() {
             Ok((gamma, norm)) => (self.gamma, self.norm) = (gamma, norm),

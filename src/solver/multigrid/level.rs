@@ -27,6 +27,7 @@ use crate::comm::Comm;
 use crate::decomp::{Block, Decomposition, ProcGrid, Rect, Stencil};
 use crate::error::Result;
 use crate::grid::{Boundaries, DistArray, HaloExchange, Layout};
+use crate::solver::exact::ExactSum;
 use std::ops::Range;
 
 /// The smoothers.
@@ -217,7 +218,16 @@ impl Level {
     /// `r = b − S u` over the interior; `u`'s ghosts must be current.
     pub fn residual(&mut self) {
         let rect = self.interior();
-        self.op.apply(&self.u, Some(&self.b), &mut self.r, &rect);
+        self.op
+            .apply(&self.u, Some(&self.b), &mut self.r, &rect, None);
+    }
+
+    /// [`Level::residual`], adding `r·r` exactly to `norm` as each row is made (one pass over
+    /// memory, not two).
+    pub fn residual_and_square(&mut self, norm: &mut ExactSum) {
+        let rect = self.interior();
+        self.op
+            .apply(&self.u, Some(&self.b), &mut self.r, &rect, Some(norm));
     }
 
     /// `out = S x` over the interior (`x` with zero walls: a search direction); exchanges `x`
@@ -225,14 +235,41 @@ impl Level {
     pub fn apply(&mut self, x: &mut DistArray, out: &mut DistArray) {
         self.exchange.exchange(x);
         let rect = self.interior();
-        self.op.apply(x, None, out, &rect);
+        self.op.apply(x, None, out, &rect, None);
+    }
+
+    /// `out = S x` over the interior, adding `x·out` exactly to `dot` as each row is made;
+    /// exchanges `x` first.
+    pub fn apply_and_dot(&mut self, x: &mut DistArray, out: &mut DistArray, dot: &mut ExactSum) {
+        self.exchange.exchange(x);
+        let rect = self.interior();
+        let s = self.op.stride;
+        for i in rect.rows.clone() {
+            let row = Rect {
+                rows: i..i + 1,
+                cols: rect.cols.clone(),
+            };
+            self.op.apply(x, None, out, &row, None);
+            let span = i * s + rect.cols.start..i * s + rect.cols.end;
+            dot.add_products(&x.as_slice()[span.clone()], &out.as_slice()[span]);
+        }
+    }
+
+    /// `b = r − S x` over the interior, where `r` holds a right-hand side: the first residual of
+    /// a Krylov solve, whose residual lives in `b` (the preconditioner's input); exchanges `x`
+    /// first (its walls hold the boundary values) and `b` after.
+    pub fn first_residual(&mut self, x: &mut DistArray) {
+        self.exchange.exchange(x);
+        let rect = self.interior();
+        self.op.apply(x, Some(&self.r), &mut self.b, &rect, None);
+        self.exchange_b();
     }
 
     /// `out = S u` over the interior; exchanges `u` first.
     pub fn apply_u(&mut self, out: &mut DistArray) {
         self.exchange.exchange(&mut self.u);
         let rect = self.interior();
-        self.op.apply(&self.u, None, out, &rect);
+        self.op.apply(&self.u, None, out, &rect, None);
     }
 
     /// `out = b − S x` over the interior; exchanges `x` first (its walls hold the boundary
@@ -240,7 +277,7 @@ impl Level {
     pub fn residual_of(&mut self, x: &mut DistArray, b: &DistArray, out: &mut DistArray) {
         self.exchange.exchange(x);
         let rect = self.interior();
-        self.op.apply(x, Some(b), out, &rect);
+        self.op.apply(x, Some(b), out, &rect, None);
     }
 
     /// `sweeps` sweeps of `smoother`; `reverse` runs red-black Gauss–Seidel's colours black then
@@ -474,11 +511,30 @@ impl Operator {
         (cols.start..m, m..cols.end)
     }
 
-    /// `out = b − S u` (or `S u` without `b`) over `rect`.
-    fn apply(&self, u: &DistArray, b: Option<&DistArray>, out: &mut DistArray, rect: &Rect) {
+    /// `out = b − S u` (or `S u` without `b`) over `rect`; with `norm`, each row's squares are
+    /// added to it, exactly, while the row is in the cache.
+    fn apply(
+        &self,
+        u: &DistArray,
+        b: Option<&DistArray>,
+        out: &mut DistArray,
+        rect: &Rect,
+        mut norm: Option<&mut ExactSum>,
+    ) {
         let (u, out) = (u.as_slice(), out.as_slice_mut());
         let b = b.map(DistArray::as_slice);
-        widest!(self.apply_rows(u, b, out, rect))
+        let s = self.stride;
+        for i in rect.rows.clone() {
+            let one = i..i + 1;
+            let row = Rect {
+                rows: one,
+                cols: rect.cols.clone(),
+            };
+            widest!(self.apply_rows(u, b, out, &row));
+            if let Some(n) = norm.as_deref_mut() {
+                n.add_squares(&out[i * s + rect.cols.start..i * s + rect.cols.end]);
+            }
+        }
     }
 
     #[inline(always)]

@@ -345,6 +345,11 @@ impl Multigrid {
     }
 
     /// The finest level.
+    pub(crate) fn fine(&self) -> &Level {
+        &self.top.levels[0]
+    }
+
+    /// The finest level, to change.
     pub(crate) fn fine_mut(&mut self) -> &mut Level {
         &mut self.top.levels[0]
     }
@@ -385,10 +390,9 @@ impl Multigrid {
     pub fn residual_norm(&mut self) -> Result<f64> {
         let l = &mut self.top.levels[0];
         l.exchange_u();
-        l.residual();
-        self.work += 1.0;
         let mut s = ExactSum::new();
-        crate::solver::elliptic::dot_exact(&l.r, &l.r, &mut s);
+        l.residual_and_square(&mut s);
+        self.work += 1.0;
         Ok(all_sums(&self.top.comm, &[s])?[0].sqrt())
     }
 }
