@@ -118,6 +118,80 @@ struct Group {
     seconds: Vec<f64>,
 }
 
+/// One level of the hierarchy as planned for a process grid: pure index math, the same on every
+/// rank (`halo decomp --levels` prints it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelPlan {
+    /// Nodes along x and y.
+    pub n: (usize, usize),
+    /// Whether the level is split over every rank (else it lives on rank 0 alone).
+    pub split: bool,
+    /// Where each process-grid column's and row's part starts, then the node count; a level on
+    /// rank 0 alone is planned as it would have been split, to show why it is not.
+    pub xcuts: Vec<usize>,
+    /// As `xcuts`, along y.
+    pub ycuts: Vec<usize>,
+}
+
+impl LevelPlan {
+    /// The narrowest part along either axis, in nodes.
+    pub fn narrowest(&self) -> usize {
+        let w = |c: &[usize]| c.windows(2).map(|p| p[1] - p[0]).min().unwrap_or(0);
+        w(&self.xcuts).min(w(&self.ycuts))
+    }
+
+    /// The block of `rank` when split over `grid`.
+    pub fn block(&self, rank: usize, grid: ProcGrid) -> Block {
+        block_of(rank, grid, &self.xcuts, &self.ycuts)
+    }
+}
+
+/// The hierarchy of an `nx × ny` grid split over `grid`: every level, finest first, with its
+/// parts, and whether it is split over the ranks or agglomerated onto rank 0 (every level from
+/// the first whose narrowest part would have fewer than [`AGGLOMERATE_BELOW`] nodes).
+pub fn plan(nx: usize, ny: usize, grid: ProcGrid) -> Vec<LevelPlan> {
+    let axes = axis::levels(nx, ny, 1.0 / (nx + 1) as f64, 1.0 / (ny + 1) as f64);
+    plan_cuts(&axes, nx, ny, grid)
+}
+
+/// [`plan`] for levels whose axes are known.
+fn plan_cuts(
+    axes: &[(axis::Axis, axis::Axis)],
+    nx: usize,
+    ny: usize,
+    grid: ProcGrid,
+) -> Vec<LevelPlan> {
+    let starts = |n: usize, parts: usize| -> Vec<usize> {
+        let mut c: Vec<usize> = (0..parts)
+            .map(|k| crate::decomp::split(n, parts, k).start)
+            .collect();
+        c.push(n);
+        c
+    };
+    let mut out: Vec<LevelPlan> = Vec::with_capacity(axes.len());
+    for (l, (x, y)) in axes.iter().enumerate() {
+        let (xcuts, ycuts) = match out.last() {
+            None => (starts(nx, grid.px), starts(ny, grid.py)),
+            Some(prev) => (
+                coarse_cuts(&prev.xcuts, x.n() < prev.n.0),
+                coarse_cuts(&prev.ycuts, y.n() < prev.n.1),
+            ),
+        };
+        let mut level = LevelPlan {
+            n: (x.n(), y.n()),
+            split: true,
+            xcuts,
+            ycuts,
+        };
+        // The finest level is always split; below it, while every rank's part is wide enough.
+        let above_split = out.last().is_none_or(|p| p.split);
+        level.split =
+            grid.size() == 1 || l == 0 || (above_split && level.narrowest() >= AGGLOMERATE_BELOW);
+        out.push(level);
+    }
+    out
+}
+
 /// A multigrid hierarchy over a distributed grid, ready to cycle.
 pub struct Multigrid {
     top: Group,
@@ -166,38 +240,13 @@ impl Multigrid {
             .map(|w| (w[0].0.transfer(&w[1].0), w[0].1.transfer(&w[1].1)))
             .collect();
         let transfers = Rc::new(transfers);
-        // Each level's cuts, from the finest level's split.
         let grid = d.grid;
-        let mut xcuts: Vec<usize> = (0..grid.px)
-            .map(|c| crate::decomp::split(d.nx, grid.px, c).start)
+        let plan = plan_cuts(&axes, d.nx, d.ny, grid);
+        let cuts: Vec<(Vec<usize>, Vec<usize>)> = plan
+            .iter()
+            .map(|p| (p.xcuts.clone(), p.ycuts.clone()))
             .collect();
-        xcuts.push(d.nx);
-        let mut ycuts: Vec<usize> = (0..grid.py)
-            .map(|c| crate::decomp::split(d.ny, grid.py, c).start)
-            .collect();
-        ycuts.push(d.ny);
-        let mut cuts = vec![(xcuts, ycuts)];
-        for w in axes.windows(2) {
-            let (x, y) = cuts.last().expect("the finest level's cuts");
-            let next = (
-                coarse_cuts(x, w[1].0.n() < w[0].0.n()),
-                coarse_cuts(y, w[1].1.n() < w[0].1.n()),
-            );
-            cuts.push(next);
-        }
-        let narrowest = |(x, y): &(Vec<usize>, Vec<usize>)| {
-            let w = |c: &Vec<usize>| c.windows(2).map(|p| p[1] - p[0]).min().unwrap_or(0);
-            w(x).min(w(y))
-        };
-        // Levels split over every rank: the finest always, then while the blocks are wide enough.
-        let split_levels = if comm.size() == 1 {
-            axes.len()
-        } else {
-            1 + cuts[1..]
-                .iter()
-                .take_while(|c| narrowest(c) >= AGGLOMERATE_BELOW)
-                .count()
-        };
+        let split_levels = plan.iter().take_while(|p| p.split).count();
         let zero = Boundaries::all(Boundary::Dirichlet(0.0));
         let mut levels = Vec::with_capacity(split_levels);
         for l in 0..split_levels {
