@@ -79,7 +79,8 @@ pub struct ProblemArgs {
     /// field crosses the memory bus once per T sweeps (needs --ghost of at least T).
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub time_block: usize,
-    /// Rayon threads per rank (MPI stays on the main thread).
+    /// Rayon threads per rank (MPI stays on the main thread); jacobi only, the other solvers
+    /// run one thread per rank.
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub threads: usize,
     /// Heat: the time step [default: half the stability limit].

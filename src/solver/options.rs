@@ -651,6 +651,16 @@ impl Config {
             self.problem,
             self.checkpoint.is_some() || self.restart.is_some(),
         )?;
+        if self.solving.method != Method::Jacobi && self.domain.threads != 1 {
+            return invalid(
+                "threads",
+                self.domain.threads,
+                &format!(
+                    "{} runs one thread per rank; use more ranks",
+                    self.solving.method
+                ),
+            );
+        }
         if self.manufactured != Manufactured::Sine && self.problem != Problem::Poisson {
             return invalid(
                 "manufactured solution",
