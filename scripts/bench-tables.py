@@ -5,6 +5,9 @@
   bench-tables.py compare < a `halo bench collectives --compare` table
   bench-tables.py waits < tagged runs                            # overlap wait table
   bench-tables.py versus N [TAG=SECONDS ...] < tagged runs       # time to solution, PETSc vs halo
+  bench-tables.py textbook < tagged runs                         # multigrid's cycle counts and work
+  bench-tables.py dots < tagged runs                             # exact against plain dot products
+  bench-tables.py levels < one `halo solve --json` line             # its multigrid levels
 Tagged runs are lines `TAG<TAB>JSON`: `triad` for `halo bench triad --json`-style lines, and
 `solve` plus the extra arguments (`solve --time-block 4`) for `halo solve --json` lines.
 For `versus` the tag is `SIDE VARIANT NXxNY` (`petsc cg+mg 1023x1023`, `halo fmg 4095x4095`), SIDE
@@ -142,6 +145,60 @@ def versus(n, targets):
               f"under {want} s: {verdict}")
 
 
+def textbook():
+    """Tags `mg NXxNY`, `fmg NXxNY` (one FMG pass, --iters 1) and `exact NXxNY` (mgcg to 1e-13,
+    whose error is the discretisation's)."""
+    runs = {}
+    for tag, d in tagged():
+        runs[tag] = d
+    grids = [t.split()[1] for t in runs if t.startswith("mg ")]
+    print("| grid | `mg` V(2,2) cycles to 1e-8 | their work units | one `fmg` pass: work units "
+          "| its error / discretisation error | discretisation error |")
+    print("|---|---|---|---|---|---|")
+    counts = []
+    for g in grids:
+        mg, fmg, ex = runs[f"mg {g}"], runs.get(f"fmg {g}"), runs.get(f"exact {g}")
+        counts.append(mg["iters"])
+        ratio = f"{fmg['error'] / ex['error']:.3f}" if fmg and ex else ""
+        fwu = f"{fmg['work_units']:.1f}" if fmg else ""
+        disc = f"{ex['error']:.3e}" if ex else ""
+        print(f"| {g} | {mg['iters']} | {mg['work_units']:.1f} | {fwu} | {ratio} | {disc} |")
+    print()
+    spread = max(counts) - min(counts)
+    verdict = "met" if spread <= 2 else "missed"
+    print(f"- V-cycle counts range over {min(counts)}-{max(counts)} across the grids: the same count "
+          f"within ±2 is the target: {verdict}.")
+    worst = [runs[f"fmg {g}"]["error"] / runs[f"exact {g}"]["error"] for g in grids
+             if f"fmg {g}" in runs and f"exact {g}" in runs]
+    wus = [runs[f"fmg {g}"]["work_units"] for g in grids if f"fmg {g}" in runs]
+    if worst:
+        print(f"- One full-multigrid pass: at most {max(wus):.1f} work units (the target is 10, counting "
+              f"the first residual and the final check), error at most {max(worst):.3f} times the "
+              f"discretisation error.")
+
+
+def dots():
+    """Tags `exact SOLVER N` and `plain SOLVER N` (`--plain-dots`): alternating rounds."""
+    runs = {}
+    for tag, d in tagged():
+        runs.setdefault(tag, []).append(d["seconds"] - d["setup_seconds"])
+    print("| solver | ranks | exact dots: solve (s) | plain allreduce: solve (s) | cost of exactness |")
+    print("|---|---|---|---|---|")
+    for tag in runs:
+        kind, solver, n = tag.split()
+        if kind != "exact" or f"plain {solver} {n}" not in runs:
+            continue
+        e, p = st.median(runs[tag]), st.median(runs[f"plain {solver} {n}"])
+        print(f"| {solver} | {n} | {e:.4f} | {p:.4f} | {100 * (e / p - 1):+.1f} % |")
+
+
+def levels():
+    d = json.loads(sys.stdin.read())
+    print("level       nodes  ranks  seconds")
+    for k, lv in enumerate(d["levels"]):
+        print(f"{k:>5} {lv['nx']:>6}x{lv['ny']:<6} {lv['ranks']:>4} {lv['seconds']:>8.4f}")
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "rounds":
@@ -152,5 +209,11 @@ if __name__ == "__main__":
         waits()
     elif what == "versus":
         versus(sys.argv[2], sys.argv[3:])
+    elif what == "textbook":
+        textbook()
+    elif what == "dots":
+        dots()
+    elif what == "levels":
+        levels()
     else:
         sys.exit(__doc__)
