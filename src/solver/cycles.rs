@@ -61,7 +61,7 @@ impl Solver for Cycles {
     }
 
     fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
-        let t0 = Comm::wtime();
+        let start = self.mg.clocks();
         for it in pass.done..pass.until {
             if self.full && it == 0 {
                 self.mg.full();
@@ -69,11 +69,8 @@ impl Solver for Cycles {
                 self.mg.cycle();
             }
         }
-        let t1 = Comm::wtime();
-        time.compute += t1 - t0;
         let residual = if pass.check {
             let norm = self.mg.residual_norm()?;
-            time.reduce += Comm::wtime() - t1;
             let value = if self.r0 > 0.0 { norm / self.r0 } else { norm };
             Some(LocalResidual {
                 value,
@@ -83,6 +80,7 @@ impl Solver for Cycles {
         } else {
             None
         };
+        self.mg.split_time(start, 0.0, time);
         Ok(Advanced {
             steps: pass.until - pass.done,
             residual,

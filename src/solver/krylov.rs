@@ -51,6 +51,8 @@ pub(crate) struct Cg {
     work: f64,
     /// Ranks in the job.
     ranks: usize,
+    /// Seconds in the dot products' allreduces.
+    reduce_seconds: f64,
 }
 
 impl Cg {
@@ -101,6 +103,7 @@ impl Cg {
             norm: 0.0,
             work: 1.0,
             ranks: comm.size(),
+            reduce_seconds: 0.0,
         };
         let (gamma, norm) = cg.precondition_residual()?;
         let z = if cg.precondition {
@@ -136,17 +139,23 @@ impl Cg {
                     rr.add_squares(a);
                 }
             }
-            if self.precondition {
+            let t = Comm::wtime();
+            let d = if self.precondition {
                 all_sums(&self.comm, &[rz, rr])?
             } else {
                 all_sums(&self.comm, &[rz])?
-            }
+            };
+            self.reduce_seconds += Comm::wtime() - t;
+            d
         } else {
             let mut local = vec![elliptic::dot_plain(r, z)];
             if self.precondition {
                 local.push(elliptic::dot_plain(r, r));
             }
-            self.comm.all_reduce(&local, ReduceOp::Sum)?
+            let t = Comm::wtime();
+            let d = self.comm.all_reduce(&local, ReduceOp::Sum)?;
+            self.reduce_seconds += Comm::wtime() - t;
+            d
         };
         let rr = if self.precondition { d[1] } else { d[0] };
         Ok((d[0], rr.sqrt()))
@@ -163,11 +172,17 @@ impl Cg {
             self.mg
                 .fine_mut()
                 .apply_and_dot(&mut self.p, &mut self.w, &mut pw);
-            all_sums(&self.comm, &[pw])?[0]
+            let t = Comm::wtime();
+            let d = all_sums(&self.comm, &[pw])?[0];
+            self.reduce_seconds += Comm::wtime() - t;
+            d
         } else {
             self.mg.fine_mut().apply(&mut self.p, &mut self.w);
             let local = elliptic::dot_plain(&self.p, &self.w);
-            self.comm.all_reduce_value(local, ReduceOp::Sum)?
+            let t = Comm::wtime();
+            let d = self.comm.all_reduce_value(local, ReduceOp::Sum)?;
+            self.reduce_seconds += Comm::wtime() - t;
+            d
         };
         self.work += 1.0;
         let alpha = self.gamma / delta;
@@ -210,11 +225,12 @@ impl Solver for Cg {
     }
 
     fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
-        let t0 = Comm::wtime();
+        let start = self.mg.clocks();
+        let r0 = self.reduce_seconds;
         for _ in pass.done..pass.until {
             self.iterate()?;
         }
-        time.compute += Comm::wtime() - t0;
+        self.mg.split_time(start, self.reduce_seconds - r0, time);
         let value = if self.r0 > 0.0 {
             self.norm / self.r0
         } else {

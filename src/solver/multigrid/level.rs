@@ -86,6 +86,8 @@ pub(crate) struct Level {
     pub n: (usize, usize),
     /// Scratch rows.
     line: Vec<f64>,
+    /// Seconds spent in halo exchanges.
+    halo_seconds: f64,
     /// Global index of the first interior column and row.
     origin: (usize, usize),
 }
@@ -170,6 +172,7 @@ impl Level {
                 stride: blk.nx() + 2 * GHOST,
             },
             line: Vec::new(),
+            halo_seconds: 0.0,
             n: (x.n(), y.n()),
             origin: (blk.cols.start, blk.rows.start),
             layout,
@@ -191,18 +194,36 @@ impl Level {
 
     /// Fills `u`'s ghost cells from the neighbours.
     pub fn exchange_u(&mut self) {
-        self.exchange.exchange(&mut self.u);
+        Self::timed(&mut self.halo_seconds, || {
+            self.exchange.exchange(&mut self.u)
+        });
     }
 
     /// Fills `b`'s ghost cells from the neighbours (the first colour of a sweep is updated on the
     /// first ghost layer too).
     pub fn exchange_b(&mut self) {
-        self.exchange.exchange(&mut self.b);
+        Self::timed(&mut self.halo_seconds, || {
+            self.exchange.exchange(&mut self.b)
+        });
     }
 
     /// Fills `r`'s ghost cells from the neighbours.
     pub fn exchange_r(&mut self) {
-        self.exchange.exchange(&mut self.r);
+        Self::timed(&mut self.halo_seconds, || {
+            self.exchange.exchange(&mut self.r)
+        });
+    }
+
+    /// Runs `f`, adding its seconds to `total`.
+    fn timed(total: &mut f64, f: impl FnOnce()) {
+        let t = Comm::wtime();
+        f();
+        *total += Comm::wtime() - t;
+    }
+
+    /// Seconds spent in halo exchanges so far.
+    pub fn halo_seconds(&self) -> f64 {
+        self.halo_seconds
     }
 
     /// Halo bytes and messages sent.
@@ -233,7 +254,7 @@ impl Level {
     /// `out = S x` over the interior (`x` with zero walls: a search direction); exchanges `x`
     /// first.
     pub fn apply(&mut self, x: &mut DistArray, out: &mut DistArray) {
-        self.exchange.exchange(x);
+        Self::timed(&mut self.halo_seconds, || self.exchange.exchange(x));
         let rect = self.interior();
         self.op.apply(x, None, out, &rect, None);
     }
@@ -241,7 +262,7 @@ impl Level {
     /// `out = S x` over the interior, adding `x·out` exactly to `dot` as each row is made;
     /// exchanges `x` first.
     pub fn apply_and_dot(&mut self, x: &mut DistArray, out: &mut DistArray, dot: &mut ExactSum) {
-        self.exchange.exchange(x);
+        Self::timed(&mut self.halo_seconds, || self.exchange.exchange(x));
         let rect = self.interior();
         let s = self.op.stride;
         for i in rect.rows.clone() {
@@ -259,7 +280,7 @@ impl Level {
     /// a Krylov solve, whose residual lives in `b` (the preconditioner's input); exchanges `x`
     /// first (its walls hold the boundary values) and `b` after.
     pub fn first_residual(&mut self, x: &mut DistArray) {
-        self.exchange.exchange(x);
+        Self::timed(&mut self.halo_seconds, || self.exchange.exchange(x));
         let rect = self.interior();
         self.op.apply(x, Some(&self.r), &mut self.b, &rect, None);
         self.exchange_b();
@@ -267,7 +288,9 @@ impl Level {
 
     /// `out = S u` over the interior; exchanges `u` first.
     pub fn apply_u(&mut self, out: &mut DistArray) {
-        self.exchange.exchange(&mut self.u);
+        Self::timed(&mut self.halo_seconds, || {
+            self.exchange.exchange(&mut self.u)
+        });
         let rect = self.interior();
         self.op.apply(&self.u, None, out, &rect, None);
     }
@@ -275,7 +298,7 @@ impl Level {
     /// `out = b − S x` over the interior; exchanges `x` first (its walls hold the boundary
     /// values).
     pub fn residual_of(&mut self, x: &mut DistArray, b: &DistArray, out: &mut DistArray) {
-        self.exchange.exchange(x);
+        Self::timed(&mut self.halo_seconds, || self.exchange.exchange(x));
         let rect = self.interior();
         self.op.apply(x, Some(b), out, &rect, None);
     }

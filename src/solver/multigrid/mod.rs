@@ -103,6 +103,8 @@ struct Agglomerated {
     /// Scratch for a packed interior (this rank's) and the gathered ones (rank 0).
     mine: Vec<f64>,
     all: Vec<f64>,
+    /// Seconds in the gathers and scatters.
+    moving: f64,
 }
 
 /// Consecutive levels on one group of ranks.
@@ -203,6 +205,8 @@ pub struct Multigrid {
     sizes: Vec<(usize, usize)>,
     /// The first level that lives on rank 0 alone, if any does.
     agglomerated_at: Option<usize>,
+    /// Seconds in the residual norms' allreduces.
+    reduce_seconds: f64,
 }
 
 impl Multigrid {
@@ -322,6 +326,7 @@ impl Multigrid {
                     Vec::new()
                 },
                 mine: vec![0.0; levels[last].cells()],
+                moving: 0.0,
                 counts,
                 displs,
             })
@@ -341,6 +346,7 @@ impl Multigrid {
             work: 0.0,
             sizes: axes.iter().map(|(x, y)| (x.n(), y.n())).collect(),
             agglomerated_at: (split_levels < axes.len()).then_some(split_levels),
+            reduce_seconds: 0.0,
         })
     }
 
@@ -408,6 +414,39 @@ impl Multigrid {
         &mut self.top.levels[0].b
     }
 
+    /// Seconds this rank has spent in halo exchanges on every level, and gathering and
+    /// scattering agglomerated levels.
+    pub fn halo_seconds(&self) -> f64 {
+        self.top.halo_seconds()
+    }
+
+    /// Seconds this rank has spent in the residual norms' allreduces.
+    pub fn reduce_seconds(&self) -> f64 {
+        self.reduce_seconds
+    }
+
+    /// Splits the seconds of a pass that started at `start` (from [`Multigrid::clocks`]) into
+    /// computation, halo exchanges and reductions, `extra_reduce` more of them the caller's own.
+    pub fn split_time(
+        &self,
+        start: (f64, f64, f64),
+        extra_reduce: f64,
+        time: &mut crate::solver::Timings,
+    ) {
+        let (t0, h0, r0) = start;
+        let total = Comm::wtime() - t0;
+        let halo = self.halo_seconds() - h0;
+        let reduce = self.reduce_seconds - r0 + extra_reduce;
+        time.halo += halo;
+        time.reduce += reduce;
+        time.compute += total - halo - reduce;
+    }
+
+    /// The clocks [`Multigrid::split_time`] starts from: now, halo and reduce seconds so far.
+    pub fn clocks(&self) -> (f64, f64, f64) {
+        (Comm::wtime(), self.halo_seconds(), self.reduce_seconds)
+    }
+
     /// Halo bytes and messages this rank has sent on every level.
     pub fn traffic(&self) -> (u64, u64) {
         self.top.traffic()
@@ -442,7 +481,10 @@ impl Multigrid {
         let mut s = ExactSum::new();
         l.residual_and_square(&mut s);
         self.work += 1.0;
-        Ok(all_sums(&self.top.comm, &[s])?[0].sqrt())
+        let t = Comm::wtime();
+        let sum = all_sums(&self.top.comm, &[s])?[0];
+        self.reduce_seconds += Comm::wtime() - t;
+        Ok(sum.sqrt())
     }
 }
 
@@ -468,6 +510,14 @@ impl Inner {
 }
 
 impl Group {
+    fn halo_seconds(&self) -> f64 {
+        let mine: f64 = self.levels.iter().map(Level::halo_seconds).sum();
+        let below = self.below.as_ref().map_or(0.0, |b| {
+            b.moving + b.sub.as_ref().map_or(0.0, |s| s.halo_seconds())
+        });
+        mine + below
+    }
+
     fn traffic(&self) -> (u64, u64) {
         let mut t = self
             .levels
@@ -582,20 +632,26 @@ impl Group {
         let root = comm.raw().process_at_rank(0);
         if let Some(sub) = a.sub.as_mut() {
             {
+                let t = Comm::wtime();
                 let mut part = PartitionMut::new(&mut a.all[..], &a.counts[..], &a.displs[..]);
                 root.gather_varcount_into_root(&a.mine[..], &mut part);
+                a.moving += Comm::wtime() - t;
             }
             unpack_blocks(&a.all, &a.blocks, &a.displs, &mut sub.levels[0].r);
             seconds[l] += Comm::wtime() - t0;
             sub.descend(0, inner, Target::StoreInR, c, fine, work);
             let t1 = Comm::wtime();
             pack_blocks(&sub.levels[0].r, &a.blocks, &a.displs, &mut a.all);
+            let t = Comm::wtime();
             let part = Partition::new(&a.all[..], &a.counts[..], &a.displs[..]);
             root.scatter_varcount_into_root(&part, &mut a.mine[..]);
+            a.moving += Comm::wtime() - t;
             seconds[l] += Comm::wtime() - t1;
         } else {
+            let t = Comm::wtime();
             root.gather_varcount_into(&a.mine[..]);
             root.scatter_varcount_into(&mut a.mine[..]);
+            a.moving += Comm::wtime() - t;
             seconds[l] += Comm::wtime() - t0;
         }
         let t2 = Comm::wtime();
