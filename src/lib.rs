@@ -13,7 +13,8 @@
 //!    array with ghost cells of width W, boundary conditions, and a halo exchange split into
 //!    `begin` and `end` so computation can overlap communication.
 //! 3. [`solver`]: iterative solvers on a grid split across ranks — the Jacobi family for Laplace,
-//!    Poisson and heat, and the lid-driven cavity — each a small [`solver::Solver`] run by one
+//!    Poisson and heat, geometric multigrid and conjugate gradients for Laplace and Poisson, and
+//!    the lid-driven cavity — each a small [`solver::Solver`] run by one
 //!    [`solver::drive`]r that owns stopping, checks, checkpoints, timing and progress; rayon
 //!    threads inside each rank; bitwise identical for any decomposition.
 //!

@@ -6,7 +6,13 @@
 //!   state and one pass of its iteration. A [`Monitor`] watches from outside (progress bars, a
 //!   fault injected on purpose in tests).
 //! - the solvers: [`jacobi`] (Jacobi sweeps of `laplace` and `poisson`, explicit steps of
-//!   `heat`) and [`cavity`] (the lid-driven cavity). `registry.rs` says which solves what.
+//!   `heat`), [`cavity`] (the lid-driven cavity), and for `laplace` and `poisson` as one linear
+//!   system (`elliptic.rs`) multigrid as the solver (`cycles.rs`: `mg`, `fmg`), conjugate
+//!   gradients plain or preconditioned by a cycle (`krylov.rs`: `cg`, `mgcg`) and pipelined
+//!   (`pipecg.rs`). `registry.rs` says which solves what, by [`Method`].
+//! - [`multigrid`]: the level hierarchy on the distributed grid, its cycles and agglomeration;
+//!   [`exact`]: dot products summed exactly, so Krylov iterates do not depend on the
+//!   decomposition.
 //! - [`options`]: what to solve and how, in parts that each go to their room (the domain, the
 //!   stopping rules, each problem's own parameters); [`problems`]: the Jacobi family's problems.
 //! - [`kernels`], [`tiling`], [`memory`]: the row update, vectorised for the CPU found at run
@@ -18,7 +24,8 @@
 //! files are the caller's.
 //!
 //! The field after a fixed number of iterations is bitwise identical for every rank count,
-//! process grid, thread count, ghost width, store kind and temporal block.
+//! process grid, thread count, ghost width, store kind and temporal block; so is the field of
+//! every multigrid and CG solve, and the number of iterations it takes.
 //!
 //! Examples: `examples/cavity.rs` drives the cavity solver with [`drive`]; `examples/heat2d.rs`
 //! writes its own heat solver on the public grid API instead.

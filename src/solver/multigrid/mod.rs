@@ -5,7 +5,7 @@
 //! - [`axis`]: pure index math — where each level's nodes sit, the coarsening rule (any grid
 //!   size; semi-coarsening of stretched cells), the transfer weights, the parts of each coarse
 //!   level that each rank keeps.
-//! - [`level`]: one level's arrays and arithmetic on a group of ranks.
+//! - `level.rs`: one level's arrays and arithmetic on a group of ranks.
 //! - this file: the hierarchy and its cycles, and agglomeration: once a level's blocks would be
 //!   narrower than [`AGGLOMERATE_BELOW`] cells, the rest of the hierarchy lives on rank 0 alone
 //!   (its residual gathered there, its correction scattered back), where no message is needed.
@@ -211,7 +211,7 @@ pub struct Multigrid {
 
 impl Multigrid {
     /// The hierarchy under the finest level `layout` (whose decomposition it follows, with
-    /// [`GHOST`] layers), its walls holding `bc` on the finest level and zero below, for the
+    /// two ghost layers), its walls holding `bc` on the finest level and zero below, for the
     /// operator `S + σ·M` with `shift` σ (0 for Laplace's and Poisson's `S`); collective. With
     /// `only_finest`, the finest level alone: an operator, not a preconditioner.
     pub fn new(
