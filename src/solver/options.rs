@@ -600,6 +600,17 @@ impl Solving {
                 }
             }
         }
+        let preconditions = matches!(self.method, Method::Mgcg | Method::Pipecg);
+        if preconditions && self.cycling.pre != self.cycling.post {
+            return invalid(
+                "smoothing sweeps",
+                format!("{} before, {} after", self.cycling.pre, self.cycling.post),
+                &format!(
+                    "{} needs a symmetric preconditioner: give the same count before and after the coarse correction",
+                    self.method
+                ),
+            );
+        }
         if self.method == Method::Pipecg && checkpoints {
             return invalid(
                 "solver",

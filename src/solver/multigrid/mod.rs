@@ -229,7 +229,7 @@ impl Multigrid {
                 quantity: "grid",
                 value: format!("{}x{}", d.nx, d.ny),
                 why: format!(
-                    "too small for multigrid on the {} process grid: every block needs at least {GHOST} cells along each axis; use fewer ranks",
+                    "too small for the {} process grid with this solver: its grids keep {GHOST} ghost layers, so every block needs at least {GHOST} cells along each axis; use fewer ranks (or --solver jacobi)",
                     d.grid
                 ),
             });
@@ -467,6 +467,11 @@ impl Multigrid {
         let fine = self.top.levels[0].global_cells() as f64;
         let w = &mut self.work;
         let top = &mut self.top;
+        if top.coarsest(0) {
+            // One level: nothing to nest.
+            top.cycle(0, c.cycle, &c, fine, w);
+            return;
+        }
         top.levels[0].exchange_u();
         top.levels[0].residual();
         *w += 1.0;
