@@ -19,7 +19,8 @@ pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atom
 pub use hash::field_sha256;
 pub use plot::{panels_png, Panel};
 pub use png::{
-    decomposition_map_png, decomposition_png, heatmap_png, heatmap_with_contours_png, viridis,
+    block_sets_png, decomposition_map_png, decomposition_png, heatmap_png,
+    heatmap_with_contours_png, viridis, BlockSet,
 };
 pub use restart::{restore, Checkpointer, Restored, RunIdentity};
 pub use vtk::{write_vti, VtkArray};

@@ -1,6 +1,7 @@
-//! PNG pictures of fields: a heatmap with a colour bar, and the decomposition drawn over a field.
+//! PNG pictures of fields: a heatmap with a colour bar, the decomposition drawn over a field, and
+//! sets of blocks side by side (a multigrid hierarchy's levels).
 
-use crate::decomp::Decomposition;
+use crate::decomp::{Block, Decomposition};
 use crate::error::{Error, Result};
 use ndarray::Array2;
 use plotters::prelude::*;
@@ -15,6 +16,18 @@ const BAR: u32 = 110;
 const MAX_SIDE: u32 = 900;
 /// Small grids are drawn at least this large.
 const MIN_SIDE: u32 = 360;
+
+/// The colours of ranks' blocks, by rank modulo their number.
+const PALETTE: [[u8; 3]; 8] = [
+    [141, 211, 199],
+    [255, 255, 179],
+    [190, 186, 218],
+    [251, 128, 114],
+    [128, 177, 211],
+    [253, 180, 98],
+    [179, 222, 105],
+    [252, 205, 229],
+];
 
 /// Registers [`FONT`] with plotters, once per process.
 pub(super) fn register_font() {
@@ -291,16 +304,6 @@ pub fn decomposition_png(
 /// cells it sends to its neighbours each exchange (the neighbours' ghost cells, `ghost` deep;
 /// drawn at least 3 pixels deep) in a darker shade. Returns the PNG file's bytes.
 pub fn decomposition_map_png(decomp: &Decomposition, ghost: usize, title: &str) -> Result<Vec<u8>> {
-    const PALETTE: [[u8; 3]; 8] = [
-        [141, 211, 199],
-        [255, 255, 179],
-        [190, 186, 218],
-        [251, 128, 114],
-        [128, 177, 211],
-        [253, 180, 98],
-        [179, 222, 105],
-        [252, 205, 229],
-    ];
     let (nx, ny) = (decomp.nx, decomp.ny);
     let (w, h) = field_size(nx, ny);
     let legend = 22;
@@ -382,6 +385,146 @@ fn outline_blocks(
     }
 }
 
+/// One panel of [`block_sets_png`]: a grid of nodes and the blocks it is cut into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSet {
+    /// The panel's caption: one or two lines, split at `'\n'`.
+    pub caption: String,
+    /// Nodes along x and y.
+    pub n: (usize, usize),
+    /// The blocks, in node indices, each coloured and numbered by its rank; a panel of one block
+    /// names it `rank N`.
+    pub blocks: Vec<Block>,
+}
+
+/// The side of a [`block_sets_png`] panel's longer axis, in pixels.
+const SET_SIDE: u32 = 280;
+/// Panels per row in [`block_sets_png`].
+const SET_COLUMNS: usize = 3;
+/// Space for a panel's two-line caption, and between panels.
+const SET_CAPTION: u32 = 38;
+const SET_GAP: u32 = 18;
+/// Lines between nodes are drawn where nodes lie at least this many pixels apart.
+const NODE_LINES_FROM: u32 = 4;
+
+/// Block sets side by side, three to a row, under `title`, with `note` below them.
+/// Every set covers the same domain, `domain` wide and high (its aspect ratio is what counts), so
+/// a set of few nodes is visibly coarse: where its nodes lie at least 4 pixels apart, thin darker
+/// lines separate them. Each block is filled with its rank's colour, outlined and numbered (left
+/// unnumbered where too small to read). Returns the PNG file's bytes.
+pub fn block_sets_png(
+    title: &str,
+    note: &str,
+    domain: (f64, f64),
+    sets: &[BlockSet],
+) -> Result<Vec<u8>> {
+    let ratio = if domain.0 > 0.0 && domain.1 > 0.0 {
+        domain.1 / domain.0
+    } else {
+        1.0
+    };
+    let (fw, fh) = if ratio <= 1.0 {
+        (SET_SIDE, ((SET_SIDE as f64 * ratio).round() as u32).max(1))
+    } else {
+        (((SET_SIDE as f64 / ratio).round() as u32).max(1), SET_SIDE)
+    };
+    let columns = sets.len().clamp(1, SET_COLUMNS);
+    let rows = sets.len().div_ceil(SET_COLUMNS).max(1);
+    let legend = 24;
+    let w = (2 * MARGIN + columns as u32 * fw + (columns as u32 - 1) * SET_GAP).max(480);
+    let h = TITLE + rows as u32 * (SET_CAPTION + fh + SET_GAP) + legend;
+    let mut p = Picture::new(w, h);
+    // Each panel's field: its top-left corner in the picture.
+    let corner = |k: usize| {
+        let (col, row) = ((k % SET_COLUMNS) as u32, (k / SET_COLUMNS) as u32);
+        (
+            MARGIN + col * (fw + SET_GAP),
+            TITLE + row * (SET_CAPTION + fh + SET_GAP) + SET_CAPTION,
+        )
+    };
+    for (k, set) in sets.iter().enumerate() {
+        let (x0, y0) = corner(k);
+        let (nx, ny) = (set.n.0.max(1), set.n.1.max(1));
+        let px = |col: usize| (col as u64 * fw as u64 / nx as u64) as u32;
+        let py = |row: usize| (row as u64 * fh as u64 / ny as u64) as u32;
+        // Pixels on which a node (not the first) starts, where nodes are far enough apart.
+        let starts = |n: usize, side: u32, at: &dyn Fn(usize) -> u32| {
+            let mut line = vec![false; side as usize];
+            if side as usize >= NODE_LINES_FROM as usize * n {
+                for i in 1..n {
+                    line[at(i) as usize] = true;
+                }
+            }
+            line
+        };
+        let (line_x, line_y) = (starts(nx, fw, &px), starts(ny, fh, &py));
+        for b in &set.blocks {
+            let base = PALETTE[b.rank % PALETTE.len()];
+            let dark = base.map(|v| (v as u32 * 4 / 5) as u8);
+            // (Clipped to the grid: a block beyond it is drawn only where it overlaps.)
+            let (cols, rows) = (b.cols.end.min(nx), b.rows.end.min(ny));
+            for y in py(b.rows.start.min(rows))..py(rows) {
+                for x in px(b.cols.start.min(cols))..px(cols) {
+                    let c = if line_x[x as usize] || line_y[y as usize] {
+                        dark
+                    } else {
+                        base
+                    };
+                    p.put(x0 + x, y0 + y, c);
+                }
+            }
+        }
+    }
+    p.draw(|root| {
+        let _ = root.draw_text(
+            title,
+            &(FONT, 15).into_font().color(&BLACK),
+            (MARGIN as i32, 9),
+        );
+        let caption = (FONT, 13).into_font().color(&BLACK);
+        for (k, set) in sets.iter().enumerate() {
+            let (x0, y0) = corner(k);
+            for (i, line) in set.caption.lines().take(2).enumerate() {
+                let y = y0 as i32 - SET_CAPTION as i32 + 2 + 16 * i as i32;
+                let _ = root.draw_text(line, &caption, (x0 as i32, y));
+            }
+            let (nx, ny) = (set.n.0.max(1) as u64, set.n.1.max(1) as u64);
+            let px = |col: usize| x0 as i32 + (col as u64 * fw as u64 / nx) as i32;
+            let py = |row: usize| y0 as i32 + (row as u64 * fh as u64 / ny) as i32;
+            for b in &set.blocks {
+                let (cols, rows) = (b.cols.end.min(nx as usize), b.rows.end.min(ny as usize));
+                let (bx0, bx1, by0, by1) = (
+                    px(b.cols.start.min(cols)),
+                    px(cols),
+                    py(b.rows.start.min(rows)),
+                    py(rows),
+                );
+                let _ = root.draw(&Rectangle::new([(bx0, by0), (bx1, by1)], BLACK));
+                let side = (bx1 - bx0).min(by1 - by0);
+                if side < 14 {
+                    continue;
+                }
+                let label = if set.blocks.len() == 1 {
+                    format!("rank {}", b.rank)
+                } else {
+                    b.rank.to_string()
+                };
+                let size = (side / 3).clamp(9, 28);
+                let style = (FONT, size as f64).into_font().color(&BLACK);
+                let (tw, th) = root.estimate_text_size(&label, &style).unwrap_or((0, 0));
+                let _ = root.draw_text(
+                    &label,
+                    &style,
+                    ((bx0 + bx1 - tw as i32) / 2, (by0 + by1 - th as i32) / 2),
+                );
+            }
+        }
+        let small = (FONT, 12).into_font().color(&BLACK);
+        let _ = root.draw_text(note, &small, (MARGIN as i32, (h - legend + 4) as i32));
+    })?;
+    p.encode()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,5 +542,53 @@ mod tests {
         assert_eq!(field_size(4096, 2048), (900, 450));
         assert_eq!(field_size(10, 5), (360, 180));
         assert_eq!(field_size(1, 1), (360, 360));
+    }
+
+    #[test]
+    fn block_sets_colour_blocks_by_rank_and_line_coarse_nodes() {
+        let block = |rank, cols, rows| Block {
+            rank,
+            coords: (rank, 0),
+            cols,
+            rows,
+        };
+        let sets = [
+            BlockSet {
+                caption: "fine\ntwo ranks".into(),
+                n: (100, 100),
+                blocks: vec![block(0, 0..50, 0..100), block(1, 50..100, 0..100)],
+            },
+            BlockSet {
+                caption: "coarse".into(),
+                n: (3, 3),
+                // Past the grid: clipped, not a panic.
+                blocks: vec![block(0, 0..3, 0..4)],
+            },
+        ];
+        let bytes = block_sets_png("t", "n", (1.0, 1.0), &sets).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        let w = 2 * MARGIN + 2 * SET_SIDE + SET_GAP;
+        assert_eq!(
+            (info.width, info.height),
+            (w, TITLE + SET_CAPTION + SET_SIDE + SET_GAP + 24)
+        );
+        let at = |x: u32, y: u32| {
+            let k = ((y * info.width + x) * 3) as usize;
+            [rgb[k], rgb[k + 1], rgb[k + 2]]
+        };
+        let y = TITLE + SET_CAPTION + 20;
+        // The fine panel: rank 0's colour on the left, rank 1's on the right, no node lines
+        // (100 nodes in 280 pixels).
+        assert_eq!(at(MARGIN + 20, y), PALETTE[0]);
+        assert_eq!(at(MARGIN + SET_SIDE - 20, y), PALETTE[1]);
+        assert_eq!(at(MARGIN + 100, y), PALETTE[0]);
+        // The coarse panel: 3 nodes, a darker line where the second starts (pixel 93).
+        let x0 = MARGIN + SET_SIDE + SET_GAP;
+        assert_eq!(at(x0 + 20, y), PALETTE[0]);
+        assert_eq!(at(x0 + 93, y), PALETTE[0].map(|v| (v as u32 * 4 / 5) as u8));
     }
 }
