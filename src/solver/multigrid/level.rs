@@ -42,7 +42,7 @@ pub enum Smoother {
 }
 
 /// Ghost layers of every level.
-pub(crate) const GHOST: usize = 2;
+pub const GHOST: usize = 2;
 
 /// The damping of weighted Jacobi: the best smoothing factor (3/5) for the 2D 5-point Laplacian.
 const OMEGA: f64 = 0.8;

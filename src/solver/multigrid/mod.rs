@@ -19,7 +19,7 @@ pub mod axis;
 mod level;
 
 pub use level::Smoother;
-pub(crate) use level::GHOST;
+pub use level::GHOST;
 
 use crate::comm::Comm;
 use crate::decomp::Block;
