@@ -62,6 +62,7 @@ pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
         "solver" => "--solver",
         "smoothing sweeps" => "--pre/--post",
         "manufactured solution" => "--manufactured",
+        "scheme" => "--scheme",
         "elements" => "--elements",
         "repetitions" => "--reps",
         "message size" => "--message-size",

@@ -7,6 +7,7 @@ use halo::comm::Comm;
 use halo::decomp::ProcGrid;
 use halo::solver::kernels::Stores;
 use halo::solver::multigrid::{Cycle, Cycling, Smoother};
+use halo::solver::options::Scheme;
 use halo::solver::{
     self, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured, Method, Monitor,
     Problem, Solving, Stopping, Sweeps, Unwatched,
@@ -18,8 +19,9 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct ProblemArgs {
     /// The problem: laplace (top edge held at 1), poisson (a manufactured solution, reports its
-    /// error), heat (explicit steps of u_t = α∇²u) or cavity (lid-driven cavity, Navier–Stokes;
-    /// runs to a steady state unless --iters/--tol say).
+    /// error), heat (time steps of u_t = α∇²u, reports its error against the exact decay; see
+    /// --scheme) or cavity (lid-driven cavity, Navier–Stokes; runs to a steady state unless
+    /// --iters/--tol say).
     #[arg(long, default_value = "laplace", value_parser = args::problem)]
     pub problem: Problem,
     /// How laplace and poisson are solved: jacobi (sweeps), cg (conjugate gradients), mg
@@ -79,13 +81,22 @@ pub struct ProblemArgs {
     /// field crosses the memory bus once per T sweeps (needs --ghost of at least T).
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub time_block: usize,
-    /// Rayon threads per rank (MPI stays on the main thread); jacobi only, the other solvers
-    /// run one thread per rank.
+    /// Rayon threads per rank (MPI stays on the main thread); jacobi and explicit heat only, the
+    /// other solvers and implicit heat run one thread per rank.
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub threads: usize,
-    /// Heat: the time step [default: half the stability limit].
+    /// Heat: the time step [default: explicit, half the stability limit h²/(4α); implicit and
+    /// cn, h/(2πα) (h the r.m.s. of the cell sides), where cn's error in time matches the
+    /// grid's in space].
     #[arg(long)]
     pub dt: Option<f64>,
+    /// Heat: how each step is taken. explicit: forward Euler, one sweep per step, stable only
+    /// for dt up to h²/(4α) on square cells. implicit: backward Euler, error first order in dt. cn:
+    /// Crank–Nicolson, second order. implicit and cn take any dt: each step solves one linear
+    /// system by multigrid cycles (--cycle, --smoother, --pre, --post) to 1e-10 of its starting
+    /// residual, and the field is bitwise the same on every rank count.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Explicit)]
+    pub scheme: SchemeArg,
     /// Heat: the diffusivity α.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
@@ -132,6 +143,28 @@ impl MethodArg {
             MethodArg::Mgcg => Method::Mgcg,
             MethodArg::Fmg => Method::Fmg,
             MethodArg::Pipecg => Method::Pipecg,
+        }
+    }
+}
+
+/// The choices of `--scheme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemeArg {
+    /// Forward Euler.
+    Explicit,
+    /// Backward Euler, solved by multigrid.
+    Implicit,
+    /// Crank–Nicolson, solved by multigrid.
+    Cn,
+}
+
+impl SchemeArg {
+    /// The library's scheme.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            SchemeArg::Explicit => Scheme::Explicit,
+            SchemeArg::Implicit => Scheme::Implicit,
+            SchemeArg::Cn => Scheme::Cn,
         }
     }
 }
@@ -259,6 +292,7 @@ impl ProblemArgs {
             heat: HeatParams {
                 alpha: self.alpha,
                 dt: self.dt,
+                scheme: self.scheme.scheme(),
             },
             cavity: CavityParams {
                 re: self.re,

@@ -6,10 +6,11 @@
 //!   state and one pass of its iteration. A [`Monitor`] watches from outside (progress bars, a
 //!   fault injected on purpose in tests).
 //! - the solvers: [`jacobi`] (Jacobi sweeps of `laplace` and `poisson`, explicit steps of
-//!   `heat`), [`cavity`] (the lid-driven cavity), and for `laplace` and `poisson` as one linear
-//!   system (`elliptic.rs`) multigrid as the solver (`cycles.rs`: `mg`, `fmg`), conjugate
-//!   gradients plain or preconditioned by a cycle (`krylov.rs`: `cg`, `mgcg`) and pipelined
-//!   (`pipecg.rs`). `registry.rs` says which solves what, by [`Method`].
+//!   `heat`), [`implicit`] (`heat`'s implicit steps, each solved by multigrid), [`cavity`] (the
+//!   lid-driven cavity), and for `laplace` and `poisson` as one linear system (`elliptic.rs`)
+//!   multigrid as the solver (`cycles.rs`: `mg`, `fmg`), conjugate gradients plain or
+//!   preconditioned by a cycle (`krylov.rs`: `cg`, `mgcg`) and pipelined (`pipecg.rs`).
+//!   `registry.rs` says which solves what, by [`Method`].
 //! - [`multigrid`]: the level hierarchy on the distributed grid, its cycles and agglomeration;
 //!   [`exact`]: dot products summed exactly, so Krylov iterates do not depend on the
 //!   decomposition.
@@ -35,6 +36,7 @@ mod cycles;
 pub mod driver;
 mod elliptic;
 pub mod exact;
+pub mod implicit;
 pub mod jacobi;
 pub mod kernels;
 mod krylov;

@@ -22,8 +22,9 @@ pub enum Problem {
     /// Jacobi iteration for `-∇²u = f` on the unit square with the manufactured solution
     /// `u = sin(πx)·sin(πy)` (so `f = 2π²·sin(πx)·sin(πy)`, zero on the edges).
     Poisson,
-    /// Explicit (forward Euler) time steps of `u_t = α∇²u` on the unit square, zero on the edges,
-    /// from `u = sin(πx)·sin(πy)`, whose exact solution decays as `exp(-2π²αt)`.
+    /// Time steps of `u_t = α∇²u` on the unit square, zero on the edges, from
+    /// `u = sin(πx)·sin(πy)`, whose exact solution decays as `exp(-2π²αt)`: explicit (forward
+    /// Euler) by default, or implicit, each step solved by multigrid ([`Scheme`]).
     Heat,
     /// The lid-driven cavity: incompressible Navier–Stokes in vorticity–stream-function form,
     /// lid speed 1, no-slip walls in the ghost layer (see [`super::cavity`]).
@@ -271,27 +272,77 @@ impl Sweeps {
     }
 }
 
+/// How heat steps in time. With `L` the 5-point Laplacian of the grid and `dt` the step:
+///
+/// | scheme | step | error in `dt` | stable |
+/// |---|---|---|---|
+/// | explicit (forward Euler) | `uⁿ⁺¹ = uⁿ + α·dt·L uⁿ`, one sweep | first order | for `dt` up to [`HeatParams::dt_limit`] (∝ h²) |
+/// | implicit (backward Euler) | `(I − α·dt·L) uⁿ⁺¹ = uⁿ` | first order | for every `dt` |
+/// | cn (Crank–Nicolson) | `(I − α·dt/2·L) uⁿ⁺¹ = (I + α·dt/2·L) uⁿ` | second order | for every `dt` |
+///
+/// The implicit schemes solve one linear system per step by multigrid (see
+/// [`super::implicit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Forward Euler: the default, one sweep per step, `dt` tied to h².
+    #[default]
+    Explicit,
+    /// Backward Euler, each step solved by multigrid: any `dt`, first order in it.
+    Implicit,
+    /// Crank–Nicolson, each step solved by multigrid: any `dt`, second order in it.
+    Cn,
+}
+
+impl Scheme {
+    /// Every scheme, in the order `--help` lists them.
+    pub const ALL: [Scheme; 3] = [Scheme::Explicit, Scheme::Implicit, Scheme::Cn];
+
+    /// The name on the command line and in checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Explicit => "explicit",
+            Scheme::Implicit => "implicit",
+            Scheme::Cn => "cn",
+        }
+    }
+
+    /// Whether each step solves a linear system (and so has no stability limit).
+    pub fn implicit(self) -> bool {
+        self != Scheme::Explicit
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The heat problem's parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatParams {
     /// The diffusivity α.
     pub alpha: f64,
-    /// The time step; `None` takes [`HeatParams::DT_SAFETY`] of the stability limit.
+    /// The time step; `None` takes the scheme's default ([`HeatParams::time_step`]).
     pub dt: Option<f64>,
+    /// How each step is taken.
+    pub scheme: Scheme,
 }
 
 impl Default for HeatParams {
-    /// α = 1, the default step.
+    /// α = 1, explicit steps, the default step.
     fn default() -> Self {
         HeatParams {
             alpha: 1.0,
             dt: None,
+            scheme: Scheme::Explicit,
         }
     }
 }
 
 impl HeatParams {
-    /// The default time step as a fraction of the stability limit.
+    /// The default explicit time step as a fraction of the stability limit.
     pub const DT_SAFETY: f64 = 0.5;
 
     /// The largest stable explicit step on `domain`: `1 / (2α(1/hx² + 1/hy²))`.
@@ -300,12 +351,36 @@ impl HeatParams {
         1.0 / (2.0 * self.alpha * (1.0 / (hx * hx) + 1.0 / (hy * hy)))
     }
 
-    /// The time step this run uses on `domain`.
-    pub fn time_step(&self, domain: &Domain) -> f64 {
-        self.dt.unwrap_or(Self::DT_SAFETY * self.dt_limit(domain))
+    /// The default step of the implicit schemes on `domain`: `h/(2πα)`, with `h` the root mean
+    /// square of `hx` and `hy`. It is the step at which Crank–Nicolson's error in time matches
+    /// the grid's error in space: over a time `t` the discrete decay rate of the sine mode,
+    /// `λ = 2π²α`, is off by `λ·π²(hx² + hy²)/24` from the grid and by `λ·(λ·dt)²/12` from the
+    /// steps, equal when `λ·dt = π·h`. So it shrinks with `h`, not `h²`: on 1023² it is 1.6e-4,
+    /// 650 times the explicit limit. Backward Euler at this step is first order, its error in
+    /// time far above the grid's.
+    pub fn implicit_dt(&self, domain: &Domain) -> f64 {
+        let (hx, hy) = (domain.hx(), domain.hy());
+        let h = (0.5 * (hx * hx + hy * hy)).sqrt();
+        h / (2.0 * std::f64::consts::PI * self.alpha)
     }
 
-    /// Checks α and the step's stability on `domain`.
+    /// The time step this run uses on `domain`: as given, else [`Self::DT_SAFETY`] of the
+    /// stability limit for explicit steps and [`Self::implicit_dt`] for implicit ones.
+    pub fn time_step(&self, domain: &Domain) -> f64 {
+        match (self.dt, self.scheme) {
+            (Some(dt), _) => dt,
+            (None, Scheme::Explicit) => Self::DT_SAFETY * self.dt_limit(domain),
+            (None, _) => self.implicit_dt(domain),
+        }
+    }
+
+    /// The shortest implicit step on `domain`, as a fraction of the explicit limit: a shorter one
+    /// changes the field by less than its rounding (the shift `σ·M` of the system outweighs the
+    /// Laplacian by more than `1/ε`), and nothing an implicit step buys is left.
+    pub const IMPLICIT_MIN_STEP: f64 = f64::EPSILON;
+
+    /// Checks α and the step on `domain`: explicit steps must be stable; implicit ones must be
+    /// positive and longer than [`Self::IMPLICIT_MIN_STEP`] of the explicit limit.
     pub fn validate(&self, domain: &Domain) -> Result<()> {
         positive("diffusivity", self.alpha)?;
         let limit = self.dt_limit(domain);
@@ -316,6 +391,32 @@ impl HeatParams {
                 &format!("gives no usable time step on this grid (the stable limit is {limit:e})"),
             );
         }
+        if self.scheme.implicit() {
+            let dt = self.time_step(domain);
+            match self.dt {
+                Some(dt) => positive("time step", dt)?,
+                None if !(dt.is_finite() && dt > 0.0) => {
+                    return invalid(
+                        "diffusivity",
+                        compact(self.alpha),
+                        &format!("gives no usable time step on this grid (the default implicit step would be {dt:e})"),
+                    )
+                }
+                None => {}
+            }
+            let least = Self::IMPLICIT_MIN_STEP * limit;
+            if dt < least {
+                return invalid(
+                    "time step",
+                    compact(dt),
+                    &format!(
+                        "too short for an implicit step on a {}x{} grid (alpha {}): below {least:e}, a step changes the field by less than its rounding; use the explicit scheme",
+                        domain.nx, domain.ny, self.alpha
+                    ),
+                );
+            }
+            return Ok(());
+        }
         if let Some(dt) = self.dt {
             positive("time step", dt)?;
             if dt > self.dt_limit(domain) {
@@ -323,7 +424,7 @@ impl HeatParams {
                     "time step",
                     dt,
                     &format!(
-                        "unstable on a {}x{} grid: explicit heat steps need dt <= {:e} (alpha {})",
+                        "unstable on a {}x{} grid: explicit heat steps need dt <= {:e} (alpha {}); the implicit schemes (implicit, cn) take any step",
                         domain.nx,
                         domain.ny,
                         self.dt_limit(domain),
@@ -569,6 +670,28 @@ impl Solving {
     /// The most smoothing sweeps before or after a coarse correction.
     pub const MAX_SWEEPS: usize = 100;
 
+    /// Checks the cycle's sweeps (for a solver built on multigrid, and implicit heat steps).
+    pub fn validate_cycling(&self) -> Result<()> {
+        let c = &self.cycling;
+        if c.pre + c.post == 0 {
+            return invalid(
+                "smoothing sweeps",
+                0,
+                "a cycle needs at least one sweep before or after its coarse correction",
+            );
+        }
+        for n in [c.pre, c.post] {
+            if n > Self::MAX_SWEEPS {
+                return invalid(
+                    "smoothing sweeps",
+                    n,
+                    &format!("choose 0 to {}", Self::MAX_SWEEPS),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the solver against the problem and the cycle's sweeps.
     pub fn validate(&self, problem: Problem, checkpoints: bool) -> Result<()> {
         if self.method != Method::Jacobi && !matches!(problem, Problem::Laplace | Problem::Poisson)
@@ -582,23 +705,7 @@ impl Solving {
             );
         }
         if self.method.multigrid() {
-            let c = &self.cycling;
-            if c.pre + c.post == 0 {
-                return invalid(
-                    "smoothing sweeps",
-                    0,
-                    "a cycle needs at least one sweep before or after its coarse correction",
-                );
-            }
-            for n in [c.pre, c.post] {
-                if n > Self::MAX_SWEEPS {
-                    return invalid(
-                        "smoothing sweeps",
-                        n,
-                        &format!("choose 0 to {}", Self::MAX_SWEEPS),
-                    );
-                }
-            }
+            self.validate_cycling()?;
         }
         let preconditions = matches!(self.method, Method::Mgcg | Method::Pipecg);
         if preconditions && self.cycling.pre != self.cycling.post {
@@ -679,10 +786,30 @@ impl Config {
                 &format!("belongs to poisson, not {}", self.problem),
             );
         }
+        if self.heat.scheme != Scheme::Explicit && self.problem != Problem::Heat {
+            return invalid(
+                "scheme",
+                self.heat.scheme,
+                &format!("belongs to heat, not {}", self.problem),
+            );
+        }
         match self.problem {
             Problem::Cavity => self.cavity.validate(&self.domain, &self.sweeps, &self.stop),
             Problem::Heat => {
                 self.sweeps.validate(self.domain.ghost)?;
+                if self.heat.scheme.implicit() {
+                    self.solving.validate_cycling()?;
+                    if self.domain.threads != 1 {
+                        return invalid(
+                            "threads",
+                            self.domain.threads,
+                            &format!(
+                                "heat's {} scheme runs one thread per rank, as multigrid does; use more ranks",
+                                self.heat.scheme
+                            ),
+                        );
+                    }
+                }
                 self.heat.validate(&self.domain)
             }
             Problem::Laplace | Problem::Poisson => self.sweeps.validate(self.domain.ghost),
@@ -734,10 +861,28 @@ impl Config {
         }
         solver.extend(match self.problem {
             Problem::Laplace | Problem::Poisson => vec![],
-            Problem::Heat => vec![
-                p("alpha", self.heat.alpha),
-                p("dt", self.heat.time_step(&self.domain)),
-            ],
+            Problem::Heat => {
+                let mut heat = vec![
+                    p("alpha", self.heat.alpha),
+                    p("dt", self.heat.time_step(&self.domain)),
+                ];
+                // Explicit runs keep the parameters they always had, so their checkpoints stay
+                // valid; an implicit step's bits depend on its scheme and its cycles.
+                if self.heat.scheme.implicit() {
+                    let c = &self.solving.cycling;
+                    heat.extend([
+                        ("scheme".to_string(), self.heat.scheme.to_string()),
+                        ("cycle".into(), format!("{:?}", c.cycle).to_lowercase()),
+                        (
+                            "smoother".into(),
+                            format!("{:?}", c.smoother).to_lowercase(),
+                        ),
+                        p("pre", c.pre as f64),
+                        p("post", c.post as f64),
+                    ]);
+                }
+                heat
+            }
             Problem::Cavity => vec![
                 p("re", self.cavity.re),
                 p("sweeps", self.cavity.sweeps as f64),
@@ -808,13 +953,125 @@ mod tests {
         assert!(at_limit.validate(&domain).is_ok(), "{e}");
         let tiny = HeatParams {
             alpha: 1e-320,
-            dt: None,
+            ..HeatParams::default()
         };
         let e = tiny.validate(&domain).unwrap_err().to_string();
         assert!(
             e.starts_with("diffusivity 1e-320: gives no usable time step"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn implicit_steps_have_no_stability_limit_and_default_to_h_over_two_pi_alpha() {
+        let domain = Domain {
+            nx: 9,
+            ny: 9,
+            ..Domain::default()
+        };
+        for scheme in [Scheme::Implicit, Scheme::Cn] {
+            let heat = HeatParams {
+                alpha: 2.0,
+                dt: None,
+                scheme,
+            };
+            // h = 0.1.
+            let dt = heat.time_step(&domain);
+            assert!(
+                (dt - 0.1 / (4.0 * std::f64::consts::PI)).abs() < 1e-17,
+                "{dt}"
+            );
+            heat.validate(&domain).unwrap();
+            // A thousand times the explicit limit is a step like any other.
+            let long = HeatParams {
+                dt: Some(1000.0 * heat.dt_limit(&domain)),
+                ..heat.clone()
+            };
+            long.validate(&domain).unwrap();
+            for (dt, says) in [
+                (-1.0, "time step -1: must be a positive number"),
+                (0.0, "time step 0: must be a positive number"),
+                (f64::INFINITY, "time step inf: must be a positive number"),
+                (
+                    1e-30,
+                    "time step 1e-30: too short for an implicit step on a 9x9 grid",
+                ),
+            ] {
+                let e = HeatParams {
+                    dt: Some(dt),
+                    ..heat.clone()
+                }
+                .validate(&domain)
+                .unwrap_err()
+                .to_string();
+                assert!(e.starts_with(says), "{scheme}: {e}");
+            }
+        }
+        // On a 2x1 grid the cells are 1/3 by 1/2: h is their root mean square.
+        let stretched = Domain {
+            nx: 2,
+            ny: 1,
+            ..Domain::default()
+        };
+        let heat = HeatParams {
+            scheme: Scheme::Cn,
+            ..HeatParams::default()
+        };
+        let h = ((1.0 / 9.0 + 1.0 / 4.0) / 2.0f64).sqrt();
+        let dt = heat.time_step(&stretched);
+        assert!(
+            (dt - h / (2.0 * std::f64::consts::PI)).abs() < 1e-16,
+            "{dt}"
+        );
+    }
+
+    #[test]
+    fn the_scheme_belongs_to_heat_and_is_part_of_a_checkpoint() {
+        let heat = |scheme| Config {
+            problem: Problem::Heat,
+            heat: HeatParams {
+                dt: Some(1e-3),
+                scheme,
+                ..HeatParams::default()
+            },
+            domain: Domain {
+                nx: 63,
+                ny: 63,
+                ..Domain::default()
+            },
+            ..Config::default()
+        };
+        let explicit = heat(Scheme::Explicit).state_params();
+        // Explicit runs name what they always named, so their checkpoints still restart.
+        let named = |p: &[(String, String)]| p.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(named(&explicit), ["alpha", "dt"]);
+        let cn = heat(Scheme::Cn).state_params();
+        let implicit = heat(Scheme::Implicit).state_params();
+        assert_ne!(cn, implicit);
+        assert_ne!(cn, explicit);
+        assert!(cn.contains(&("scheme".into(), "cn".into())), "{cn:?}");
+        let mut w = heat(Scheme::Cn);
+        w.solving.cycling.cycle = crate::solver::multigrid::Cycle::W;
+        assert_ne!(w.state_params(), cn, "the cycle changes the bits of a step");
+        let poisson = Config {
+            problem: Problem::Poisson,
+            heat: HeatParams {
+                scheme: Scheme::Implicit,
+                ..HeatParams::default()
+            },
+            ..Config::default()
+        };
+        let e = poisson.validate().unwrap_err().to_string();
+        assert_eq!(e, "scheme implicit: belongs to heat, not poisson");
+        let mut none = heat(Scheme::Implicit);
+        none.solving.cycling.pre = 0;
+        none.solving.cycling.post = 0;
+        let e = none.validate().unwrap_err().to_string();
+        assert!(e.starts_with("smoothing sweeps 0: "), "{e}");
+        // Explicit heat does not cycle, so its sweeps are not checked.
+        none.heat.scheme = Scheme::Explicit;
+        none.heat.dt = None;
+        none.validate().unwrap();
     }
 
     #[test]
@@ -853,7 +1110,7 @@ mod tests {
             (
                 heat(HeatParams {
                     alpha: 0.0,
-                    dt: None,
+                    ..HeatParams::default()
                 }),
                 "diffusivity",
             ),

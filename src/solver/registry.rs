@@ -4,6 +4,7 @@
 use super::cavity::CavitySolver;
 use super::cycles::Cycles;
 use super::driver::Solver;
+use super::implicit::Implicit;
 use super::jacobi::Jacobi;
 use super::kernels::Stores;
 use super::krylov::Cg;
@@ -32,8 +33,9 @@ pub(crate) struct Footprint {
     pub state: usize,
 }
 
-/// The [`Footprint`] of the solver for `problem` by `method`.
-pub(crate) fn footprint(problem: Problem, method: Method) -> Footprint {
+/// The [`Footprint`] of the solver `cfg` asks for.
+pub(crate) fn footprint(cfg: &Config) -> Footprint {
+    let (problem, method) = (cfg.problem, cfg.solving.method);
     // A multigrid hierarchy: u, b and r on the finest level, and a third of that again on the
     // coarser ones (each has a quarter of the cells of the one above, or half when one axis
     // alone is coarsened; counted as a half, the worse case).
@@ -66,6 +68,13 @@ pub(crate) fn footprint(problem: Problem, method: Method) -> Footprint {
                 state: 1,
             }
         }
+    }
+    if problem == Problem::Heat && cfg.heat.scheme.implicit() {
+        // u beside the hierarchy.
+        return Footprint {
+            arrays: 1 + hierarchy,
+            state: 1,
+        };
     }
     match problem {
         // u and the array the next sweep writes, and for Poisson the right-hand side.
@@ -115,7 +124,7 @@ pub(crate) fn build(
     })
 }
 
-/// The Jacobi family's solvers, and the cavity's.
+/// The Jacobi family's solvers, heat's implicit steps, and the cavity's.
 fn build_jacobi_family(
     comm: &Comm,
     cfg: &Config,
@@ -124,6 +133,14 @@ fn build_jacobi_family(
     stencil: StencilProblem,
 ) -> Result<Built> {
     match cfg.problem {
+        Problem::Heat if cfg.heat.scheme.implicit() => {
+            let solver =
+                Implicit::new(comm, layout, stencil, cfg.heat.scheme, cfg.solving.cycling)?;
+            Ok(Built {
+                solver: Box::new(solver),
+                stores: Stores::Cached,
+            })
+        }
         Problem::Laplace | Problem::Poisson | Problem::Heat => {
             let stores = cfg.sweeps.stores.unwrap_or_else(|| {
                 // Two arrays of the local shape per rank, as many ranks as share the node's cache.

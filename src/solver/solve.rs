@@ -169,7 +169,7 @@ pub(crate) fn bytes_needed(
     rank: usize,
     root_after: u64,
 ) -> u64 {
-    let fp = super::registry::footprint(cfg.problem, cfg.solving.method);
+    let fp = super::registry::footprint(cfg);
     let (arrays, k) = (fp.arrays as u64, fp.state as u64);
     let (rows, cols) = decomp.block(rank).shape();
     let b = rows as u64 * cols as u64 * 8;
