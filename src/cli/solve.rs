@@ -41,12 +41,13 @@ pub struct ProblemArgs {
     /// Multigrid: the smoother, rbgs (red-black Gauss–Seidel) or jacobi (weighted, ω = 4/5).
     #[arg(long, value_enum, default_value_t = SmootherArg::Rbgs)]
     pub smoother: SmootherArg,
-    /// Multigrid: smoothing sweeps before each coarse correction.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub pre: usize,
-    /// Multigrid: smoothing sweeps after each coarse correction.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub post: usize,
+    /// Multigrid: smoothing sweeps before each coarse correction [default: 2].
+    #[arg(long, value_name = "N")]
+    pub pre: Option<usize>,
+    /// Multigrid: smoothing sweeps after each coarse correction [default: 1 for fmg, whose
+    /// F-cycles need less; 2 otherwise].
+    #[arg(long, value_name = "N")]
+    pub post: Option<usize>,
     /// CG family: sum dot products in floating point with a plain allreduce instead of exactly
     /// (faster; the iterates then differ in their last bits between rank counts).
     #[arg(long)]
@@ -316,8 +317,10 @@ impl ProblemArgs {
                         SmootherArg::Rbgs => Smoother::Rbgs,
                         SmootherArg::Jacobi => Smoother::Jacobi,
                     },
-                    pre: self.pre,
-                    post: self.post,
+                    pre: self.pre.unwrap_or(2),
+                    post: self
+                        .post
+                        .unwrap_or(if self.solver == MethodArg::Fmg { 1 } else { 2 }),
                 },
                 exact_dots: !self.plain_dots,
             },
@@ -425,6 +428,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         ..args.problem.config()
     };
     args.problem.validate()?;
+    // The whole request (checkpoints and restarts too) before any directory is made for it.
+    cfg.validate().map_err(|e| args.problem.flag_names(e))?;
     if let Some(f) = &args.fault {
         f.check(world.size(), cfg.stop.iters)?;
     }
@@ -508,18 +513,43 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     if args.json {
         println!("{}", r.to_json());
     } else if !args.quiet {
-        println!(
-            "halo solve: {} {}x{} on {} ranks ({}x{}), ghost {}, threads {}, {} stores",
-            r.problem, r.nx, r.ny, r.ranks, r.px, r.py, r.ghost, r.threads, r.stores
+        let ranks = format!(
+            "{} rank{} ({}x{})",
+            r.ranks,
+            if r.ranks == 1 { "" } else { "s" },
+            r.px,
+            r.py
         );
+        let linear = r.setup_seconds.is_some();
+        if linear {
+            println!(
+                "halo solve: {} {}x{} on {ranks}, {}",
+                r.problem,
+                r.nx,
+                r.ny,
+                solver_line(&cfg, r)
+            );
+        } else {
+            println!(
+                "halo solve: {} {}x{} on {ranks}, ghost {}, threads {}, {} stores",
+                r.problem, r.nx, r.ny, r.ghost, r.threads, r.stores
+            );
+        }
         if let Some(k) = r.restarted_from {
             println!("restarted from the checkpoint at iteration {k}");
         }
         let stop = if r.converged { " (converged)" } else { "" };
-        println!(
-            "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s of which waiting {:.3} s)",
-            r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds, r.wait_seconds
-        );
+        if let (Some(setup), Some(work)) = (r.setup_seconds, r.work_units) {
+            println!(
+                "iterations {}{stop}, relative residual {:.3e}, {:.3} s with setup {:.3} s, {:.1} work units (compute {:.3} s, communication {:.3} s of which waiting {:.3} s)",
+                r.iters, r.residual, r.seconds, setup, work, r.compute_seconds, r.comm_seconds, r.wait_seconds
+            );
+        } else {
+            println!(
+                "iterations {}{stop}, residual {:.6e}, {:.3} s, {:.1} Mcells/s (compute {:.3} s, communication {:.3} s of which waiting {:.3} s)",
+                r.iters, r.residual, r.seconds, r.mcells_per_s, r.compute_seconds, r.comm_seconds, r.wait_seconds
+            );
+        }
         if let Some(t) = r.time {
             let steps = r.steps.map_or(String::new(), |n| format!("{n} steps, "));
             println!("{steps}simulated time {t:.6}");
@@ -534,12 +564,51 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         );
         if let Some(ranks) = &r.per_rank {
             print_stats(ranks);
+            if let Some(levels) = &r.levels {
+                print_levels(levels);
+            }
         }
         for p in written.iter().flatten() {
             println!("wrote {}", p.display());
         }
     }
     outcome
+}
+
+/// The solver, its cycles and its levels, for the summary of a linear solve.
+fn solver_line(cfg: &Config, r: &solver::Report) -> String {
+    let method = cfg.solving.method;
+    let c = &cfg.solving.cycling;
+    let mut line = method.to_string();
+    if method.multigrid() {
+        let cycle = format!("{:?}", c.cycle);
+        let smoother = format!("{:?}", c.smoother).to_lowercase();
+        line += &format!(" ({cycle}({},{}) cycles, {smoother})", c.pre, c.post);
+    }
+    if let Some(levels) = r.levels.as_ref().filter(|l| !l.is_empty()) {
+        line += &format!(", {} levels", levels.len());
+        if let Some(k) = levels.iter().position(|l| l.ranks == 1 && r.ranks > 1) {
+            line += &format!(" (from level {k} on rank 0)");
+        }
+    }
+    line
+}
+
+/// The multigrid levels' figures, as `--stats` prints them.
+fn print_levels(levels: &[solver::LevelStats]) {
+    println!(
+        "{:>5} {:>13} {:>6} {:>10}",
+        "level", "nodes", "ranks", "seconds"
+    );
+    for (k, l) in levels.iter().enumerate() {
+        println!(
+            "{:>5} {:>13} {:>6} {:>10.4}",
+            k,
+            format!("{}x{}", l.nx, l.ny),
+            l.ranks,
+            l.seconds
+        );
+    }
 }
 
 /// For a cavity whose grid is too coarse for its Re, what to expect.
