@@ -699,9 +699,10 @@ impl Solving {
             return invalid(
                 "solver",
                 self.method,
-                &format!(
-                    "solves laplace and poisson only; {problem} runs with jacobi (the default)"
-                ),
+                &match problem {
+                    Problem::Heat => "solves laplace and poisson only; heat takes explicit steps, or implicit ones solved by multigrid with --scheme implicit|cn".to_string(),
+                    _ => format!("solves laplace and poisson only; {problem} runs with jacobi (the default)"),
+                },
             );
         }
         if self.method.multigrid() {
