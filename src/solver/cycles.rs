@@ -91,10 +91,11 @@ impl Solver for Cycles {
         vec![("u", self.mg.u())]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let u = fields.into_iter().next().expect("the field u");
         let mine = self.mg.u_mut();
         mine.interior_mut().assign(&u.interior());
+        Ok(())
     }
 
     fn time(&self, _done: usize) -> Option<f64> {

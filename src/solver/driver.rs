@@ -103,8 +103,8 @@ pub trait Solver {
     fn state(&self) -> Vec<(&'static str, &DistArray)>;
 
     /// Takes the state back from a checkpoint: the fields in [`Solver::state`]'s order and the
-    /// simulated time.
-    fn restore(&mut self, fields: Vec<DistArray>, time: f64);
+    /// simulated time. Collective; an error is the same on every rank.
+    fn restore(&mut self, fields: Vec<DistArray>, time: f64) -> Result<()>;
 
     /// The simulated time after `done` iterations, for time-dependent problems.
     fn time(&self, done: usize) -> Option<f64>;

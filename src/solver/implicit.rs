@@ -199,9 +199,10 @@ impl Solver for Implicit {
         vec![("u", &self.u)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let u = fields.into_iter().next().expect("the field u");
         self.u.interior_mut().assign(&u.interior());
+        Ok(())
     }
 
     fn time(&self, done: usize) -> Option<f64> {

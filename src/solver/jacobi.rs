@@ -284,12 +284,13 @@ impl Solver for Jacobi {
         vec![("u", &self.u)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         self.u = fields.into_iter().next().expect("one field");
         // Into the array there is: a clone would need memory the run was not checked for.
         self.v.as_slice_mut().copy_from_slice(self.u.as_slice());
         // A checkpoint holds no ghosts.
         self.stale = true;
+        Ok(())
     }
 
     fn time(&self, done: usize) -> Option<f64> {

@@ -250,7 +250,7 @@ impl Solver for Cg {
         vec![("u", &self.x), ("r", &self.mg.fine().b), ("p", &self.p)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let mut fields = fields.into_iter();
         for mine in [&mut self.x, &mut self.mg.fine_mut().b, &mut self.p] {
             if let Some(f) = fields.next() {
@@ -259,10 +259,8 @@ impl Solver for Cg {
         }
         self.mg.fine_mut().exchange_b();
         // Collective, like restore itself: recompute z and γ from r, to the same bits.
-        match self.precondition_residual() {
-            Ok((gamma, norm)) => (self.gamma, self.norm) = (gamma, norm),
-            Err(_) => (self.gamma, self.norm) = (f64::NAN, f64::NAN),
-        }
+        (self.gamma, self.norm) = self.precondition_residual()?;
+        Ok(())
     }
 
     fn time(&self, _done: usize) -> Option<f64> {

@@ -247,7 +247,7 @@ impl Solver for PipeCg {
         vec![("u", &self.x)]
     }
 
-    fn restore(&mut self, _fields: Vec<DistArray>, _time: f64) {
+    fn restore(&mut self, _fields: Vec<DistArray>, _time: f64) -> Result<()> {
         unreachable!("pipecg refuses checkpoints and restarts before it is built")
     }
 

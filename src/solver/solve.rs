@@ -106,7 +106,7 @@ pub fn solve_reserving(
         Some(dir) => {
             let names: Vec<&str> = solver.state().iter().map(|(n, _)| *n).collect();
             let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &layout, &names)?;
-            solver.restore(r.fields, r.time);
+            solver.restore(r.fields, r.time)?;
             Start {
                 done: r.iters,
                 state: r.driver,

@@ -164,11 +164,12 @@ impl Solver for CavitySolver {
         vec![("psi", &self.psi), ("omega", &self.omega)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, time: f64) {
+    fn restore(&mut self, fields: Vec<DistArray>, time: f64) -> Result<()> {
         let mut f = fields.into_iter();
         self.psi = f.next().expect("psi");
         self.omega = f.next().expect("omega");
         self.time = time;
+        Ok(())
     }
 
     fn time(&self, _done: usize) -> Option<f64> {
