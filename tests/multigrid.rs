@@ -284,7 +284,16 @@ fn assert_refused(run: &Run, what: &str, says: &str) {
 fn bad_solver_options_are_refused_in_one_line_on_any_rank_count() {
     let dir = temp("refused");
     let d = dir.to_str().unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 17] = [
+        (&["--solver", "mgcg", "--cycle", "f"], "symmetric"),
+        (&["--solver", "pipecg", "--cycle", "f"], "symmetric"),
+        (&["--cycle", "w"], "--cycle"),
+        (
+            &["--problem", "poisson", "--smoother", "jacobi"],
+            "--smoother",
+        ),
+        (&["--solver", "mg", "--plain-dots"], "--plain-dots"),
+        (&["--solver", "fmg", "--ghost", "2"], "--ghost"),
         (&["--problem", "heat", "--solver", "mg"], "heat"),
         (
             &["--solver", "mgcg", "--pre", "1", "--post", "0"],

@@ -61,6 +61,7 @@ pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
         "checkpoint interval" => "--checkpoint-every",
         "solver" => "--solver",
         "smoothing sweeps" => "--pre/--post",
+        "cycle" => "--cycle",
         "manufactured solution" => "--manufactured",
         "scheme" => "--scheme",
         "elements" => "--elements",

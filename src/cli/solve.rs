@@ -38,9 +38,10 @@ pub struct ProblemArgs {
     /// discretisation's; v otherwise].
     #[arg(long, value_enum)]
     pub cycle: Option<CycleArg>,
-    /// Multigrid: the smoother, rbgs (red-black Gauss–Seidel) or jacobi (weighted, ω = 4/5).
-    #[arg(long, value_enum, default_value_t = SmootherArg::Rbgs)]
-    pub smoother: SmootherArg,
+    /// Multigrid: the smoother, rbgs (red-black Gauss–Seidel) or jacobi (weighted, ω = 4/5)
+    /// [default: rbgs].
+    #[arg(long, value_enum)]
+    pub smoother: Option<SmootherArg>,
     /// Multigrid: smoothing sweeps before each coarse correction [default: 2].
     #[arg(long, value_name = "N")]
     pub pre: Option<usize>,
@@ -68,7 +69,8 @@ pub struct ProblemArgs {
     #[arg(long)]
     pub tol: Option<f64>,
     /// Iterations between residual checks (each is an allreduce) [default: 100; every
-    /// iteration for the solvers other than jacobi, which compute their residual anyway].
+    /// iteration for the solvers other than jacobi: CG computes its residual norm anyway, a
+    /// multigrid cycle's check costs one more residual, about a seventh of a V(2,2) cycle].
     #[arg(long, value_name = "K")]
     pub check_every: Option<usize>,
     /// Process grid PXxPY (PX ranks along x, PY along y); by default the one that cuts least.
@@ -314,8 +316,8 @@ impl ProblemArgs {
                         None => Cycle::V,
                     },
                     smoother: match self.smoother {
-                        SmootherArg::Rbgs => Smoother::Rbgs,
-                        SmootherArg::Jacobi => Smoother::Jacobi,
+                        None | Some(SmootherArg::Rbgs) => Smoother::Rbgs,
+                        Some(SmootherArg::Jacobi) => Smoother::Jacobi,
                     },
                     pre: self.pre.unwrap_or(2),
                     post: self
@@ -379,7 +381,57 @@ impl ProblemArgs {
                 self.problem
             )));
         }
-        self.config().validate().map_err(|e| self.flag_names(e))
+        self.config().validate().map_err(|e| self.flag_names(e))?;
+        self.unused_options()
+    }
+
+    /// Refuses options the chosen solver would silently ignore: the cycle options without a
+    /// multigrid hierarchy, `--plain-dots` without CG, and the sweep options of Jacobi's without
+    /// Jacobi.
+    fn unused_options(&self) -> halo::Result<()> {
+        let method = self.solver.method();
+        let implicit = self.problem == Problem::Heat && self.scheme != SchemeArg::Explicit;
+        let refuse = |flag: &str, why: &str| Err(Error::Config(format!("{flag} {why}")));
+        if !(method.multigrid() || implicit) {
+            let cycles = [
+                (self.cycle.is_some(), "--cycle"),
+                (self.smoother.is_some(), "--smoother"),
+                (self.pre.is_some(), "--pre"),
+                (self.post.is_some(), "--post"),
+            ];
+            if let Some((_, flag)) = cycles.iter().find(|(given, _)| *given) {
+                return refuse(
+                    flag,
+                    "is for the multigrid solvers (--solver mg, mgcg, fmg, pipecg) and implicit heat (--scheme implicit|cn)",
+                );
+            }
+        }
+        if self.plain_dots && !matches!(method, Method::Cg | Method::Mgcg | Method::Pipecg) {
+            return refuse(
+                "--plain-dots",
+                "is for the CG family (--solver cg, mgcg, pipecg)",
+            );
+        }
+        if method != Method::Jacobi || implicit {
+            let sweeps = [
+                (self.ghost.is_some(), "--ghost"),
+                (self.time_block != 1, "--time-block"),
+                (self.stores != StoresArg::Auto, "--stores"),
+                (self.no_overlap, "--no-overlap"),
+            ];
+            if let Some((_, flag)) = sweeps.iter().find(|(given, _)| *given) {
+                let who = if implicit {
+                    "implicit heat".to_string()
+                } else {
+                    method.to_string()
+                };
+                return refuse(
+                    flag,
+                    &format!("is for jacobi's sweeps; {who} keeps two ghost layers and exchanges every sweep"),
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -581,9 +633,8 @@ fn solver_line(cfg: &Config, r: &solver::Report) -> String {
     let c = &cfg.solving.cycling;
     let mut line = method.to_string();
     if method.multigrid() {
-        let cycle = format!("{:?}", c.cycle);
-        let smoother = format!("{:?}", c.smoother).to_lowercase();
-        line += &format!(" ({cycle}({},{}) cycles, {smoother})", c.pre, c.post);
+        let cycle = c.cycle.to_string().to_uppercase();
+        line += &format!(" ({cycle}({},{}) cycles, {})", c.pre, c.post, c.smoother);
     }
     if let Some(levels) = r.levels.as_ref().filter(|l| !l.is_empty()) {
         line += &format!(", {} levels", levels.len());

@@ -343,8 +343,9 @@ impl ExactSum {
     }
 
     /// Adds a term the table does not take: zero, subnormal, infinite or NaN, or one of the
-    /// last few of a long sum. A block adds at most 2¹³ of them to `chunks`, each below 2⁵² in a
-    /// chunk (below 2³² for a subnormal, the common case), on top of the table's below 2⁴⁰.
+    /// last few of a long sum. A block adds at most 2¹³ of them to `chunks`: subnormals, below
+    /// 2³² in a chunk each, and at most 3 normal terms (a long sum's tail), each below 2⁵², on
+    /// top of the table's below 2⁴⁰ — so no chunk leaves an `i64`.
     #[cold]
     #[inline(never)]
     fn add_rare(&mut self, chunks: &mut Chunks, bits: u64) {

@@ -143,10 +143,11 @@ impl Implicit {
         while r > tol {
             if cycles == MAX_CYCLES {
                 return Err(Error::NotConverged(format!(
-                    "{}: the implicit system of step {} did not reach its tolerance in {MAX_CYCLES} multigrid cycles (relative residual {:.3e}, tolerance {INNER_RTOL:e}); try more --pre/--post sweeps or the rbgs smoother",
+                    "{}: the implicit system of step {} did not reach its tolerance in {MAX_CYCLES} multigrid cycles (relative residual {:.3e}, tolerance {:.3e}); try more --pre/--post sweeps or the rbgs smoother",
                     self.problem.problem.name(),
                     done + 1,
-                    r / r0
+                    r / r0,
+                    tol / r0
                 )));
             }
             self.mg.cycle();

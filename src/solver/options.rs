@@ -709,6 +709,16 @@ impl Solving {
             self.validate_cycling()?;
         }
         let preconditions = matches!(self.method, Method::Mgcg | Method::Pipecg);
+        if preconditions && self.cycling.cycle == super::multigrid::Cycle::F {
+            return invalid(
+                "cycle",
+                "f",
+                &format!(
+                    "{} needs a symmetric preconditioner, and an F-cycle (an F-cycle then a V-cycle below each level) is not one; use v or w",
+                    self.method
+                ),
+            );
+        }
         if preconditions && self.cycling.pre != self.cycling.post {
             return invalid(
                 "smoothing sweeps",
@@ -844,16 +854,13 @@ impl Config {
         if self.solving.method != Method::Jacobi {
             solver.push(("solver".to_string(), self.solving.method.to_string()));
             if self.solving.method.multigrid() {
-                let c = &self.solving.cycling;
-                solver.push(("cycle".into(), format!("{:?}", c.cycle).to_lowercase()));
-                solver.push((
-                    "smoother".into(),
-                    format!("{:?}", c.smoother).to_lowercase(),
-                ));
-                solver.push(p("pre", c.pre as f64));
-                solver.push(p("post", c.post as f64));
+                solver.extend(self.solving.cycling.params());
             }
-            if !self.solving.exact_dots {
+            let dots = matches!(
+                self.solving.method,
+                Method::Cg | Method::Mgcg | Method::Pipecg
+            );
+            if dots && !self.solving.exact_dots {
                 solver.push(("exact_dots".into(), "false".into()));
             }
         }
@@ -870,17 +877,8 @@ impl Config {
                 // Explicit runs keep the parameters they always had, so their checkpoints stay
                 // valid; an implicit step's bits depend on its scheme and its cycles.
                 if self.heat.scheme.implicit() {
-                    let c = &self.solving.cycling;
-                    heat.extend([
-                        ("scheme".to_string(), self.heat.scheme.to_string()),
-                        ("cycle".into(), format!("{:?}", c.cycle).to_lowercase()),
-                        (
-                            "smoother".into(),
-                            format!("{:?}", c.smoother).to_lowercase(),
-                        ),
-                        p("pre", c.pre as f64),
-                        p("post", c.post as f64),
-                    ]);
+                    heat.push(("scheme".to_string(), self.heat.scheme.to_string()));
+                    heat.extend(self.solving.cycling.params());
                 }
                 heat
             }

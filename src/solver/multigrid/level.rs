@@ -37,8 +37,19 @@ pub enum Smoother {
     /// Weighted (damped) Jacobi, ω = 4/5.
     Jacobi,
     /// Red-black Gauss–Seidel: red then black before the coarse correction, black then red after
-    /// it, so the cycle is symmetric (a valid preconditioner for CG).
+    /// it, so a V- or W-cycle with as many sweeps after as before is symmetric (a valid
+    /// preconditioner for CG; an F-cycle, which runs two different cycles below, is not).
     Rbgs,
+}
+
+impl std::fmt::Display for Smoother {
+    /// `jacobi` or `rbgs`, as on the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Smoother::Jacobi => "jacobi",
+            Smoother::Rbgs => "rbgs",
+        })
+    }
 }
 
 /// Ghost layers of every level.
@@ -124,6 +135,9 @@ impl Level {
     /// finest level's boundary values; coarse levels (corrections) have zero walls. Collective
     /// (the exchange duplicates `comm`); a rank that cannot allocate is an error on every rank.
     /// Every block must have at least [`GHOST`] nodes along each axis, or be the whole level.
+    /// The layout's `decomp` names the level's size and process grid only: its blocks come from
+    /// the cuts, not from `decomp.block(rank)`, so nothing may gather or checkpoint a coarse
+    /// level through `decomp`.
     /// `shift` is σ of the operator `S + σ·M` (0 for `S` alone).
     pub fn new(
         comm: &Comm,
@@ -143,8 +157,8 @@ impl Level {
             bc,
         };
         let arrays = (|| -> Result<_> {
-            let mut u = DistArray::try_zeros(layout.clone())?;
-            u.apply_boundaries();
+            // The walls' values come with the zeros (`try_zeros` applies the boundaries).
+            let u = DistArray::try_zeros(layout.clone())?;
             let b = DistArray::try_zeros(layout.clone())?;
             let r = DistArray::try_zeros(layout.clone())?;
             Ok((u, b, r))

@@ -36,8 +36,8 @@ use mpi::traits::*;
 use std::rc::Rc;
 
 /// A level whose narrowest block would have fewer cells than this along either axis is not split
-/// over ranks: it and every coarser level live on rank 0. Below this a block's exchange costs
-/// more than its sweeps.
+/// over ranks: it and every coarser level live on rank 0 (the finest level is always split).
+/// Below this a block's exchange costs more than its sweeps.
 ///
 /// Measured (`mgcg` on 1023², 2 ranks, solve time, medians of alternating rounds; shared memory
 /// and two simulated hosts over TCP): thresholds of 8 and 16 within 3 % of each other, 32 and
@@ -58,6 +58,17 @@ pub enum Cycle {
     W,
     /// An F-cycle then a V-cycle below each level.
     F,
+}
+
+impl std::fmt::Display for Cycle {
+    /// `v`, `w` or `f`, as on the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cycle::V => "v",
+            Cycle::W => "w",
+            Cycle::F => "f",
+        })
+    }
 }
 
 impl Cycle {
@@ -82,6 +93,19 @@ pub struct Cycling {
     pub pre: usize,
     /// Sweeps after it.
     pub post: usize,
+}
+
+impl Cycling {
+    /// The cycles as a checkpoint's parameters: a run restarting from it must cycle the same
+    /// way to compute the same bits.
+    pub fn params(&self) -> Vec<(String, String)> {
+        vec![
+            ("cycle".into(), self.cycle.to_string()),
+            ("smoother".into(), self.smoother.to_string()),
+            ("pre".into(), (self.pre as f64).to_string()),
+            ("post".into(), (self.post as f64).to_string()),
+        ]
+    }
 }
 
 impl Default for Cycling {
@@ -273,15 +297,10 @@ impl Multigrid {
             let last = split_levels - 1;
             let (x, y) = (&cuts[last].0, &cuts[last].1);
             let blocks: Vec<_> = (0..comm.size()).map(|r| block_of(r, grid, x, y)).collect();
-            let counts: Vec<i32> = blocks.iter().map(|b| b.cells() as i32).collect();
-            let displs: Vec<i32> = counts
-                .iter()
-                .scan(0, |at, &c| {
-                    let d = *at;
-                    *at += c;
-                    Some(d)
-                })
-                .collect();
+            // Checked against MPI's counts: the same answer on every rank.
+            let lens: Vec<usize> = blocks.iter().map(|b| b.cells()).collect();
+            let (counts, displs) =
+                crate::comm::counts_and_displs("gathering a level onto rank 0", &lens)?;
             let root = comm.rank() == 0;
             let solo = comm.raw().split_by_color(if root {
                 Color::with_value(0)
@@ -354,16 +373,6 @@ impl Multigrid {
         })
     }
 
-    /// Global nodes `(nx, ny)` of each level, finest first.
-    pub fn sizes(&self) -> &[(usize, usize)] {
-        &self.sizes
-    }
-
-    /// The first level that lives on rank 0 alone, if any.
-    pub fn agglomerated_at(&self) -> Option<usize> {
-        self.agglomerated_at
-    }
-
     /// Every level, finest first: its nodes, the ranks it is split over, and this rank's seconds
     /// on it.
     pub fn levels(&self, ranks: usize) -> Vec<LevelStats> {
@@ -424,11 +433,6 @@ impl Multigrid {
         self.top.halo_seconds()
     }
 
-    /// Seconds this rank has spent in the residual norms' allreduces.
-    pub fn reduce_seconds(&self) -> f64 {
-        self.reduce_seconds
-    }
-
     /// Splits the seconds of a pass that started at `start` (from [`Multigrid::clocks`]) into
     /// computation, halo exchanges and reductions, `extra_reduce` more of them the caller's own.
     pub fn split_time(
@@ -464,8 +468,8 @@ impl Multigrid {
     }
 
     /// Full multigrid from the present `u`: the correction's equation is solved on the coarsest
-    /// level, interpolated up one level at a time and improved there by one V-cycle, then one
-    /// V-cycle on the finest level.
+    /// level, interpolated (cubic) up one level at a time and improved there by one cycle of the
+    /// configured kind (F for `fmg` by default), then one such cycle on the finest level.
     pub fn full(&mut self) {
         let c = self.cycling;
         let fine = self.top.levels[0].global_cells() as f64;
@@ -639,6 +643,10 @@ impl Group {
         let level = &mut levels[l];
         pack(&level.r, &mut a.mine);
         let root = comm.raw().process_at_rank(0);
+        // The gathers and scatters, waits for rank 0's coarse levels included, count as
+        // communication (`moving`), not as this level's time: the coarse levels' own time is
+        // theirs, on rank 0.
+        let before = a.moving;
         if let Some(sub) = a.sub.as_mut() {
             {
                 let t = Comm::wtime();
@@ -647,7 +655,7 @@ impl Group {
                 a.moving += Comm::wtime() - t;
             }
             unpack_blocks(&a.all, &a.blocks, &a.displs, &mut sub.levels[0].r);
-            seconds[l] += Comm::wtime() - t0;
+            seconds[l] += Comm::wtime() - t0 - (a.moving - before);
             sub.descend(0, inner, Target::StoreInR, c, fine, work);
             let t1 = Comm::wtime();
             pack_blocks(&sub.levels[0].r, &a.blocks, &a.displs, &mut a.all);
@@ -655,13 +663,13 @@ impl Group {
             let part = Partition::new(&a.all[..], &a.counts[..], &a.displs[..]);
             root.scatter_varcount_into_root(&part, &mut a.mine[..]);
             a.moving += Comm::wtime() - t;
-            seconds[l] += Comm::wtime() - t1;
+            seconds[l] += t - t1;
         } else {
             let t = Comm::wtime();
             root.gather_varcount_into(&a.mine[..]);
             root.scatter_varcount_into(&mut a.mine[..]);
             a.moving += Comm::wtime() - t;
-            seconds[l] += Comm::wtime() - t0;
+            seconds[l] += t - t0;
         }
         let t2 = Comm::wtime();
         unpack(&a.mine, &mut level.r);
