@@ -138,9 +138,15 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         timeout: Duration::from_secs_f64(a.timeout),
         cores,
     };
+    let stop = p.config().stop;
     let length = match (p.problem, p.iters, p.tol) {
         (Problem::Cavity, None, None) => "to a steady state".to_string(),
-        _ => format!("{} iterations", p.config().stop.iters),
+        _ if p.solver.method() != halo::solver::Method::Jacobi => format!(
+            "{} to a relative residual of {:e}",
+            p.solver.method(),
+            stop.tol.unwrap_or(0.0)
+        ),
+        _ => format!("{} iterations", stop.iters),
     };
     let what = format!(
         "{} {}x{}{}, {length}, {} thread(s) per rank",
