@@ -13,6 +13,7 @@
 
 mod launch;
 mod output;
+pub mod refine;
 pub mod signals;
 
 pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
