@@ -47,6 +47,10 @@ enum Cmd {
     /// Run a strong or weak scaling study: one `mpirun` job per rank count (run it without
     /// mpirun); prints a table and writes scaling.csv, scaling.json and scaling.png.
     Scale(cli::scale::ScaleArgs),
+    /// Run a grid-refinement study: one `mpirun` job per grid (run it without mpirun); prints
+    /// each quantity's observed order and extrapolated value, writes refine.csv, refine.json
+    /// and refine.png.
+    Refine(cli::refine::RefineArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,12 @@ fn main() -> ExitCode {
                 .subcommand_matches("scale")
                 .expect("the scale subcommand");
             Some(cli::scale::run(args, given))
+        }
+        Cmd::Refine(args) => {
+            let given = matches
+                .subcommand_matches("refine")
+                .expect("the refine subcommand");
+            Some(cli::refine::run(args, given))
         }
         _ => None,
     };
@@ -102,7 +112,7 @@ fn main() -> ExitCode {
         }
         Cmd::Info => cli::collectives::info(&world, &mpi).map_err(Error::Config),
         Cmd::Bench(b) => cli::bench::run(&world, &b),
-        Cmd::Decomp(_) | Cmd::Scale(_) => unreachable!("these run without MPI"),
+        Cmd::Decomp(_) | Cmd::Scale(_) | Cmd::Refine(_) => unreachable!("these run without MPI"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,5 +8,6 @@ pub mod decomp;
 pub mod fault;
 pub mod outputs;
 pub mod progress;
+pub mod refine;
 pub mod scale;
 pub mod solve;
