@@ -3,12 +3,11 @@
 use super::solve::ProblemArgs;
 use halo::io::plot::{self, Chart, Corner, Mark, Series};
 use halo::scale::refine::{self, Estimate, QUANTITIES};
-use halo::scale::{self, Launcher, RunOutcome};
+use halo::scale::{self, RunOutcome};
 use halo::solver::Problem;
 use halo::Error;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `halo refine`'s options.
 #[derive(clap::Args)]
@@ -38,21 +37,9 @@ pub struct RefineArgs {
     /// Ranks of every job.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub ranks: usize,
-    /// Stop a grid's job after this many seconds and fail the study (at most a year).
-    #[arg(long, default_value = "600", value_name = "SECONDS",
-          value_parser = super::solve::timeout_seconds)]
-    pub timeout: f64,
-    /// Extra launcher arguments, e.g. "--hostfile hostfiles/cluster.openmpi".
-    #[arg(
-        long,
-        value_name = "ARGS",
-        allow_hyphen_values = true,
-        default_value = ""
-    )]
-    pub mpirun_args: String,
-    /// mpirun, or srun inside a Slurm allocation.
-    #[arg(long, default_value = "mpirun", value_parser = ["mpirun", "srun"])]
-    pub launcher: String,
+    /// How each grid's job is launched.
+    #[command(flatten)]
+    pub launch: super::scale::LaunchArgs,
     /// Where refine.csv, refine.json and refine.png go (created if needed).
     #[arg(long, value_name = "DIR", default_value = "refine")]
     pub out: PathBuf,
@@ -87,12 +74,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     }
     let ratios = refine::ratios(&a.grids)?;
     p.validate()?;
-    let extra: Vec<String> = a.mpirun_args.split_whitespace().map(String::from).collect();
-    let launcher = if a.launcher == "srun" {
-        Launcher::Srun(extra)
-    } else {
-        Launcher::Mpirun(extra)
-    };
+    let launcher = a.launch.launcher()?;
     halo::io::ensure_dir(&a.out)?;
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "halo".into(),
@@ -110,7 +92,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
             "cannot catch signals to stop the study cleanly: {e}"
         ))
     })?;
-    let timeout = Duration::from_secs_f64(a.timeout);
+    let timeout = a.launch.timeout();
     let mut runs = Vec::new();
     for (i, &(nx, ny)) in a.grids.iter().enumerate() {
         let mut args = options.clone();

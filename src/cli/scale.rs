@@ -9,6 +9,61 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How the studies (`halo scale`, `halo refine`) launch their jobs.
+#[derive(clap::Args)]
+pub struct LaunchArgs {
+    /// Stop a run after this many seconds and report it as timed out (at most a year).
+    #[arg(long, default_value = "600", value_name = "SECONDS",
+          value_parser = super::solve::timeout_seconds)]
+    pub timeout: f64,
+    /// Extra launcher arguments, e.g. "--hostfile hostfiles/cluster.openmpi".
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        default_value = ""
+    )]
+    pub mpirun_args: String,
+    /// mpirun, or srun inside a Slurm allocation.
+    #[arg(long, default_value = "mpirun", value_parser = ["mpirun", "srun"])]
+    pub launcher: String,
+}
+
+impl LaunchArgs {
+    /// The launcher with its extra arguments; a hostfile among them that cannot be read would
+    /// fail every run the same way, so it is refused once, before any starts.
+    pub fn launcher(&self) -> halo::Result<Launcher> {
+        let extra: Vec<String> = self
+            .mpirun_args
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        for pair in extra.windows(2) {
+            if matches!(
+                pair[0].as_str(),
+                "--hostfile" | "-hostfile" | "--machinefile" | "-machinefile" | "-f"
+            ) {
+                let path = std::path::Path::new(&pair[1]);
+                std::fs::File::open(path).map_err(|e| Error::Io {
+                    path: format!("--mpirun-args {} {}", pair[0], pair[1]),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        Ok(if self.launcher == "srun" {
+            Launcher::Srun(extra)
+        } else {
+            Launcher::Mpirun(extra)
+        })
+    }
+
+    /// How long a run may take.
+    pub fn timeout(&self) -> Duration {
+        // Positive and at most a year: the parser saw to it.
+        Duration::from_secs_f64(self.timeout)
+    }
+}
+
 /// `halo scale`'s options.
 #[derive(clap::Args)]
 #[command(
@@ -32,21 +87,9 @@ pub struct ScaleArgs {
     /// Runs per rank count; the median time is reported.
     #[arg(long, default_value_t = 1, value_name = "R")]
     pub repeat: usize,
-    /// Stop a run after this many seconds and report it as timed out (at most a year).
-    #[arg(long, default_value = "600", value_name = "SECONDS",
-          value_parser = super::solve::timeout_seconds)]
-    pub timeout: f64,
-    /// Extra launcher arguments, e.g. "--hostfile hostfiles/cluster.openmpi".
-    #[arg(
-        long,
-        value_name = "ARGS",
-        allow_hyphen_values = true,
-        default_value = ""
-    )]
-    pub mpirun_args: String,
-    /// mpirun, or srun inside a Slurm allocation.
-    #[arg(long, default_value = "mpirun", value_parser = ["mpirun", "srun"])]
-    pub launcher: String,
+    /// How each run is launched.
+    #[command(flatten)]
+    pub launch: LaunchArgs,
     /// Where scaling.csv, scaling.json and scaling.png go (created if needed).
     #[arg(long, value_name = "DIR", default_value = "scaling")]
     pub out: PathBuf,
@@ -91,25 +134,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     } else {
         Mode::Strong
     };
-    let extra: Vec<String> = a.mpirun_args.split_whitespace().map(String::from).collect();
-    // A missing hostfile would fail every run the same way: say so once, before starting.
-    for pair in extra.windows(2) {
-        if matches!(
-            pair[0].as_str(),
-            "--hostfile" | "-hostfile" | "--machinefile" | "-machinefile" | "-f"
-        ) {
-            let path = std::path::Path::new(&pair[1]);
-            std::fs::File::open(path).map_err(|e| Error::Io {
-                path: format!("--mpirun-args {} {}", pair[0], pair[1]),
-                message: e.to_string(),
-            })?;
-        }
-    }
-    let launcher = if a.launcher == "srun" {
-        Launcher::Srun(extra)
-    } else {
-        Launcher::Mpirun(extra)
-    };
+    let launcher = a.launch.launcher()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     check_rank_limit(a, &launcher, cores)?;
     halo::io::ensure_dir(&a.out)?;
@@ -134,8 +159,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         grid: p.grid,
         solve_args: super::solve::given_options(matches),
         launcher,
-        // Positive and at most a year: the parser saw to it.
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: a.launch.timeout(),
         cores,
     };
     let stop = p.config().stop;
