@@ -4,7 +4,7 @@
 //!
 //! A cycle's next state depends on `u` alone, so a checkpoint of `u` restarts to the same bits.
 
-use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
+use super::driver::{Advanced, Pass, Solver, Timings};
 use super::elliptic;
 use super::multigrid::{Cycling, Multigrid};
 use super::problems::{boundaries, StencilProblem};
@@ -71,12 +71,7 @@ impl Solver for Cycles {
         }
         let residual = if pass.check {
             let norm = self.mg.residual_norm()?;
-            let value = if self.r0 > 0.0 { norm / self.r0 } else { norm };
-            Some(LocalResidual {
-                value,
-                bad: !value.is_finite(),
-                agreed: true,
-            })
+            Some(elliptic::relative_residual(norm, self.r0, true))
         } else {
             None
         };

@@ -2,6 +2,7 @@
 //! (multigrid and the CG family): `S u = b` on the finest level, with `S` the scaled 5-point
 //! operator of [`super::multigrid`] and `b = hx·hy·f`, the walls' values in `u`'s ghost cells.
 
+use super::driver::LocalResidual;
 use super::exact::ExactSum;
 use super::problems::StencilProblem;
 use crate::decomp::Stencil;
@@ -43,4 +44,15 @@ pub(crate) fn dot_plain(a: &DistArray, b: &DistArray) -> f64 {
         sum += ra.iter().zip(rb.iter()).map(|(x, y)| x * y).sum::<f64>();
     }
     sum
+}
+
+/// The residual a linear solve reports to the driver: `‖r‖/‖r₀‖` (or `‖r‖` when `r₀` is 0),
+/// `agreed` when every rank computed the same bits.
+pub(crate) fn relative_residual(norm: f64, r0: f64, agreed: bool) -> LocalResidual {
+    let value = if r0 > 0.0 { norm / r0 } else { norm };
+    LocalResidual {
+        value,
+        bad: !value.is_finite(),
+        agreed,
+    }
 }

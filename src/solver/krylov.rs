@@ -18,7 +18,7 @@
 //! they read are made or updated. The walls' values enter only `r₀ = b − S u₀`; after that
 //! every Krylov vector has zero walls.
 
-use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
+use super::driver::{Advanced, Pass, Solver, Timings};
 use super::elliptic;
 use super::exact::{all_sums, ExactSum};
 use super::multigrid::{Cycling, Multigrid};
@@ -229,20 +229,12 @@ impl Solver for Cg {
             self.iterate()?;
         }
         self.mg.split_time(start, self.reduce_seconds - r0, time);
-        let value = if self.r0 > 0.0 {
-            self.norm / self.r0
-        } else {
-            self.norm
-        };
+        // A plain allreduce need not give every rank the same bits (MPI only recommends it):
+        // then the driver agrees on the residual itself.
+        let residual = elliptic::relative_residual(self.norm, self.r0, self.exact);
         Ok(Advanced {
             steps: pass.until - pass.done,
-            residual: pass.check.then_some(LocalResidual {
-                value,
-                bad: !value.is_finite(),
-                // A plain allreduce need not give every rank the same bits (MPI only
-                // recommends it): then the driver agrees on the residual itself.
-                agreed: self.exact,
-            }),
+            residual: pass.check.then_some(residual),
         })
     }
 

@@ -19,12 +19,12 @@
 //! with a better iterate than that residual says (PETSc's `KSPPIPECG` stops the same way). It
 //! keeps eight vectors and four scalars between iterations, and does not checkpoint.
 
-use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
+use super::driver::{Advanced, Pass, Solver, Timings};
 use super::elliptic;
-use super::exact::{start_all_sums, ExactSum};
+use super::exact::{start_all_sums, ExactSum, PendingSums};
 use super::multigrid::{Cycling, Multigrid};
 use super::problems::StencilProblem;
-use crate::comm::{Comm, ReduceOp};
+use crate::comm::{AllReduce, Comm, ReduceOp};
 use crate::error::Result;
 use crate::grid::{Boundaries, Boundary, DistArray, Layout};
 use ndarray::Zip;
@@ -109,21 +109,12 @@ impl PipeCg {
             .fine_mut()
             .residual_of(&mut solver.x, &b, &mut solver.r);
         drop(b);
-        solver.precondition_from_r();
+        solver.mg.precondition(&solver.r);
         solver.u.interior_mut().assign(&solver.mg.u().interior());
         solver.mg.fine_mut().apply(&mut solver.u, &mut solver.w);
         let norm = solver.dots_now(&[(&solver.r, &solver.r)])?[0].sqrt();
         (solver.r0, solver.norm) = (norm, norm);
         Ok(solver)
-    }
-
-    /// `M r` into the hierarchy's finest `u`.
-    fn precondition_from_r(&mut self) {
-        let level = self.mg.fine_mut();
-        level.b.interior_mut().assign(&self.r.interior());
-        level.exchange_b();
-        level.zero_u();
-        self.mg.cycle();
     }
 
     /// The dot products of `pairs`, reduced now.
@@ -136,36 +127,24 @@ impl PipeCg {
     fn iterate(&mut self) -> Result<()> {
         let pairs = [(&self.r, &self.u), (&self.w, &self.u), (&self.r, &self.r)];
         // Start the reduction; run the preconditioner and the operator while it travels.
-        let dots = if self.exact {
+        let pending = if self.exact {
             let sums: Vec<ExactSum> = pairs.iter().map(|(a, b)| exact_local(a, b)).collect();
-            let pending = start_all_sums(&self.comm, &sums)?;
-            let level = self.mg.fine_mut();
-            level.b.interior_mut().assign(&self.w.interior());
-            level.exchange_b();
-            level.zero_u();
-            self.mg.cycle();
-            self.mg.fine_mut().apply_u(&mut self.n);
-            let t1 = Comm::wtime();
-            let dots = pending.wait()?;
-            self.reduce_seconds += Comm::wtime() - t1;
-            dots
+            Pending::Exact(start_all_sums(&self.comm, &sums)?)
         } else {
-            let local: Vec<f64> = pairs
-                .iter()
-                .map(|(a, b)| elliptic::dot_plain(a, b))
-                .collect();
-            let pending = self.comm.immediate_all_reduce(local, ReduceOp::Sum)?;
-            let level = self.mg.fine_mut();
-            level.b.interior_mut().assign(&self.w.interior());
-            level.exchange_b();
-            level.zero_u();
-            self.mg.cycle();
-            self.mg.fine_mut().apply_u(&mut self.n);
-            let t1 = Comm::wtime();
-            let dots = pending.wait();
-            self.reduce_seconds += Comm::wtime() - t1;
-            dots
+            let local = pairs.iter().map(|(a, b)| elliptic::dot_plain(a, b));
+            Pending::Plain(
+                self.comm
+                    .immediate_all_reduce(local.collect(), ReduceOp::Sum)?,
+            )
         };
+        self.mg.precondition(&self.w);
+        self.mg.fine_mut().apply_u(&mut self.n);
+        let t = Comm::wtime();
+        let dots = match pending {
+            Pending::Exact(p) => p.wait()?,
+            Pending::Plain(p) => p.wait(),
+        };
+        self.reduce_seconds += Comm::wtime() - t;
         self.work += 1.0;
         let (gamma, delta, rr) = (dots[0], dots[1], dots[2]);
         self.norm = rr.sqrt();
@@ -208,6 +187,12 @@ impl PipeCg {
     }
 }
 
+/// An iteration's reduction in flight: exact sums, or a plain allreduce.
+enum Pending<'a> {
+    Exact(PendingSums<'a>),
+    Plain(AllReduce<'a, f64>),
+}
+
 /// `a · b` over this rank's interior, exactly.
 fn exact_local(a: &DistArray, b: &DistArray) -> ExactSum {
     let mut s = ExactSum::new();
@@ -227,20 +212,12 @@ impl Solver for PipeCg {
             self.iterate()?;
         }
         self.mg.split_time(start, self.reduce_seconds - r0, time);
-        let value = if self.r0 > 0.0 {
-            self.norm / self.r0
-        } else {
-            self.norm
-        };
+        // A plain allreduce need not give every rank the same bits (MPI only recommends it):
+        // then the driver agrees on the residual itself.
+        let residual = elliptic::relative_residual(self.norm, self.r0, self.exact);
         Ok(Advanced {
             steps: pass.until - pass.done,
-            residual: pass.check.then_some(LocalResidual {
-                value,
-                bad: !value.is_finite(),
-                // A plain allreduce need not give every rank the same bits (MPI only
-                // recommends it): then the driver agrees on the residual itself.
-                agreed: self.exact,
-            }),
+            residual: pass.check.then_some(residual),
         })
     }
 

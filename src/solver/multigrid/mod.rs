@@ -460,6 +460,16 @@ impl Multigrid {
         self.top.traffic()
     }
 
+    /// `M v` into the finest level's `u`: one cycle from a zero guess with `v` as the right-hand
+    /// side (a preconditioner's application).
+    pub fn precondition(&mut self, v: &DistArray) {
+        let level = self.fine_mut();
+        level.b.interior_mut().assign(&v.interior());
+        level.exchange_b();
+        level.zero_u();
+        self.cycle();
+    }
+
     /// One cycle on the finest level: `u` moves towards the solution of `S u = b`.
     pub fn cycle(&mut self) {
         let c = self.cycling;
