@@ -308,7 +308,7 @@ fn bad_input_is_refused_in_one_line() {
         (
             4,
             &["--problem", "heat", "--scheme", "implicit", "--grid", "3x3"],
-            "use fewer ranks (or --scheme explicit)",
+            "use fewer ranks, or Jacobi's sweeps, which need one (--solver jacobi; for heat, --scheme explicit)",
         ),
         (
             1,

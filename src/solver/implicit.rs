@@ -87,20 +87,7 @@ impl Implicit {
             cycling,
             false,
             sigma,
-        )
-        .map_err(|e| match e {
-            // Blocks too small for the hierarchy: heat's way out is its explicit scheme.
-            Error::Invalid {
-                quantity: "grid",
-                value,
-                why,
-            } => Error::Invalid {
-                quantity: "grid",
-                value,
-                why: why.replace("--solver jacobi", "--scheme explicit"),
-            },
-            e => e,
-        })?;
+        )?;
         let u = comm.agree(problem.initial(&fine))?;
         let mass = sigma * (problem.domain.hx() * problem.domain.hy());
         Ok(Implicit {

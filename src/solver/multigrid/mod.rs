@@ -257,7 +257,7 @@ impl Multigrid {
                 quantity: "grid",
                 value: format!("{}x{}", d.nx, d.ny),
                 why: format!(
-                    "too small for the {} process grid with this solver: its grids keep {GHOST} ghost layers, so every block needs at least {GHOST} cells along each axis; use fewer ranks (or --solver jacobi)",
+                    "too small for the {} process grid with this solver: its grids keep {GHOST} ghost layers, so every block needs at least {GHOST} cells along each axis; use fewer ranks, or Jacobi's sweeps, which need one (--solver jacobi; for heat, --scheme explicit)",
                     d.grid
                 ),
             });
