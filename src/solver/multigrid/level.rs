@@ -116,8 +116,7 @@ pub(crate) fn block_of(rank: usize, grid: ProcGrid, xcuts: &[usize], ycuts: &[us
 
 /// An axis's couplings for every local index of a ghosted array (`start` is the block's first
 /// global index): NaN for indices outside the domain, which are never updated.
-fn local_couplings(axis: &Axis, start: usize, len: usize) -> Vec<Coupling> {
-    let all = axis.stiffness();
+fn local_couplings(all: &[Coupling], start: usize, len: usize) -> Vec<Coupling> {
     (0..len + 2 * GHOST)
         .map(|k| {
             let g = start as isize + k as isize - GHOST as isize;
@@ -165,16 +164,17 @@ impl Level {
         })();
         let (u, b, r) = comm.agree(arrays)?;
         let blk = &layout.block;
-        let xs = local_couplings(x, blk.cols.start, blk.nx());
-        let ys = local_couplings(y, blk.rows.start, blk.ny());
-        // Every node but an axis's last has the first one's couplings.
-        let typical = x.stiffness()[0];
-        let uniform_until = (0..xs.len())
-            .find(|&k| {
-                let g = blk.cols.start as isize + k as isize - GHOST as isize;
-                g == x.n() as isize - 1 && xs[k] != typical
-            })
-            .unwrap_or(xs.len());
+        let (sx, sy) = (x.stiffness(), y.stiffness());
+        let xs = local_couplings(&sx, blk.cols.start, blk.nx());
+        let ys = local_couplings(&sy, blk.rows.start, blk.ny());
+        // Every node but an axis's last has the first one's couplings: the fast loops stop at
+        // the last node's local column, when it is in reach and differs.
+        let typical = sx[0];
+        let last = (x.n() - 1 + GHOST).checked_sub(blk.cols.start);
+        let uniform_until = match last {
+            Some(k) if k < xs.len() && sx[x.n() - 1] != typical => k,
+            _ => xs.len(),
+        };
         Ok(Level {
             exchange: HaloExchange::new(comm, &layout),
             op: Operator {
