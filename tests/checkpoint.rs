@@ -350,6 +350,8 @@ fn a_restart_stops_where_the_uninterrupted_run_stopped() {
 
     // The cavity stalls (see tests/cavity.rs) at some step; restarted from a checkpoint before
     // that, it must stall at the same step with the same field, its stall history restored.
+    // Its Anderson acceleration restarts its own history at every checkpoint, so the resumed
+    // run checkpoints at the same interval to go on exactly as the uninterrupted one.
     let dir = temp("stalled");
     let d = dir.to_str().unwrap();
     let cavity = [
@@ -378,6 +380,7 @@ fn a_restart_stops_where_the_uninterrupted_run_stopped() {
     }
     let mut again = vec!["solve"];
     again.extend_from_slice(&cavity);
+    again.extend_from_slice(&["--checkpoint-every", "5000", "--checkpoint-dir", d]);
     again.extend_from_slice(&["--restart", d]);
     let resumed = mpirun(3, &halo_bin(), &again);
     assert_eq!(resumed.code, Some(6), "{}", resumed.stderr);

@@ -58,6 +58,8 @@ pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
         "time step" => "--dt",
         "Reynolds number" => "--re",
         "SOR sweeps" => "--sweeps",
+        "Anderson depth" => "--anderson-depth",
+        "Anderson window" => "--anderson-window",
         "checkpoint interval" => "--checkpoint-every",
         "solver" => "--solver",
         "smoothing sweeps" => "--pre/--post",

@@ -9,8 +9,8 @@ use halo::solver::kernels::Stores;
 use halo::solver::multigrid::{Cycle, Cycling, Smoother};
 use halo::solver::options::Scheme;
 use halo::solver::{
-    self, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured, Method, Monitor,
-    Problem, Solving, Stopping, Sweeps, Unwatched,
+    self, AndersonParams, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured,
+    Method, Monitor, Problem, Solving, Stopping, Sweeps, Unwatched,
 };
 use halo::Error;
 use std::path::PathBuf;
@@ -109,6 +109,18 @@ pub struct ProblemArgs {
     /// Cavity: red-black SOR sweeps of the stream function per time step.
     #[arg(long, default_value_t = 2)]
     pub sweeps: usize,
+    /// Cavity: how to march to a steady state: anderson (Anderson acceleration over windows of
+    /// time steps: the same steady state in about a third of the steps, the path to it no
+    /// longer the flow's history) or none (plain time steps). Default: anderson for a run to a
+    /// steady state (no --iters, or a --tol), none for a run of --iters steps alone.
+    #[arg(long, value_enum)]
+    pub accelerate: Option<AccelerateArg>,
+    /// Cavity, with anderson: windows of history kept (default 20).
+    #[arg(long)]
+    pub anderson_depth: Option<usize>,
+    /// Cavity, with anderson: time steps per window (default 500).
+    #[arg(long)]
+    pub anderson_window: Option<usize>,
     /// Wait for each halo exchange before computing, instead of updating the cells that need no
     /// ghost while it is in flight (to measure what overlap saves).
     #[arg(long)]
@@ -170,6 +182,15 @@ impl SchemeArg {
             SchemeArg::Cn => Scheme::Cn,
         }
     }
+}
+
+/// The choices of `--accelerate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccelerateArg {
+    /// Anderson acceleration over windows of time steps.
+    Anderson,
+    /// Plain time steps.
+    None,
 }
 
 /// The choices of `--manufactured`.
@@ -300,6 +321,7 @@ impl ProblemArgs {
             cavity: CavityParams {
                 re: self.re,
                 sweeps: self.sweeps,
+                anderson: self.anderson(),
             },
             manufactured: match self.manufactured {
                 ManufacturedArg::Sine => Manufactured::Sine,
@@ -328,6 +350,21 @@ impl ProblemArgs {
             },
             ..Config::default()
         }
+    }
+
+    /// The cavity's acceleration: as asked, or by default Anderson's for a run to a steady state.
+    fn anderson(&self) -> Option<AndersonParams> {
+        let steady = self.iters.is_none() || self.tol.is_some();
+        let on = match self.accelerate {
+            Some(AccelerateArg::Anderson) => true,
+            Some(AccelerateArg::None) => false,
+            None => self.problem == Problem::Cavity && steady,
+        };
+        let d = AndersonParams::default();
+        on.then(|| AndersonParams {
+            depth: self.anderson_depth.unwrap_or(d.depth),
+            window: self.anderson_window.unwrap_or(d.window),
+        })
     }
 
     /// When the run stops. The cavity runs to a steady state unless told otherwise, and from
@@ -403,6 +440,25 @@ impl ProblemArgs {
                 return refuse(
                     flag,
                     "is for the multigrid solvers (--solver mg, mgcg, fmg, pipecg) and implicit heat (--scheme implicit|cn)",
+                );
+            }
+        }
+        if self.problem != Problem::Cavity && self.accelerate.is_some() {
+            return refuse("--accelerate", "is for the cavity (--problem cavity)");
+        }
+        if self.anderson_depth.is_some() || self.anderson_window.is_some() {
+            let flag = if self.anderson_depth.is_some() {
+                "--anderson-depth"
+            } else {
+                "--anderson-window"
+            };
+            if self.problem != Problem::Cavity {
+                return refuse(flag, "is for the cavity (--problem cavity)");
+            }
+            if self.anderson().is_none() {
+                return refuse(
+                    flag,
+                    "is for Anderson acceleration, which this run does not use (add --accelerate anderson)",
                 );
             }
         }

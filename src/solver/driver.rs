@@ -134,6 +134,11 @@ pub trait Solver {
     fn levels(&self) -> Option<Vec<super::report::LevelStats>> {
         None
     }
+
+    /// Called on every rank after a checkpoint of the state was written: a solver that keeps a
+    /// history beside its state (which checkpoints do not hold) forgets it here, so that a run
+    /// restarted from this checkpoint, which starts with none, goes on exactly as this one does.
+    fn checkpointed(&mut self) {}
 }
 
 /// Watches a run from outside, on every rank: where it must stop to be seen, what to do after each
@@ -287,6 +292,7 @@ pub fn drive(
             finite(comm, solver, run.done)?;
             let time = solver.time(run.done).unwrap_or(0.0);
             c.save(comm, run.done, time, &solver.state(), &trail.write())?;
+            solver.checkpointed();
             run.untimed += Comm::wtime() - t;
         }
         monitor.progress(Progress {

@@ -1,0 +1,259 @@
+//! Anderson acceleration of the cavity's march to a steady state.
+//!
+//! The time loop is a fixed-point iteration: `G(x)` is the state `x = (ψ, ω)` after a window
+//! of `K` time steps, and the steady state is the `x` with `G(x) = x`. Near it the loop
+//! converges only as fast as the flow's slowest transient decays (at Re 1000 about `e^(−0.075 t)`,
+//! some 150 time units from rest to a residual of 10⁻⁶, whatever the grid). Anderson's method
+//! (Anderson 1965; Walker & Ni 2011; PETSc's `SNESANDERSON`) extrapolates from the last `m`
+//! windows instead: with `f_k = G(x_k) − x_k` measured on ω and the differences
+//! `ΔF_i = f_{i+1} − f_i`, `ΔG_i = G(x_{i+1}) − G(x_i)`, it takes the `γ` that minimises
+//! `‖f_k − ΔF γ‖₂` and starts the next window from `x_{k+1} = G(x_k) − ΔG γ`. On the linearised
+//! map this is GMRES on `(I − G')`: the few slow modes are found and removed in a few windows.
+//!
+//! Every inner product is summed exactly over the interior cells (see [`crate::solver::exact`]),
+//! so `γ` — and the fields — are bitwise the same on any decomposition. The least-squares
+//! problem is solved through its `m × m` normal equations by Cholesky's method, dropping the
+//! oldest differences while the matrix is not safely positive definite. Far from the steady
+//! state the map is not linear and an extrapolation can overshoot: a window whose change grows
+//! beyond [`GROWTH`] times the smallest since the history began restarts the history from there.
+
+use super::scheme::Block;
+use crate::comm::Comm;
+use crate::error::Result;
+use crate::solver::exact::{all_sums, ExactSum};
+use std::collections::VecDeque;
+
+/// The history of an Anderson-accelerated fixed-point iteration over whole local arrays of the
+/// same layout; the residual is measured on one of them.
+#[derive(Debug, Default)]
+pub struct Anderson {
+    /// Differences kept at most, `m`.
+    depth: usize,
+    /// The state at the start of the current window (empty before the first).
+    start: Vec<Vec<f64>>,
+    /// The residual field `f` of the previous window, and its end state `G(x)`.
+    prev: Option<(Vec<f64>, Vec<Vec<f64>>)>,
+    /// `ΔF_i` (the measured field only) and `ΔG_i` (every field), oldest first.
+    df: VecDeque<Vec<f64>>,
+    dg: VecDeque<Vec<Vec<f64>>>,
+    /// `ΔF_iᵀΔF_j`, kept between windows: each window adds one row and column.
+    gram: VecDeque<VecDeque<f64>>,
+    /// The smallest `‖f‖²` since the history began.
+    least: f64,
+    /// Times the history restarted because a window's change grew.
+    restarts: usize,
+}
+
+/// How much a window's change `‖f‖₂` may grow over the smallest since the history began before
+/// the history restarts: an extrapolation that makes the change a hundred times larger has left
+/// the region where the map is nearly linear.
+pub const GROWTH: f64 = 100.0;
+
+/// The smallest pivot of the normal equations, relative to the diagonal entry, that Cholesky's
+/// method accepts: below it the oldest differences are dropped (they have become nearly
+/// dependent, and `γ` would amplify rounding).
+const PIVOT_FLOOR: f64 = 1e-12;
+
+impl Anderson {
+    /// An empty history keeping up to `depth` differences.
+    pub fn new(depth: usize) -> Self {
+        Anderson {
+            depth,
+            least: f64::INFINITY,
+            ..Self::default()
+        }
+    }
+
+    /// Forgets every window: the next [`Anderson::window_end`] only records where the next
+    /// window starts.
+    pub fn clear(&mut self) {
+        let (depth, restarts) = (self.depth, self.restarts);
+        *self = Anderson::new(depth);
+        self.restarts = restarts;
+    }
+
+    /// Times the history restarted because a window's change grew (see [`GROWTH`]).
+    pub fn restarts(&self) -> usize {
+        self.restarts
+    }
+
+    /// Windows in the history, at most the depth.
+    pub fn len(&self) -> usize {
+        self.df.len()
+    }
+
+    /// Whether the history holds no difference yet.
+    pub fn is_empty(&self) -> bool {
+        self.df.is_empty()
+    }
+
+    /// Ends a window: `fields` hold `G(x)`, the state the window's steps reached; on return they
+    /// hold the extrapolated start of the next window. `measured` indexes the field whose change
+    /// is the residual. Collective over `comm` (one allreduce) once a history exists.
+    pub fn window_end(
+        &mut self,
+        comm: &Comm,
+        block: &Block,
+        fields: &mut [&mut [f64]],
+        measured: usize,
+    ) -> Result<()> {
+        if self.start.is_empty() {
+            self.start = fields.iter().map(|f| f.to_vec()).collect();
+            return Ok(());
+        }
+        let f: Vec<f64> = fields[measured]
+            .iter()
+            .zip(&self.start[measured])
+            .map(|(g, x)| g - x)
+            .collect();
+        let g: Vec<Vec<f64>> = fields.iter().map(|f| f.to_vec()).collect();
+        let pushed = self.prev.is_some();
+        if let Some((pf, pg)) = self.prev.take() {
+            self.df
+                .push_back(f.iter().zip(&pf).map(|(a, b)| a - b).collect());
+            self.dg.push_back(
+                g.iter()
+                    .zip(&pg)
+                    .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
+                    .collect(),
+            );
+            if self.df.len() > self.depth {
+                self.df.pop_front();
+                self.dg.pop_front();
+                self.gram.pop_front();
+                for row in &mut self.gram {
+                    row.pop_front();
+                }
+            }
+        }
+        let (ff, gamma) = self.coefficients(comm, block, &f, pushed)?;
+        if ff > GROWTH * GROWTH * self.least && !self.df.is_empty() {
+            self.df.clear();
+            self.dg.clear();
+            self.gram.clear();
+            self.least = ff;
+            self.restarts += 1;
+        } else {
+            self.least = self.least.min(ff);
+            let skip = self.df.len() - gamma.len();
+            for (gi, dg) in gamma.iter().zip(self.dg.iter().skip(skip)) {
+                for (field, d) in fields.iter_mut().zip(dg) {
+                    for (x, dx) in field.iter_mut().zip(d) {
+                        *x -= gi * dx;
+                    }
+                }
+            }
+        }
+        self.prev = Some((f, g));
+        self.start = fields.iter().map(|f| f.to_vec()).collect();
+        Ok(())
+    }
+
+    /// `‖f‖²` and the least-squares coefficients for the newest differences that stay well
+    /// conditioned (as many as the returned vector holds, newest last); when `pushed`, the
+    /// newest difference's row of the Gram matrix first. One allreduce.
+    fn coefficients(
+        &mut self,
+        comm: &Comm,
+        block: &Block,
+        f: &[f64],
+        pushed: bool,
+    ) -> Result<(f64, Vec<f64>)> {
+        let n = self.df.len();
+        // ‖f‖², the newest row ΔF_newᵀΔF_j, then ΔFᵀf.
+        let mut sums = vec![interior_dot(block, f, f)];
+        if pushed {
+            let newest = &self.df[n - 1];
+            sums.extend(self.df.iter().map(|d| interior_dot(block, d, newest)));
+        }
+        sums.extend(self.df.iter().map(|d| interior_dot(block, d, f)));
+        let dots = all_sums(comm, &sums)?;
+        let mut k = 1;
+        if pushed {
+            let row = &dots[k..k + n];
+            for (old, &x) in self.gram.iter_mut().zip(row) {
+                old.push_back(x);
+            }
+            self.gram.push_back(row.iter().copied().collect());
+            k += n;
+        }
+        let a: Vec<Vec<f64>> = self
+            .gram
+            .iter()
+            .map(|r| r.iter().copied().collect())
+            .collect();
+        let b = &dots[k..];
+        let gamma = (0..n)
+            .find_map(|first| solve_spd(&a, b, first))
+            .unwrap_or_default();
+        Ok((dots[0], gamma))
+    }
+}
+
+/// `Σ a·b` over the block's interior cells, exactly.
+fn interior_dot(block: &Block, a: &[f64], b: &[f64]) -> ExactSum {
+    let mut s = ExactSum::new();
+    for i in block.rows.clone() {
+        let r = i * block.stride + block.cols.start..i * block.stride + block.cols.end;
+        s.add_products(&a[r.clone()], &b[r]);
+    }
+    s
+}
+
+/// Solves `A[first.., first..] γ = b[first..]` by Cholesky's method, or `None` when a pivot
+/// falls below [`PIVOT_FLOOR`] of its diagonal entry (or is not finite).
+fn solve_spd(a: &[Vec<f64>], b: &[f64], first: usize) -> Option<Vec<f64>> {
+    let n = a.len() - first;
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[first + i][first + j];
+            for (lik, ljk) in l[i][..j].iter().zip(&l[j][..j]) {
+                s -= lik * ljk;
+            }
+            if i == j {
+                let d = a[first + i][first + i];
+                if !(s.is_finite() && s > PIVOT_FLOOR * d) {
+                    return None;
+                }
+                l[i][i] = s.sqrt();
+            } else {
+                l[i][j] = s / l[j][j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let mut s = b[first + i];
+        for (lik, yk) in l[i][..i].iter().zip(&y[..i]) {
+            s -= lik * yk;
+        }
+        y[i] = s / l[i][i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let mut s = y[i];
+        for (lk, xk) in l[i + 1..].iter().zip(&x[i + 1..]) {
+            s -= lk[i] * xk;
+        }
+        x[i] = s / l[i][i];
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solves_a_small_system_and_refuses_a_singular_one() {
+        let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
+        let x = solve_spd(&a, &[2.0, 1.0], 0).unwrap();
+        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-14);
+        assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-14);
+        let singular = vec![vec![1.0, 1.0], vec![1.0, 1.0]];
+        assert!(solve_spd(&singular, &[1.0, 1.0], 0).is_none());
+        // The newest difference alone is fine.
+        assert_eq!(solve_spd(&singular, &[1.0, 2.0], 1).unwrap(), vec![2.0]);
+    }
+}
