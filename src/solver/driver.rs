@@ -38,6 +38,9 @@ pub struct Progress {
     pub iters: usize,
     /// The residual, on iterations that checked it.
     pub residual: Option<f64>,
+    /// The simulated time after `iter` iterations, for time-dependent problems (heat, the
+    /// cavity; [`Solver::time`]); `None` for the others.
+    pub time: Option<f64>,
 }
 
 /// Seconds a rank spent in each kind of work; solvers add to it as they go.
@@ -299,6 +302,7 @@ pub fn drive(
             iter: run.done,
             iters: stop.iters,
             residual: seen,
+            time: solver.time(run.done),
         });
         (run.residual, run.converged, run.stalled) =
             (trail.residual, trail.converged, trail.stalled);
