@@ -456,6 +456,125 @@ for p in sys.argv[1:]:
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The rows of `DIR/history.csv` under its header `iter,time,residual`.
+fn history_rows(dir: &std::path::Path) -> Vec<(usize, Option<f64>, f64)> {
+    let text = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("iter,time,residual"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 3, "{l}");
+            let time = (!f[1].is_empty()).then(|| f[1].parse().unwrap());
+            (f[0].parse().unwrap(), time, f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+/// Runs `halo solve ARGS --out DIR --json` on 2 ranks; returns its report and history rows.
+fn with_history(dir: &std::path::Path, args: &[&str]) -> (Value, Vec<(usize, Option<f64>, f64)>) {
+    let d = dir.to_str().unwrap();
+    let mut all = vec!["solve"];
+    all.extend(args);
+    all.extend(["--out", d, "--json"]);
+    let run = mpirun(2, &halo_bin(), &all);
+    run.assert_ok(&all.join(" "));
+    (run.json(), history_rows(dir))
+}
+
+#[test]
+fn out_writes_the_history_of_every_residual_check() {
+    let base = std::env::temp_dir().join(format!("halo-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let iters_of =
+        |rows: &[(usize, Option<f64>, f64)]| rows.iter().map(|r| r.0).collect::<Vec<_>>();
+
+    // Jacobi checks every --check-every iterations and at the last: 250 iterations, every 100.
+    let dir = base.join("laplace");
+    let (r, rows) = with_history(
+        &dir,
+        &["--grid", "40x30", "--iters", "250", "--check-every", "100"],
+    );
+    assert_eq!(iters_of(&rows), [100, 200, 250]);
+    assert_eq!(rows.len(), 250usize.div_ceil(100));
+    assert!(
+        rows.iter().all(|r| r.1.is_none()),
+        "no simulated time: {rows:?}"
+    );
+    // The last check is the report's residual, to the bit.
+    assert_eq!(rows.last().unwrap().2, r["residual"].as_f64().unwrap());
+    let script = r#"
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]); im.load(); print(im.format, im.mode, im.size[0], im.size[1])
+"#;
+    let png = dir.join("history.png");
+    let out = python(&["PIL"], script, &[png.to_str().unwrap()]);
+    assert_eq!(out, "PNG RGB 900 560\n");
+
+    // A linear solver checks every iteration, its relative residual.
+    let dir = base.join("mgcg");
+    let (r, rows) = with_history(
+        &dir,
+        &[
+            "--problem",
+            "poisson",
+            "--solver",
+            "mgcg",
+            "--grid",
+            "31x31",
+        ],
+    );
+    let iters = r["iters"].as_u64().unwrap() as usize;
+    assert_eq!(iters_of(&rows), (1..=iters).collect::<Vec<_>>());
+    assert_eq!(
+        rows.last().unwrap().2,
+        r["relative_residual"].as_f64().unwrap()
+    );
+    assert_eq!(rows.last().unwrap().2, r["residual"].as_f64().unwrap());
+
+    // The cavity: a simulated time at each check, increasing, the last the report's.
+    let cavity = [
+        "--problem",
+        "cavity",
+        "--grid",
+        "15x15",
+        "--check-every",
+        "50",
+    ];
+    let dir = base.join("cavity");
+    let (r, rows) = with_history(&dir, &[&cavity[..], &["--iters", "300"]].concat());
+    assert_eq!(iters_of(&rows), [50, 100, 150, 200, 250, 300]);
+    let times: Vec<f64> = rows
+        .iter()
+        .map(|r| r.1.expect("a simulated time"))
+        .collect();
+    assert!(
+        times[0] > 0.0 && times.windows(2).all(|w| w[0] < w[1]),
+        "{times:?}"
+    );
+    assert_eq!(*times.last().unwrap(), r["time"].as_f64().unwrap());
+    assert_eq!(rows.last().unwrap().2, r["residual"].as_f64().unwrap());
+
+    // After a restart, the checks of the restarted run only; they are the uninterrupted run's.
+    let ckpt = base.join("ckpt");
+    let c = ckpt.to_str().unwrap();
+    let first = base.join("first");
+    let checkpointed = ["--checkpoint-every", "100", "--checkpoint-dir", c];
+    with_history(
+        &first,
+        &[&cavity[..], &["--iters", "150"], &checkpointed].concat(),
+    );
+    let dir = base.join("restarted");
+    let (_, again) = with_history(
+        &dir,
+        &[&cavity[..], &["--iters", "300", "--restart", c]].concat(),
+    );
+    assert_eq!(iters_of(&again), [150, 200, 250, 300]);
+    assert_eq!(again[..], rows[2..]);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// Runs `halo solve ARGS` on `n` ranks and checks it fails as bad input must: one line from rank
 /// 0 that says `says`, exit `code`, no panic (and no hang: the launcher's limit fails the test).
 fn refused(n: usize, args: &[&str], code: i32, says: &str) {

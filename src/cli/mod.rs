@@ -6,6 +6,7 @@ pub mod bench;
 pub mod collectives;
 pub mod decomp;
 pub mod fault;
+pub mod history;
 pub mod outputs;
 pub mod progress;
 pub mod refine;

@@ -1,6 +1,7 @@
 //! What `halo solve --out DIR` writes: the final field for ParaView, pictures, and the run's
 //! summary, drawn with the library's `io` from the solution the solver returned.
 
+use super::history::History;
 use halo::io::{self, VtkArray};
 use halo::solver::cavity::{
     centerline_u, centerline_v, velocity_field, GHIA_RE100_U, GHIA_RE100_V,
@@ -14,23 +15,30 @@ use std::path::{Path, PathBuf};
 /// memory check made before the run: the map of owners, the cavity's velocity components and
 /// speed, and the VTK file, built in memory twice over (its data, then the whole file), each a
 /// global field's worth (G) per array: 5·G, or 16·G for the cavity. Pictures are drawn at a
-/// bounded size.
+/// bounded size. The history, recorded during the run, adds [`History::most_bytes`] (small
+/// beside the fields unless checks are very many).
 pub fn output_bytes(cfg: &Config) -> u64 {
     let g = 8 * cfg.domain.nx as u64 * cfg.domain.ny as u64;
-    if cfg.problem == halo::solver::Problem::Cavity {
+    let fields = if cfg.problem == halo::solver::Problem::Cavity {
         // u, v, speed, owners; psi, omega, velocity (3), rank in the data and again in the file.
         (4 + 2 * 6) * g
     } else {
         // owners; u, rank in the data and again in the file.
         (1 + 2 * 2) * g
-    }
+    };
+    fields + History::most_bytes(&cfg.stop)
 }
 
 /// Writes, on the rank that holds the gathered field (rank 0), into `dir`:
 /// - `field.vti`: the final field `u` and the owning `rank` of each point, VTK XML ImageData;
 /// - `field.png`: a heatmap of the field with a colour bar;
 /// - `decomposition.png`: the blocks of the process grid, numbered by rank, over the field;
-/// - `summary.json`: `report`, the run's [`Report`] as the command completed it.
+/// - `summary.json`: `report`, the run's [`Report`] as the command completed it;
+/// - `history.csv` (`iter,time,residual`, a row per residual check; `time` empty for problems
+///   without simulated time) and `history.png`, the residual on a log scale against the
+///   simulated time when the problem has one (heat, the cavity), else against the iteration,
+///   with the tolerance as a line when there is one: `history`, the checks of this run (after a
+///   restart, those from the checkpoint's iteration on).
 ///
 /// For the cavity, `field.vti` holds the stream function `psi`, the vorticity `omega` and the
 /// `velocity` vectors; `field.png` shows the speed with streamlines (contours of ψ); and
@@ -43,6 +51,7 @@ pub fn write_outputs(
     cfg: &Config,
     sol: &Solution,
     report: &Report,
+    history: &History,
 ) -> Result<Vec<PathBuf>> {
     let Some(field) = sol.primary() else {
         return Ok(Vec::new());
@@ -149,6 +158,20 @@ pub fn write_outputs(
     io::write_atomic(
         &out("summary.json"),
         format!("{}\n", r.to_json()).as_bytes(),
+    )?;
+    io::write_atomic(&out("history.csv"), history.csv().as_bytes())?;
+    let what = match r.problem {
+        halo::solver::Problem::Cavity => format!("cavity Re {}", cfg.cavity.re),
+        p => p.to_string(),
+    };
+    let (by, residual) = match r.relative_residual {
+        Some(_) => (format!(", {}", cfg.solving.method), "relative residual"),
+        None => (String::new(), "residual"),
+    };
+    let title = format!("{what} {}x{}{by}: convergence history", r.nx, r.ny);
+    io::write_atomic(
+        &out("history.png"),
+        &history.png(&title, residual, cfg.stop.tol)?,
     )?;
     Ok(written)
 }

@@ -1,6 +1,7 @@
-//! Progress display for long runs, on rank 0.
+//! Progress display for long runs, on rank 0 (driven by [`super::history::Watch`], the monitor
+//! that also records the run's history).
 
-use halo::solver::{Monitor, Progress};
+use halo::solver::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -76,11 +77,5 @@ impl ProgressView {
         if let ProgressView::Bar(bar) = self {
             bar.finish_and_clear();
         }
-    }
-}
-
-impl Monitor for ProgressView {
-    fn progress(&mut self, p: Progress) {
-        self.update(p);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::args;
 use super::fault::{Fault, Injector};
+use super::history::{History, Watch};
 use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
@@ -10,7 +11,7 @@ use halo::solver::multigrid::{Cycle, Cycling, Smoother};
 use halo::solver::options::Scheme;
 use halo::solver::{
     self, AndersonParams, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured,
-    Method, Monitor, Problem, Solving, Stopping, Sweeps, Unwatched,
+    Method, Monitor, Problem, Solving, Stopping, Sweeps,
 };
 use halo::Error;
 use std::path::PathBuf;
@@ -251,8 +252,9 @@ pub struct SolveArgs {
     /// What to solve.
     #[command(flatten)]
     pub problem: ProblemArgs,
-    /// Write the final field (field.vti for ParaView), field.png, decomposition.png and
-    /// summary.json into this directory (created if needed).
+    /// Write the final field (field.vti for ParaView), field.png, decomposition.png,
+    /// summary.json and the residual at each check (history.csv, history.png) into this
+    /// directory (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write a checkpoint (the whole state, checksummed, atomically) every N iterations.
@@ -562,12 +564,12 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         world.agree(ready)?;
     }
     let show = root && args.progress && !args.quiet;
-    let mut view = show.then(|| ProgressView::new(cfg.stop.iters));
-    let mut quiet = Unwatched;
-    let shown: &mut dyn Monitor = match view.as_mut() {
-        Some(v) => v,
-        None => &mut quiet,
+    // Rank 0 shows progress if asked, and records the residual checks for --out's history.
+    let mut monitor = Watch {
+        view: show.then(|| ProgressView::new(cfg.stop.iters)),
+        history: (root && args.out.is_some()).then(History::default),
     };
+    let shown: &mut dyn Monitor = &mut monitor;
     // What --out will hold on rank 0, for the memory check before the run.
     let after = args
         .out
@@ -585,14 +587,14 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         None => solver::solve_reserving(world, &cfg, shown, after),
     }
     .map_err(|e| args.problem.flag_names(e))?;
-    if let Some(v) = view.take() {
-        v.finish();
-    }
+    let history = monitor.finish().unwrap_or_default();
     let mut report = sol.report.clone();
     report.field_sha256 = sol.primary().map(halo::io::field_sha256);
     // A failed write of the outputs still leaves the result to print: it is not lost.
     let written = match &args.out {
-        Some(dir) => world.agree(super::outputs::write_outputs(dir, &cfg, &sol, &report)),
+        Some(dir) => world.agree(super::outputs::write_outputs(
+            dir, &cfg, &sol, &report, &history,
+        )),
         None => Ok(Vec::new()),
     };
     // The result is complete, and a finished run is a success: every rank disarms its watchdog,
