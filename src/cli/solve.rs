@@ -60,13 +60,13 @@ pub struct ProblemArgs {
           allow_hyphen_values = true)]
     pub grid: (usize, usize),
     /// Iterations (time steps for heat and cavity); with --tol, at most this many
-    /// [default: 1000; cavity: until steady (--tol 1e-3, counted from simulated time 1 on),
+    /// [default: 1000; cavity: until steady (--tol 1e-6, counted from simulated time 1 on),
     /// at most 10000000 steps, ending with exit 6 if the residual stalls or the steps run out].
     #[arg(long, visible_alias = "steps", value_name = "N")]
     pub iters: Option<usize>,
     /// Stop when the residual is at most this: the largest change of a cell in one iteration;
     /// for the cavity the largest change of the vorticity per unit time, counted from
-    /// simulated time 1 on [cavity default: 1e-3].
+    /// simulated time 1 on [cavity default: 1e-6].
     #[arg(long)]
     pub tol: Option<f64>,
     /// Iterations between residual checks (each is an allreduce) [default: 100; every
