@@ -6,6 +6,7 @@ use super::history::{History, Watch};
 use super::progress::ProgressView;
 use halo::comm::Comm;
 use halo::decomp::ProcGrid;
+use halo::solver::cavity::CavityQuantities;
 use halo::solver::kernels::Stores;
 use halo::solver::multigrid::{Cycle, Cycling, Smoother};
 use halo::solver::options::Scheme;
@@ -590,6 +591,11 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     let history = monitor.finish().unwrap_or_default();
     let mut report = sol.report.clone();
     report.field_sha256 = sol.primary().map(halo::io::field_sha256);
+    if cfg.problem == Problem::Cavity {
+        if let (Some(psi), Some(omega)) = (sol.field("psi"), sol.field("omega")) {
+            report.cavity = CavityQuantities::of(psi, omega);
+        }
+    }
     // A failed write of the outputs still leaves the result to print: it is not lost.
     let written = match &args.out {
         Some(dir) => world.agree(super::outputs::write_outputs(
@@ -667,6 +673,9 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         if let Some(e) = r.error {
             println!("max error against the exact solution {e:.6e}");
         }
+        if let Some(q) = &r.cavity {
+            print_vortices(q);
+        }
         println!(
             "checksum {:.17e}, field sha256 {}",
             r.checksum,
@@ -701,6 +710,28 @@ fn solver_line(cfg: &Config, r: &solver::Report) -> String {
         }
     }
     line
+}
+
+/// The cavity's vortices and centreline extrema, as the summary prints them: one line, and one
+/// more for the secondary vortices when any is resolved.
+fn print_vortices(q: &CavityQuantities) {
+    println!(
+        "primary vortex: psi {:.6} at ({:.4}, {:.4}), omega {:.4}; u min {:.5} at y {:.4}; v max {:.5} at x {:.4}; v min {:.5} at x {:.4}",
+        q.psi_min, q.psi_min_x, q.psi_min_y, q.omega_center, q.u_min, q.u_min_y, q.v_max, q.v_max_x, q.v_min, q.v_min_x
+    );
+    let corners = [
+        ("bottom right", q.psi_br, q.psi_br_x, q.psi_br_y),
+        ("bottom left", q.psi_bl, q.psi_bl_x, q.psi_bl_y),
+    ];
+    let found: Vec<String> = corners
+        .iter()
+        .filter_map(|&(name, psi, x, y)| {
+            Some(format!("{name} psi {:.4e} at ({:.4}, {:.4})", psi?, x?, y?))
+        })
+        .collect();
+    if !found.is_empty() {
+        println!("secondary vortices: {}", found.join("; "));
+    }
 }
 
 /// The multigrid levels' figures, as `--stats` prints them.

@@ -1,5 +1,6 @@
 //! The summary of a run, as printed with `--json`.
 
+use super::cavity::CavityQuantities;
 use super::kernels::Stores;
 use super::options::{Method, Problem};
 
@@ -103,6 +104,12 @@ pub struct Report {
     /// With `--stats`: the busiest rank's compute time over the mean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_imbalance: Option<f64>,
+    /// Cavity, on the root rank: the vortices and centreline extrema of the gathered fields,
+    /// each under its own key (`psi_min`, `omega_center`, `u_min`, …), none when absent. The
+    /// solver leaves it to its caller (the `halo` command fills it with
+    /// [`CavityQuantities::of`]).
+    #[serde(flatten)]
+    pub cavity: Option<CavityQuantities>,
 }
 
 impl Report {

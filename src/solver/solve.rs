@@ -281,6 +281,7 @@ fn sum_up(
         levels,
         per_rank: None,
         compute_imbalance: None,
+        cavity: None,
     };
     let per_step = |x: u64| x as f64 / (done - run.first).max(1) as f64;
     let per_rank = rank_stats(

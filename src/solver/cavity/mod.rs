@@ -32,10 +32,12 @@ pub mod anderson;
 pub mod post;
 pub mod reference;
 pub mod scheme;
+pub mod vortex;
 
 pub use post::{centerline_u, centerline_v, velocity_field};
 pub use reference::{GHIA_RE100_U, GHIA_RE100_V};
 pub use scheme::{Block, Cavity};
+pub use vortex::CavityQuantities;
 
 use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
 use super::options::CavityParams;
