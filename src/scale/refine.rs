@@ -39,8 +39,9 @@ pub struct Quantity {
 
 /// The quantities a study looks for in every grid's report, in the order it lists them; a
 /// quantity missing from any grid's report is left out of the study. New quantities plug in by
-/// name here (the cavity's vortex and centreline extrema are listed ahead of the reports that
-/// will carry them). `checksum` is not one: a sum over the cells grows with the grid.
+/// name here (the cavity's come from [`crate::solver::cavity::CavityQuantities`]; its
+/// secondary vortices only where every grid resolves them). `checksum` is not one: a sum over
+/// the cells grows with the grid.
 pub const QUANTITIES: &[Quantity] = &[
     Quantity {
         name: "error",
@@ -84,6 +85,30 @@ pub const QUANTITIES: &[Quantity] = &[
     },
     Quantity {
         name: "v_min_x",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_br",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_br_x",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_br_y",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_bl",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_bl_x",
+        limit: Limit::Value,
+    },
+    Quantity {
+        name: "psi_bl_y",
         limit: Limit::Value,
     },
 ];
