@@ -668,7 +668,13 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         }
         if let Some(t) = r.time {
             let steps = r.steps.map_or(String::new(), |n| format!("{n} steps, "));
-            println!("{steps}simulated time {t:.6}");
+            match r.anderson {
+                Some(a) => println!(
+                    "{steps}simulated time {t:.6} (Anderson-accelerated, depth {}, windows of {} steps: the steps' sum, not the flow's history)",
+                    a.depth, a.window
+                ),
+                None => println!("{steps}simulated time {t:.6}"),
+            }
         }
         if let Some(e) = r.error {
             println!("max error against the exact solution {e:.6e}");

@@ -86,9 +86,11 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
             arrays: 3,
             state: 1,
         },
-        // ψ, ω and the next ω.
+        // ψ, ω and the next ω; with Anderson acceleration its history (depth m): ΔF of ω and
+        // ΔG of ψ and ω per window, the window's start and last end (ψ, ω), its last change,
+        // and the new change and end while a window closes.
         Problem::Cavity => Footprint {
-            arrays: 3,
+            arrays: 3 + cfg.cavity.anderson.map_or(0, |a| 3 * a.depth + 8),
             state: 2,
         },
     }

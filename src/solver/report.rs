@@ -78,6 +78,10 @@ pub struct Report {
     /// Heat and cavity: the simulated time reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<f64>,
+    /// Cavity with Anderson acceleration: its depth and window (the `time` is then the sum of
+    /// the steps, not a moment of the flow's history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anderson: Option<super::AndersonParams>,
     /// Poisson and heat: the largest `|u − u_exact|` over the grid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<f64>,

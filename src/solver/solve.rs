@@ -268,6 +268,10 @@ fn sum_up(
         dt: (cfg.problem == super::Problem::Heat).then(|| cfg.heat.time_step(d)),
         time: solver.time(done),
         steps: (cfg.problem == super::Problem::Cavity).then_some(done),
+        anderson: cfg
+            .cavity
+            .anderson
+            .filter(|_| cfg.problem == super::Problem::Cavity),
         restarted_from: cfg.restart.is_some().then_some(run.first),
         error,
         solver: matches!(
