@@ -785,8 +785,19 @@ fn steady_outcome(cfg: &Config, until_steady: bool, r: &solver::Report) -> halo:
         None => format!("iteration {n}"),
     };
     if let Some(n) = r.stalled_at {
+        // A grid too coarse for its Re, or a flow with no steady state to find.
+        let d = &cfg.domain;
+        let cell = halo::solver::cavity::Cavity::new(d.nx, d.ny, cfg.cavity.re).cell_reynolds();
+        let why = if cell > CavityParams::CELL_RE_LIMIT {
+            format!("the grid is too coarse for this Re (cell Reynolds number {cell:.0}); refine it")
+        } else {
+            format!(
+                "the flow may have no steady state at Re {} (the cavity's becomes periodic from about Re 8000; the residual's history is in --out's history.png), or the grid is too coarse for it",
+                cfg.cavity.re
+            )
+        };
         return Err(Error::NotConverged(format!(
-            "no steady state reached: the residual stopped falling by {}, at {:.3e} against the tolerance {tol:e}; the grid may be too coarse for this Re",
+            "no steady state reached: the residual stopped falling by {}, at {:.3e} against the tolerance {tol:e}; {why}",
             at(n),
             r.residual
         )));
