@@ -207,6 +207,24 @@ def dots():
         print(f"| {solver} | {n} | {e:.4f} | {p:.4f} | {100 * (e / p - 1):+.1f} % |")
 
 
+def steady():
+    """Tags `ACCEL GRID` (`none` or `anderson`): alternating runs of the cavity to a steady
+    state; steps are deterministic, seconds the median."""
+    runs = {}
+    for tag, d in tagged():
+        runs.setdefault(tag, []).append(d)
+    print("| grid | plain: steps | plain: s | Anderson: steps | Anderson: s | fewer steps | less time |")
+    print("|---|---|---|---|---|---|---|")
+    for tag in runs:
+        accel, grid = tag.split()
+        if accel != "none" or f"anderson {grid}" not in runs:
+            continue
+        p, a = runs[tag], runs[f"anderson {grid}"]
+        ps, as_ = p[0]["steps"], a[0]["steps"]
+        pt, at = st.median(d["seconds"] for d in p), st.median(d["seconds"] for d in a)
+        print(f"| {grid} | {ps} | {pt:.2f} | {as_} | {at:.2f} | {ps / as_:.2f}x | {pt / at:.2f}x |")
+
+
 def levels():
     d = json.loads(sys.stdin.read())
     print("level       nodes  ranks  seconds")
@@ -230,5 +248,7 @@ if __name__ == "__main__":
         dots()
     elif what == "levels":
         levels()
+    elif what == "steady":
+        steady()
     else:
         sys.exit(__doc__)
