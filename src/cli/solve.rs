@@ -396,14 +396,20 @@ impl ProblemArgs {
         }
         let steady =
             CavityParams::steady_state(tol.unwrap_or(CavityParams::STEADY_TOL), check_every);
-        match self.iters {
+        let stop = match self.iters {
             None => steady,
             Some(iters) => Stopping {
                 iters,
                 tol,
                 ..steady
             },
-        }
+        };
+        let (nx, ny) = self.grid;
+        let cavity = CavityParams {
+            re: self.re,
+            ..CavityParams::default()
+        };
+        cavity.stall_window(stop, nx, ny)
     }
 
     /// Renames the quantities in the library's errors after the options that set them; the
@@ -789,7 +795,9 @@ fn steady_outcome(cfg: &Config, until_steady: bool, r: &solver::Report) -> halo:
         let d = &cfg.domain;
         let cell = halo::solver::cavity::Cavity::new(d.nx, d.ny, cfg.cavity.re).cell_reynolds();
         let why = if cell > CavityParams::CELL_RE_LIMIT {
-            format!("the grid is too coarse for this Re (cell Reynolds number {cell:.0}); refine it")
+            format!(
+                "the grid is too coarse for this Re (cell Reynolds number {cell:.0}); refine it"
+            )
         } else {
             format!(
                 "the flow may have no steady state at Re {} (the cavity's becomes periodic from about Re 8000; the residual's history is in --out's history.png), or the grid is too coarse for it",

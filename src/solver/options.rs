@@ -517,6 +517,25 @@ impl CavityParams {
     /// does not shorten the patience (20,000 steps of Re 1000 on 127² are 36 time units).
     pub const STALL_STEPS: usize = 20_000;
 
+    /// Simulated time over which a run to a steady state must get its residual 10 % lower than
+    /// ever before, when [`Self::STALL_STEPS`] steps cover less: at high Re the stable step is
+    /// short and the flow slow to settle (at Re 5000 on 127², plain steps hold the residual
+    /// near 1 from t = 25 to t = 90 before it falls again; 20,000 steps are 7 time units there).
+    pub const STALL_TIME: f64 = 20.0;
+
+    /// The steps of the stall window of a run on an `nx × ny` grid at this Re: [`Self::STALL_STEPS`],
+    /// or as many as cover [`Self::STALL_TIME`] at the longest stable step (the lid's speed),
+    /// whichever is more.
+    pub fn stall_steps(&self, nx: usize, ny: usize) -> usize {
+        let dt = super::cavity::Cavity::new(nx, ny, self.re).dt(1.0);
+        let steps = (Self::STALL_TIME / dt).ceil();
+        if steps.is_finite() && steps < Self::STEP_CAP as f64 {
+            (steps as usize).max(Self::STALL_STEPS)
+        } else {
+            Self::STEP_CAP
+        }
+    }
+
     /// The cell Reynolds number beyond which the scheme is not expected to settle: measured here,
     /// Re 5000 on 63² (cell Re 78) still reaches a steady state and Re 10⁴ on 31² (312) stalls.
     pub const CELL_RE_LIMIT: f64 = 100.0;
@@ -524,7 +543,8 @@ impl CavityParams {
     /// The stopping rules of a run to a steady state at tolerance `tol`, checked every
     /// `check_every` steps: at most [`Self::STEP_CAP`] steps, steady only from
     /// [`Self::MIN_STEADY_TIME`] on, given up when stalled over [`Self::STALL_STEPS`] steps
-    /// (in whole checks, at least 10).
+    /// (in whole checks, at least 10); [`Self::stall_window`] lengthens the window for a grid
+    /// and Re.
     pub fn steady_state(tol: f64, check_every: usize) -> Stopping {
         Stopping {
             iters: Self::STEP_CAP,
@@ -532,6 +552,18 @@ impl CavityParams {
             check_every,
             min_time: Some(Self::MIN_STEADY_TIME),
             stall_window: Some(Self::STALL_STEPS.div_ceil(check_every.max(1)).max(10)),
+        }
+    }
+
+    /// `stop` with its stall window (if any) covering [`Self::stall_steps`] on an `nx × ny` grid.
+    pub fn stall_window(&self, stop: Stopping, nx: usize, ny: usize) -> Stopping {
+        let checks = self
+            .stall_steps(nx, ny)
+            .div_ceil(stop.check_every.max(1))
+            .max(10);
+        Stopping {
+            stall_window: stop.stall_window.map(|_| checks),
+            ..stop
         }
     }
 
