@@ -3,9 +3,7 @@
 
 use super::history::History;
 use halo::io::{self, VtkArray};
-use halo::solver::cavity::{
-    centerline_u, centerline_v, velocity_field, GHIA_RE100_U, GHIA_RE100_V,
-};
+use halo::solver::cavity::{centerline_u, centerline_v, reference::centrelines, velocity_field};
 use halo::solver::{Config, Report, Solution};
 use halo::Result;
 use ndarray::Array2;
@@ -99,10 +97,15 @@ pub fn write_outputs(
         let (cu, cv) = (centerline_u(field), centerline_v(field));
         io::write_atomic(&out("centerline_u.csv"), csv("y,u", cu.clone()).as_bytes())?;
         io::write_atomic(&out("centerline_v.csv"), csv("x,v", cv.clone()).as_bytes())?;
-        // The profiles against Ghia et al.'s, plotted with u across and y up, as they are read.
+        // The profiles against the published ones at this Re (if any), plotted with u across
+        // and y up, as they are read.
         let u_line: Vec<(f64, f64)> = cu.iter().map(|&(y, u)| (u, y)).collect();
-        let u_ref: Vec<(f64, f64)> = GHIA_RE100_U.iter().map(|&(y, u)| (u, y)).collect();
-        let with_ref = cfg.cavity.re == 100.0;
+        let published = centrelines(cfg.cavity.re);
+        let u_ref: Vec<(f64, f64)> = published
+            .map(|p| p.u.iter().map(|&(y, u)| (u, y)).collect())
+            .unwrap_or_default();
+        let v_ref = published.map_or(&[][..], |p| p.v);
+        let source = published.map_or("", |p| p.source);
         let name = format!("halo, {}x{}", r.nx, r.ny);
         let png = io::panels_png(
             &format!(
@@ -117,8 +120,8 @@ pub fn write_outputs(
                     y_label: "y",
                     line: &u_line,
                     line_name: &name,
-                    points: if with_ref { &u_ref } else { &[] },
-                    points_name: "Ghia et al. 1982",
+                    points: &u_ref,
+                    points_name: source,
                     legend_left: false,
                 },
                 io::Panel {
@@ -127,8 +130,8 @@ pub fn write_outputs(
                     y_label: "v",
                     line: &cv,
                     line_name: &name,
-                    points: if with_ref { &GHIA_RE100_V } else { &[] },
-                    points_name: "Ghia et al. 1982",
+                    points: v_ref,
+                    points_name: source,
                     legend_left: true,
                 },
             ],
