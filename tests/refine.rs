@@ -170,3 +170,53 @@ fn a_failed_grid_is_named() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_cavity_at_re_1000_is_as_far_from_botella_and_peyret_as_its_study_predicts() {
+    // 47x47, 95x95 and 191x191 (h = 1/48, 1/96, 1/192) to the default steady tolerance: the
+    // finest grid's distance to the extrapolated value is the error the study predicts for it,
+    // and its distance to the spectral reference must be that error. Measured: predicted
+    // 1.60e-3, actual 1.54e-3 for ψ min; the extremes of u and v alike within 6 %.
+    let dir = out_dir("cavity");
+    let d = dir.to_str().unwrap();
+    let out = refine(&[
+        "--problem",
+        "cavity",
+        "--re",
+        "1000",
+        "--grids",
+        "47x47,95x95,191x191",
+        "--ranks",
+        "2",
+        "--out",
+        d,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let study: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    for name in ["psi_min", "omega_center", "u_min", "v_max", "v_min"] {
+        let q = &study["quantities"][name];
+        let values: Vec<f64> = q["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let finest = values[2];
+        let p = q["observed_order"].as_f64().unwrap();
+        assert!((p - 2.0).abs() <= 0.15, "{name}: observed order {p}");
+        let extrapolated = q["extrapolated"].as_f64().unwrap();
+        let reference = q["reference"].as_f64().expect("Botella & Peyret's value");
+        let (predicted, actual) = ((finest - extrapolated).abs(), (finest - reference).abs());
+        assert!(
+            (0.8..=1.25).contains(&(actual / predicted)),
+            "{name}: {finest} is {actual:.3e} from Botella & Peyret's {reference}, the study predicts {predicted:.3e}"
+        );
+        // The extrapolation itself lands within 0.2 % of the reference.
+        assert!(
+            (extrapolated - reference).abs() <= 2e-3 * reference.abs(),
+            "{name}: extrapolated {extrapolated}, reference {reference}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
