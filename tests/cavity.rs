@@ -178,24 +178,71 @@ fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
     );
 }
 
-#[test]
-fn the_same_field_on_1_2_3_and_4_ranks() {
-    let base = ["--problem", "cavity", "--grid", "33x29", "--steps", "400"];
-    let reference = solve_json(1, &base);
-    assert_eq!(reference["steps"].as_u64(), Some(400));
-    for (n, procs) in [(2usize, "2x1"), (3, "1x3"), (4, "2x2"), (4, "4x1")] {
+/// Ranks, process grid (none: the automatic one), threads per rank, ghost width.
+type Run = (usize, Option<&'static str>, usize, usize);
+
+/// Runs `base` as `reference` and as each of `runs`, and asserts the same field, simulated time
+/// and quantities to the last bit.
+fn the_same_field_on(base: &[&str], reference: Run, runs: &[Run]) {
+    let solve = |&(n, procs, threads, ghost): &Run| {
+        let (threads, ghost) = (threads.to_string(), ghost.to_string());
         let mut args = base.to_vec();
-        args.extend_from_slice(&["--procs", procs]);
-        let r = solve_json(n, &args);
-        assert_eq!(
-            r["field_sha256"], reference["field_sha256"],
-            "{n} ranks as {procs}"
-        );
-        assert_eq!(r["time"], reference["time"]);
+        args.extend_from_slice(&["--threads", &threads, "--ghost", &ghost]);
+        if let Some(p) = procs {
+            args.extend_from_slice(&["--procs", p]);
+        }
+        solve_json(n, &args)
+    };
+    let want = solve(&reference);
+    let steps = base.iter().position(|a| *a == "--steps").unwrap() + 1;
+    assert_eq!(want["steps"].as_u64(), base[steps].parse().ok(), "{want}");
+    for run in runs {
+        let r = solve(run);
+        assert_eq!(r["field_sha256"], want["field_sha256"], "{run:?}");
+        assert_eq!(r["steps"], want["steps"], "{run:?}");
+        assert_eq!(r["time"], want["time"], "{run:?}");
         for k in QUANTITY_KEYS {
-            assert_eq!(r[k], reference[k], "{k} on {n} ranks as {procs}");
+            assert_eq!(r[k], want[k], "{k} on {run:?}");
         }
     }
+}
+
+/// Decompositions, thread counts and ghost widths that must all give the 1-rank field.
+const RUNS: [Run; 6] = [
+    (1, None, 3, 1),
+    (2, Some("2x1"), 2, 1),
+    (3, Some("1x3"), 1, 1),
+    (3, Some("3x1"), 2, 1),
+    (4, Some("2x2"), 1, 1),
+    (4, Some("4x1"), 3, 1),
+];
+
+#[test]
+fn the_same_field_on_any_ranks_process_grid_and_threads() {
+    let base = ["--problem", "cavity", "--grid", "33x29", "--steps", "400"];
+    the_same_field_on(&base, (1, None, 1, 1), &RUNS);
+}
+
+#[test]
+fn the_same_field_with_anderson_on_any_ranks_process_grid_and_threads() {
+    // Windows of 50 steps and a depth of 4: 800 steps extrapolate 15 times, with a full history.
+    let base = [
+        "--problem",
+        "cavity",
+        "--grid",
+        "33x29",
+        "--accelerate",
+        "anderson",
+        "--anderson-window",
+        "50",
+        "--anderson-depth",
+        "4",
+        "--tol",
+        "1e-12",
+        "--steps",
+        "800",
+    ];
+    the_same_field_on(&base, (1, None, 1, 1), &RUNS);
 }
 
 #[test]
@@ -265,7 +312,6 @@ fn bad_cavity_options_are_refused() {
         (&["--re", "0"][..], "--re 0"),
         (&["--re", "-5"], "--re -5"),
         (&["--ghost", "2"], "--ghost 2"),
-        (&["--threads", "2"], "--threads 2"),
         (&["--dt", "0.001"], "--dt is for the heat problem"),
         // A steady state needs simulated time 1: at Re 1e8 that is more steps than the cap.
         (

@@ -86,8 +86,8 @@ pub struct ProblemArgs {
     /// field crosses the memory bus once per T sweeps (needs --ghost of at least T).
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub time_block: usize,
-    /// Rayon threads per rank (MPI stays on the main thread); jacobi and explicit heat only, the
-    /// other solvers and implicit heat run one thread per rank.
+    /// Rayon threads per rank (MPI stays on the main thread); jacobi, explicit heat and the
+    /// cavity only, the other solvers and implicit heat run one thread per rank.
     #[arg(long, default_value_t = 1, value_name = "T")]
     pub threads: usize,
     /// Heat: the time step [default: explicit, half the stability limit h²/(4α); implicit and

@@ -568,7 +568,7 @@ impl CavityParams {
     }
 
     /// Checks Re and the sweeps, that the cavity runs as it must on `domain` and `sweeps`
-    /// (one step per pass, ghost width 1, one thread per rank), and that a run to a steady state
+    /// (one step per pass, ghost width 1), and that a run to a steady state
     /// (`stop` with a tolerance and a least time) can reach that time within its steps.
     pub fn validate(&self, domain: &Domain, jacobi: &Sweeps, stop: &Stopping) -> Result<()> {
         positive("Reynolds number", self.re)?;
@@ -599,13 +599,6 @@ impl CavityParams {
                 "ghost width",
                 domain.ghost,
                 "the cavity exchanges every step (ghost width 1)",
-            );
-        }
-        if domain.threads != 1 {
-            return invalid(
-                "threads",
-                domain.threads,
-                "the cavity runs one thread per rank; use more ranks",
             );
         }
         if let (Some(least), Some(_)) = (stop.min_time, stop.tol) {
@@ -1223,6 +1216,10 @@ mod tests {
             ..Config::default()
         };
         c.validate().unwrap();
+        // Threads split each kernel's rows, to the same bits.
+        let mut threads = c.clone();
+        threads.domain.threads = 3;
+        threads.validate().unwrap();
         let mut ghost = c.clone();
         ghost.domain.ghost = 2;
         ghost.sweeps.time_block = 2;

@@ -165,7 +165,7 @@ fn build_jacobi_family(
             })
         }
         Problem::Cavity => Ok(Built {
-            solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)?),
+            solver: Box::new(CavitySolver::new(comm, layout, &cfg.cavity)?.with_pool(pool)),
             stores: Stores::Cached,
         }),
     }

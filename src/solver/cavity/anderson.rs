@@ -11,7 +11,10 @@
 //! map this is GMRES on `(I − G')`: the few slow modes are found and removed in a few windows.
 //!
 //! Every inner product is summed exactly over the interior cells (see [`crate::solver::exact`]),
-//! so `γ` — and the fields — are bitwise the same on any decomposition. The least-squares
+//! so `γ` — and the fields — are bitwise the same on any decomposition. With a rayon pool, the
+//! window's arithmetic (elementwise, each element's operations in the same order) and the inner
+//! products (exact partial sums of bands of rows, merged exactly) split over its threads: the
+//! same bits on any thread count. The least-squares
 //! problem is solved through its `m × m` normal equations by Cholesky's method, dropping the
 //! oldest differences while the matrix is not safely positive definite. Far from the steady
 //! state the map is not linear and an extrapolation can overshoot: a window whose change grows
@@ -21,7 +24,63 @@ use super::scheme::Block;
 use crate::comm::Comm;
 use crate::error::Result;
 use crate::solver::exact::{all_sums, ExactSum};
+use rayon::prelude::*;
 use std::collections::VecDeque;
+
+/// Elements per rayon task in the window's elementwise arithmetic.
+const CHUNK: usize = 1 << 14;
+
+/// Runs `job` on `pool`, or here; `job` is told whether it runs on a pool.
+fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(|| job(true)),
+        None => job(false),
+    }
+}
+
+/// `f(a[i], b[i])` for every `i`, on the current pool when `par`.
+fn zip_map(par: bool, a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
+    debug_assert_eq!(a.len(), b.len());
+    let mut out = vec![0.0; a.len()];
+    let fill = |(o, (a, b)): (&mut [f64], (&[f64], &[f64]))| {
+        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+    };
+    if par {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(fill);
+    } else {
+        fill((&mut out, (a, b)));
+    }
+    out
+}
+
+/// A copy of `a`, on the current pool when `par`.
+fn copy(par: bool, a: &[f64]) -> Vec<f64> {
+    if par {
+        zip_map(par, a, a, |x, _| x)
+    } else {
+        a.to_vec()
+    }
+}
+
+/// `x[i] -= g·d[i]` for every `i`, on the current pool when `par`.
+fn subtract_scaled(par: bool, x: &mut [f64], g: f64, d: &[f64]) {
+    let update = |(x, d): (&mut [f64], &[f64])| {
+        for (x, dx) in x.iter_mut().zip(d) {
+            *x -= g * dx;
+        }
+    };
+    if par {
+        x.par_chunks_mut(CHUNK)
+            .zip(d.par_chunks(CHUNK))
+            .for_each(update);
+    } else {
+        update((x, d));
+    }
+}
 
 /// The history of an Anderson-accelerated fixed-point iteration over whole local arrays of the
 /// same layout; the residual is measured on one of them.
@@ -89,34 +148,40 @@ impl Anderson {
 
     /// Ends a window: `fields` hold `G(x)`, the state the window's steps reached; on return they
     /// hold the extrapolated start of the next window. `measured` indexes the field whose change
-    /// is the residual. Collective over `comm` (one allreduce) once a history exists.
+    /// is the residual. Collective over `comm` (one allreduce, made on the calling thread) once a
+    /// history exists; the arithmetic runs on `pool` when given.
     pub fn window_end(
         &mut self,
         comm: &Comm,
         block: &Block,
         fields: &mut [&mut [f64]],
         measured: usize,
+        pool: Option<&rayon::ThreadPool>,
     ) -> Result<()> {
+        let copies =
+            |fields: &[&mut [f64]]| on(pool, |par| fields.iter().map(|f| copy(par, f)).collect());
         if self.start.is_empty() {
-            self.start = fields.iter().map(|f| f.to_vec()).collect();
+            self.start = copies(fields);
             return Ok(());
         }
-        let f: Vec<f64> = fields[measured]
-            .iter()
-            .zip(&self.start[measured])
-            .map(|(g, x)| g - x)
-            .collect();
-        let g: Vec<Vec<f64>> = fields.iter().map(|f| f.to_vec()).collect();
+        let start = &self.start[measured];
+        let f = on(pool, |par| {
+            zip_map(par, fields[measured], start, |g, x| g - x)
+        });
+        let g: Vec<Vec<f64>> = copies(fields);
         let pushed = self.prev.is_some();
         if let Some((pf, pg)) = self.prev.take() {
-            self.df
-                .push_back(f.iter().zip(&pf).map(|(a, b)| a - b).collect());
-            self.dg.push_back(
-                g.iter()
+            let (df, dg) = on(pool, |par| {
+                let df = zip_map(par, &f, &pf, |a, b| a - b);
+                let dg: Vec<Vec<f64>> = g
+                    .iter()
                     .zip(&pg)
-                    .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
-                    .collect(),
-            );
+                    .map(|(a, b)| zip_map(par, a, b, |x, y| x - y))
+                    .collect();
+                (df, dg)
+            });
+            self.df.push_back(df);
+            self.dg.push_back(dg);
             if self.df.len() > self.depth {
                 self.df.pop_front();
                 self.dg.pop_front();
@@ -126,7 +191,7 @@ impl Anderson {
                 }
             }
         }
-        let (ff, gamma) = self.coefficients(comm, block, &f, pushed)?;
+        let (ff, gamma) = self.coefficients(comm, block, &f, pushed, pool)?;
         if ff > GROWTH * GROWTH * self.least && !self.df.is_empty() {
             self.df.clear();
             self.dg.clear();
@@ -136,37 +201,45 @@ impl Anderson {
         } else {
             self.least = self.least.min(ff);
             let skip = self.df.len() - gamma.len();
-            for (gi, dg) in gamma.iter().zip(self.dg.iter().skip(skip)) {
-                for (field, d) in fields.iter_mut().zip(dg) {
-                    for (x, dx) in field.iter_mut().zip(d) {
-                        *x -= gi * dx;
+            let dg = &self.dg;
+            on(pool, |par| {
+                // Each element's subtractions in the order of γ, whatever the threads.
+                for (&gi, dg) in gamma.iter().zip(dg.iter().skip(skip)) {
+                    for (field, d) in fields.iter_mut().zip(dg) {
+                        subtract_scaled(par, field, gi, d);
                     }
                 }
-            }
+            });
         }
         self.prev = Some((f, g));
-        self.start = fields.iter().map(|f| f.to_vec()).collect();
+        self.start = copies(fields);
         Ok(())
     }
 
     /// `‖f‖²` and the least-squares coefficients for the newest differences that stay well
     /// conditioned (as many as the returned vector holds, newest last); when `pushed`, the
-    /// newest difference's row of the Gram matrix first. One allreduce.
+    /// newest difference's row of the Gram matrix first. One allreduce, on the calling thread;
+    /// the local sums on `pool` when given.
     fn coefficients(
         &mut self,
         comm: &Comm,
         block: &Block,
         f: &[f64],
         pushed: bool,
+        pool: Option<&rayon::ThreadPool>,
     ) -> Result<(f64, Vec<f64>)> {
         let n = self.df.len();
+        let df = &self.df;
         // ‖f‖², the newest row ΔF_newᵀΔF_j, then ΔFᵀf.
-        let mut sums = vec![interior_dot(block, f, f)];
-        if pushed {
-            let newest = &self.df[n - 1];
-            sums.extend(self.df.iter().map(|d| interior_dot(block, d, newest)));
-        }
-        sums.extend(self.df.iter().map(|d| interior_dot(block, d, f)));
+        let sums = on(pool, |par| {
+            let mut sums = vec![interior_dot(par, block, f, f)];
+            if pushed {
+                let newest = &df[n - 1];
+                sums.extend(df.iter().map(|d| interior_dot(par, block, d, newest)));
+            }
+            sums.extend(df.iter().map(|d| interior_dot(par, block, d, f)));
+            sums
+        });
         let dots = all_sums(comm, &sums)?;
         let mut k = 1;
         if pushed {
@@ -190,14 +263,27 @@ impl Anderson {
     }
 }
 
-/// `Σ a·b` over the block's interior cells, exactly.
-fn interior_dot(block: &Block, a: &[f64], b: &[f64]) -> ExactSum {
-    let mut s = ExactSum::new();
-    for i in block.rows.clone() {
+/// `Σ a·b` over the block's interior cells, exactly; by rows on the current pool when `par`
+/// (exact partial sums merge to the same sum in any order).
+fn interior_dot(par: bool, block: &Block, a: &[f64], b: &[f64]) -> ExactSum {
+    let add_row = |mut s: ExactSum, i: usize| {
         let r = i * block.stride + block.cols.start..i * block.stride + block.cols.end;
         s.add_products(&a[r.clone()], &b[r]);
+        s
+    };
+    if par {
+        block
+            .rows
+            .clone()
+            .into_par_iter()
+            .fold(ExactSum::new, add_row)
+            .reduce(ExactSum::new, |mut x, y| {
+                x.merge(&y);
+                x
+            })
+    } else {
+        block.rows.clone().fold(ExactSum::new(), add_row)
     }
-    s
 }
 
 /// Solves `A[first.., first..] γ = b[first..]` by Cholesky's method, or `None` when a pivot

@@ -5,15 +5,21 @@
 //!   `ω_t + u ω_x + v ω_y = (1/Re) ∇²ω`, central differences throughout;
 //! - each step, the stream function ψ follows from `∇²ψ = −ω` by red-black SOR sweeps, with a
 //!   halo exchange before each colour;
-//! - the velocity is `u = ψ_y`, `v = −ψ_x`; on the walls (the ghost layer) ψ = 0 and ω comes from
-//!   Thom's formula, `ω = −2ψ_adjacent/h² − 2U/h` (U = 1 on the lid, 0 elsewhere);
+//! - the velocity is `u = ψ_y`, `v = −ψ_x`; on the walls (the ghost layer) ψ = 0 and ω
+//!   comes from Thom's formula, `ω = −2ψ_adjacent/h² − 2U/h` (U = 1 on the lid, 0 elsewhere);
 //! - the time step is the stable one for the grid, Re and the largest speed on any rank
 //!   (an allreduce): `dt = 0.9·min(1/(2ν(1/hx² + 1/hy²)), 2ν/|u|²max, 1/(|u|max(1/hx + 1/hy)))`.
 //!
 //! The residual is `max |ω' − ω|/dt`, the largest residual of the discrete steady vorticity
 //! equation: the driver stops at a steady state when it falls below the tolerance, or after the
 //! steps asked for. Red-black ordering follows global indices, so results are bitwise the same
-//! on any decomposition.
+//! on any decomposition and thread count.
+//!
+//! **Threads.** With a rayon pool ([`CavitySolver::with_pool`]), the kernels (the vorticity step,
+//! the largest speed, each SOR colour) and the Anderson window's arithmetic and exact inner
+//! products split their rows over it; MPI stays on the calling thread. Each is pointwise, or a
+//! reduction free of order (a largest value; an exact sum), so every thread count gives the
+//! same bits.
 //!
 //! Time steps follow the flow's own history, and near the steady state that history is slow: its
 //! least-damped transient sets the pace, about 150 time units from rest to a residual of 10⁻⁶ at
@@ -46,6 +52,15 @@ use crate::error::Result;
 use crate::grid::{DistArray, HaloExchange, Layout, Side};
 use scheme::{max_speed, sor_colour, vorticity_step, wall_vorticity};
 
+/// Runs `job` on `pool`, or here; `job` is told whether it runs on a pool (whether to split its
+/// rows over the pool's threads).
+fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(|| job(true)),
+        None => job(false),
+    }
+}
+
 /// The cavity on one rank's block: ψ and ω, and one explicit time step per pass.
 pub struct CavitySolver {
     c: Cavity,
@@ -63,6 +78,8 @@ pub struct CavitySolver {
     time: f64,
     /// Anderson acceleration, when asked for.
     accel: Option<Accel>,
+    /// The threads that run the kernels, when more than the calling one.
+    pool: Option<rayon::ThreadPool>,
 }
 
 /// The cavity's Anderson acceleration: its history, its window, and the steps since the history
@@ -105,7 +122,15 @@ impl CavitySolver {
                 window: a.window,
                 since: 0,
             }),
+            pool: None,
         })
+    }
+
+    /// The same solver with its kernels run on `pool` (by rows; MPI stays on the calling
+    /// thread), to the same bits as on one thread; `None` runs them on the calling thread.
+    pub fn with_pool(mut self, pool: Option<rayon::ThreadPool>) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// The stream function.
@@ -122,6 +147,7 @@ impl Solver for CavitySolver {
     /// One time step: wall vorticity, the vorticity step at the stable dt, `sweeps` red-black SOR
     /// sweeps of the stream function.
     fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
+        let pool = self.pool.as_ref();
         if let Some(a) = self.accel.as_mut() {
             // A window ends before its next step, so that the step the residual is measured on
             // starts from the extrapolated state and the state that is kept is a stepped one.
@@ -132,12 +158,14 @@ impl Solver for CavitySolver {
                     &self.b,
                     &mut [self.psi.as_slice_mut(), self.omega.as_slice_mut()],
                     1,
+                    pool,
                 )?;
                 time.reduce += Comm::wtime() - t;
             }
             a.since += 1;
         }
         let (c, b) = (&self.c, &self.b);
+        let interior = b.interior();
         let t0 = Comm::wtime();
         self.ex.exchange(&mut self.psi);
         let t1 = Comm::wtime();
@@ -145,25 +173,23 @@ impl Solver for CavitySolver {
             c,
             b,
             self.walls,
+            &interior,
             self.psi.as_slice(),
             self.omega.as_slice_mut(),
         );
         let t2 = Comm::wtime();
         self.ex.exchange(&mut self.omega);
         let t3 = Comm::wtime();
-        let umax = max_speed(c, b, self.psi.as_slice());
+        let psi = self.psi.as_slice();
+        let umax = on(pool, |par| max_speed(c, b, psi, par));
         let t4 = Comm::wtime();
         let umax = self.comm.all_reduce_value(umax, ReduceOp::Max)?;
         let dt = c.dt(umax);
         let t5 = Comm::wtime();
-        let change = vorticity_step(
-            c,
-            b,
-            dt,
-            self.psi.as_slice(),
-            self.omega.as_slice(),
-            self.next.as_slice_mut(),
-        );
+        let (omega, next) = (self.omega.as_slice(), self.next.as_slice_mut());
+        let change = on(pool, |par| {
+            vorticity_step(c, b, dt, &interior, &interior, psi, omega, next, par)
+        });
         std::mem::swap(&mut self.omega, &mut self.next);
         self.time += dt;
         let mut halo = (t1 - t0) + (t3 - t2);
@@ -176,7 +202,10 @@ impl Solver for CavitySolver {
                     self.ex.exchange(&mut self.psi);
                 }
                 let m = Comm::wtime();
-                sor_colour(c, b, colour, self.omega.as_slice(), self.psi.as_slice_mut());
+                let (omega, psi) = (self.omega.as_slice(), self.psi.as_slice_mut());
+                on(pool, |par| {
+                    sor_colour(c, b, colour, &interior, omega, psi, par)
+                });
                 halo += m - a;
                 compute += Comm::wtime() - m;
             }
