@@ -3,9 +3,8 @@
 //! On the unit square with the lid (the edge before row 0) moving at speed 1 and no-slip walls:
 //! - the vorticity ω is advanced by explicit Euler steps of
 //!   `ω_t + u ω_x + v ω_y = (1/Re) ∇²ω`, central differences throughout;
-//! - each step, the stream function ψ follows from `∇²ψ = −ω` by red-black SOR sweeps, with a
-//!   halo exchange before each colour;
-//! - the velocity is `u = ψ_y`, `v = −ψ_x`; on the walls (the ghost layer) ψ = 0 and ω
+//! - each step, the stream function ψ follows from `∇²ψ = −ω` by red-black SOR sweeps;
+//! - the velocity is `u = ψ_y`, `v = −ψ_x`; on the walls (the first ghost layer) ψ = 0 and ω
 //!   comes from Thom's formula, `ω = −2ψ_adjacent/h² − 2U/h` (U = 1 on the lid, 0 elsewhere);
 //! - the time step is the stable one for the grid, Re and the largest speed on any rank
 //!   (an allreduce): `dt = 0.9·min(1/(2ν(1/hx² + 1/hy²)), 2ν/|u|²max, 1/(|u|max(1/hx + 1/hy)))`.
@@ -13,7 +12,20 @@
 //! The residual is `max |ω' − ω|/dt`, the largest residual of the discrete steady vorticity
 //! equation: the driver stops at a steady state when it falls below the tolerance, or after the
 //! steps asked for. Red-black ordering follows global indices, so results are bitwise the same
-//! on any decomposition and thread count.
+//! on any decomposition, thread count and ghost width.
+//!
+//! **Halos.** Each stage of a step reads one cell beyond the cells it computes: the vorticity
+//! step reads ψ and ω, each SOR half-sweep ψ, the largest speed ψ (Thom's wall values read the ψ
+//! next to the wall). A step starts with one exchange of ψ and ω together (two messages per
+//! neighbour, in flight at once). With ghost width 1 every half-sweep after the first exchanges
+//! ψ again: `2·sweeps + 1` exchanges per step. A ghost width `G > 1` (a box stencil: corners
+//! too) lets the stages compute redundantly over the ghost zone towards neighbours, one layer
+//! less per stage and never past a wall (walls are the first ghost layer; nothing lies beyond),
+//! so that up to `G` half-sweeps run between two exchanges of ψ. From `G = 2·sweeps` on, a step
+//! exchanges once: the vorticity step and the first half-sweep cover the interior grown by
+//! `2·sweeps − 1` layers, the last half-sweep the interior alone ([`CavityParams::one_exchange_ghost`]).
+//! A narrower `G` exchanges ψ again after every `G` half-sweeps; a wider one sends layers no
+//! stage reads. The allreduce of the largest speed stays once per step.
 //!
 //! **Threads.** With a rayon pool ([`CavitySolver::with_pool`]), the kernels (the vorticity step,
 //! the largest speed, each SOR colour) and the Anderson window's arithmetic and exact inner
@@ -48,6 +60,7 @@ pub use vortex::CavityQuantities;
 use super::driver::{Advanced, LocalResidual, Pass, Solver, Timings};
 use super::options::CavityParams;
 use crate::comm::{Comm, ReduceOp};
+use crate::decomp::{Rect, Stencil};
 use crate::error::Result;
 use crate::grid::{DistArray, HaloExchange, Layout, Side};
 use scheme::{max_speed, sor_colour, vorticity_step, wall_vorticity};
@@ -61,15 +74,77 @@ fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + S
     }
 }
 
+/// How one time step runs on `depth` usable ghost layers: after the exchange of ψ and ω that
+/// begins it, the wall vorticity and the vorticity step cover the interior grown by `step`
+/// layers (towards neighbours only); SOR half-sweep `h` covers it grown by `colours[h].1`
+/// layers, after an exchange of ψ alone when `colours[h].0`.
+///
+/// Each stage reads one layer beyond the cells it computes, so between two exchanges of ψ at
+/// most `depth` half-sweeps run, over `L − 1, L − 2, …, 0` extra layers for a run of `L`; the
+/// first half-sweep of a step reads the ψ the step began with, so the vorticity step ahead of it
+/// needs no layer of its own beyond the widest half-sweep's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    step: usize,
+    colours: Vec<(bool, usize)>,
+}
+
+impl Plan {
+    /// The plan for `sweeps` red-black sweeps on `depth` ghost layers: runs of `depth`
+    /// half-sweeps (the last one shorter) between exchanges of ψ.
+    fn new(depth: usize, sweeps: usize) -> Plan {
+        let halves = 2 * sweeps;
+        let run = depth.clamp(1, halves.max(1));
+        let mut colours = Vec::with_capacity(halves);
+        while colours.len() < halves {
+            let l = run.min(halves - colours.len());
+            let first = colours.is_empty();
+            colours.extend((0..l).map(|k| (k == 0 && !first, l - 1 - k)));
+        }
+        Plan {
+            step: run - 1,
+            colours,
+        }
+    }
+
+    /// Arrays exchanged per step: ψ and ω at its start, and ψ again before some half-sweeps.
+    #[cfg(test)]
+    fn exchanges(&self) -> usize {
+        2 + self.colours.iter().filter(|c| c.0).count()
+    }
+}
+
+/// The SOR half-sweeps `hs` of `plan`'s colours (colour `h % 2`, over `regions[colours[h].1]`).
+#[allow(clippy::too_many_arguments)]
+fn relax(
+    c: &Cavity,
+    b: &Block,
+    regions: &[Rect],
+    colours: &[(bool, usize)],
+    hs: std::ops::Range<usize>,
+    omega: &[f64],
+    psi: &mut [f64],
+    par: bool,
+) {
+    for h in hs {
+        sor_colour(c, b, h % 2, &regions[colours[h].1], omega, psi, par);
+    }
+}
+
 /// The cavity on one rank's block: ψ and ω, and one explicit time step per pass.
 pub struct CavitySolver {
     c: Cavity,
-    sweeps: usize,
     b: Block,
     /// Whether the block's `[north, south, west, east]` edges are walls.
     walls: [bool; 4],
     comm: Comm,
-    ex: HaloExchange,
+    /// The exchanges of ψ and of ω: two plans, so that both can be in flight at once.
+    ex_psi: HaloExchange,
+    ex_omega: HaloExchange,
+    /// How a step runs on this ghost width.
+    plan: Plan,
+    /// The interior grown by 0, 1, … layers towards neighbours, as far as the plan reaches.
+    regions: Vec<Rect>,
     psi: DistArray,
     omega: DistArray,
     /// The array the next step writes ω into.
@@ -91,18 +166,24 @@ struct Accel {
 }
 
 impl CavitySolver {
-    /// A cavity at rest on `layout` (ghost width 1), a global `nx × ny` grid, with `params`.
-    /// Collective (it plans the halo exchange); an allocation that fails on any rank is the same
-    /// error on every rank.
+    /// A cavity at rest on `layout`, a global `nx × ny` grid, with `params`. A ghost width `G`
+    /// above 1 runs up to `G` stages of a step between exchanges (see the [module](self) docs);
+    /// it needs the box stencil (the corners of the ghost zone), and a layout without one uses
+    /// a single ghost layer. Collective (it plans the halo exchanges); an allocation that fails
+    /// on any rank is the same error on every rank.
     pub fn new(comm: &Comm, layout: &Layout, params: &CavityParams) -> Result<Self> {
         let (nx, ny) = (layout.decomp.nx, layout.decomp.ny);
         let r = layout.interior();
+        let depth = match layout.stencil {
+            Stencil::Box => layout.ghost,
+            Stencil::Star => 1,
+        };
+        let plan = Plan::new(depth, params.sweeps);
         // Every array before the first collective (the duplicate, the exchange plan).
         let zeros = || DistArray::try_zeros(layout.clone());
         let (psi, omega, next) = comm.agree(zeros().and_then(|p| Ok((p, zeros()?, zeros()?))))?;
         Ok(CavitySolver {
             c: Cavity::new(nx, ny, params.re),
-            sweeps: params.sweeps,
             b: Block {
                 stride: layout.local_shape().1,
                 rows: r.rows.clone(),
@@ -112,7 +193,10 @@ impl CavitySolver {
             walls: [Side::North, Side::South, Side::West, Side::East]
                 .map(|s| layout.is_physical(s)),
             comm: comm.duplicate(),
-            ex: HaloExchange::new(comm, layout),
+            ex_psi: HaloExchange::new(comm, layout),
+            ex_omega: HaloExchange::new(comm, layout),
+            regions: (0..=plan.step).map(|e| layout.grown(e)).collect(),
+            plan,
             psi,
             omega,
             next,
@@ -164,57 +248,72 @@ impl Solver for CavitySolver {
             }
             a.since += 1;
         }
-        let (c, b) = (&self.c, &self.b);
-        let interior = b.interior();
+        let (c, b, regions) = (&self.c, &self.b, &self.regions);
         let t0 = Comm::wtime();
-        self.ex.exchange(&mut self.psi);
+        // ψ and ω together: their messages travel at once.
+        let psi_in = self.ex_psi.begin(&self.psi);
+        let omega_in = self.ex_omega.begin(&self.omega);
+        psi_in.end(&mut self.psi);
+        omega_in.end(&mut self.omega);
         let t1 = Comm::wtime();
+        let wide = &regions[self.plan.step];
         wall_vorticity(
             c,
             b,
             self.walls,
-            &interior,
+            wide,
             self.psi.as_slice(),
             self.omega.as_slice_mut(),
         );
-        let t2 = Comm::wtime();
-        self.ex.exchange(&mut self.omega);
-        let t3 = Comm::wtime();
         let psi = self.psi.as_slice();
         let umax = on(pool, |par| max_speed(c, b, psi, par));
-        let t4 = Comm::wtime();
+        let t2 = Comm::wtime();
         let umax = self.comm.all_reduce_value(umax, ReduceOp::Max)?;
         let dt = c.dt(umax);
-        let t5 = Comm::wtime();
-        let (omega, next) = (self.omega.as_slice(), self.next.as_slice_mut());
+        let t3 = Comm::wtime();
+        // The vorticity step and the half-sweeps up to the next exchange of ψ, in one job.
+        let colours = &self.plan.colours;
+        let first = colours[1..]
+            .iter()
+            .position(|h| h.0)
+            .map_or(colours.len(), |k| k + 1);
+        let interior = b.interior();
+        let (psi, omega, next) = (
+            self.psi.as_slice_mut(),
+            self.omega.as_slice(),
+            self.next.as_slice_mut(),
+        );
         let change = on(pool, |par| {
-            vorticity_step(c, b, dt, &interior, &interior, psi, omega, next, par)
+            let change = vorticity_step(c, b, dt, wide, &interior, psi, omega, next, par);
+            relax(c, b, regions, colours, 0..first, next, psi, par);
+            change
         });
         std::mem::swap(&mut self.omega, &mut self.next);
         self.time += dt;
-        let mut halo = (t1 - t0) + (t3 - t2);
-        let mut compute = (t2 - t1) + (t4 - t3) + (Comm::wtime() - t5);
-        for sweep in 0..self.sweeps {
-            for colour in 0..2 {
-                let a = Comm::wtime();
-                // ψ has not changed since the exchange that began this step.
-                if sweep + colour > 0 {
-                    self.ex.exchange(&mut self.psi);
-                }
-                let m = Comm::wtime();
-                let (omega, psi) = (self.omega.as_slice(), self.psi.as_slice_mut());
-                on(pool, |par| {
-                    sor_colour(c, b, colour, &interior, omega, psi, par)
-                });
-                halo += m - a;
-                compute += Comm::wtime() - m;
-            }
+        let mut halo = t1 - t0;
+        let mut compute = (t2 - t1) + (Comm::wtime() - t3);
+        let mut h = first;
+        while h < colours.len() {
+            let a = Comm::wtime();
+            self.ex_psi.exchange(&mut self.psi);
+            let m = Comm::wtime();
+            let end = colours[h + 1..]
+                .iter()
+                .position(|c| c.0)
+                .map_or(colours.len(), |k| h + 1 + k);
+            let (omega, psi) = (self.omega.as_slice(), self.psi.as_slice_mut());
+            on(pool, |par| {
+                relax(c, b, regions, colours, h..end, omega, psi, par)
+            });
+            h = end;
+            halo += m - a;
+            compute += Comm::wtime() - m;
         }
+        time.reduce += t3 - t2;
         time.compute += compute;
         // The cavity's exchanges are blocking: all their time is waiting.
         time.halo += halo;
         time.wait += halo;
-        time.reduce += t5 - t4;
         let check = pass.check && pass.done + 1 == pass.until;
         // MPI's MAX may drop a NaN; infinity survives it.
         let value = if change.is_nan() {
@@ -269,6 +368,55 @@ impl Solver for CavitySolver {
     }
 
     fn traffic(&self) -> (u64, u64) {
-        (self.ex.bytes_sent(), self.ex.messages_sent())
+        let (p, o) = (&self.ex_psi, &self.ex_omega);
+        (
+            p.bytes_sent() + o.bytes_sent(),
+            p.messages_sent() + o.messages_sent(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_exchanges_psi_only_when_its_ghost_layers_run_out() {
+        // Ghost width 1: ψ again before every half-sweep but the first, 2·sweeps + 1 in all.
+        let one = Plan::new(1, 2);
+        assert_eq!(one.step, 0);
+        assert_eq!(one.colours, [(false, 0), (true, 0), (true, 0), (true, 0)]);
+        assert_eq!(one.exchanges(), 5);
+        // Runs of G half-sweeps, each one layer narrower than the one before.
+        let two = Plan::new(2, 2);
+        assert_eq!((two.step, two.exchanges()), (1, 3));
+        assert_eq!(two.colours, [(false, 1), (false, 0), (true, 1), (false, 0)]);
+        let three = Plan::new(3, 2);
+        assert_eq!((three.step, three.exchanges()), (2, 3));
+        assert_eq!(
+            three.colours,
+            [(false, 2), (false, 1), (false, 0), (true, 0)]
+        );
+        // 2·sweeps layers: one exchange of ψ and ω per step, and no use for more.
+        let params = CavityParams::default();
+        let g = params.one_exchange_ghost();
+        let once = Plan::new(g, params.sweeps);
+        assert_eq!((once.step, once.exchanges()), (g - 1, 2));
+        assert_eq!(Plan::new(g + 3, params.sweeps), once);
+        assert!(Plan::new(g - 1, params.sweeps).exchanges() > 2);
+        for sweeps in 1..6 {
+            for depth in 1..13 {
+                let p = Plan::new(depth, sweeps);
+                let runs = (2 * sweeps).div_ceil(depth.min(2 * sweeps));
+                assert_eq!(p.exchanges(), 1 + runs, "{depth} layers, {sweeps} sweeps");
+                assert_eq!(p.colours.len(), 2 * sweeps);
+                assert_eq!(
+                    p.colours.last().unwrap().1,
+                    0,
+                    "the last covers the interior"
+                );
+                assert!(p.colours.iter().all(|c| c.1 <= p.step && p.step < depth));
+            }
+        }
     }
 }

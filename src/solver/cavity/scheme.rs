@@ -1,9 +1,11 @@
 //! The cavity's discretisation on one rank's block: its constants, the stable time step, and the
 //! kernels of one time step (wall vorticity, the vorticity step, SOR of the stream function).
 //!
-//! Each kernel works on a region of the ghosted local arrays, a [`Rect`] in local indices (the
-//! solver gives the block's interior). Every cell's value is a function of its neighbours' values
-//! alone, and red-black colours follow global indices.
+//! Each kernel works on a region of the ghosted local arrays, a [`Rect`] in local indices: the
+//! block's interior, or the interior grown into the ghost zone towards neighbours, where a step
+//! with a ghost width wider than 1 computes redundantly what the neighbour computes too (see
+//! [`super`]). Every cell's value is a function of its neighbours' values alone, and red-black
+//! colours follow global indices, so a cell computed redundantly gets exactly its owner's bits.
 //!
 //! With `parallel`, the kernels split their region by rows over the current rayon pool (the
 //! caller installs the rank's pool): the vorticity step and the largest speed are pointwise, an
@@ -476,6 +478,39 @@ mod tests {
         omega[(rows - 3) * cols + 5] = f64::NAN;
         assert!(f64::from_bits(run(false, &omega).1).is_nan());
         assert!(f64::from_bits(run(true, &omega).1).is_nan());
+    }
+
+    #[test]
+    fn a_step_over_a_grown_region_measures_the_interior_alone() {
+        // Ghost width 2; the region reaches one layer into the ghost zone on every side.
+        let (rows, cols) = (15, 13);
+        let b = Block {
+            stride: cols,
+            rows: 2..rows - 2,
+            cols: 2..cols - 2,
+            origin: (0, 0),
+        };
+        let c = Cavity::new(30, 30, 100.0);
+        let psi: Vec<f64> = (0..rows * cols).map(|x| (x as f64 * 0.37).sin()).collect();
+        let mut omega: Vec<f64> = (0..rows * cols).map(|x| (x as f64 * 0.11).cos()).collect();
+        // An outer ghost cell that only the frame reads, whose change it makes dwarf the
+        // interior's.
+        omega[6] = 1e6;
+        let grown = Rect {
+            rows: 1..rows - 1,
+            cols: 1..cols - 1,
+        };
+        let r = b.interior();
+        let (mut wide, mut narrow) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+        let a = vorticity_step(&c, &b, 1e-3, &grown, &r, &psi, &omega, &mut wide, false);
+        let z = vorticity_step(&c, &b, 1e-3, &r, &r, &psi, &omega, &mut narrow, false);
+        assert_eq!(a.to_bits(), z.to_bits());
+        assert!(a > 0.0 && a < 1e3, "{a}");
+        for i in r.rows.clone() {
+            let row = i * cols + r.cols.start..i * cols + r.cols.end;
+            assert_eq!(bits(&wide[row.clone()]), bits(&narrow[row]));
+        }
+        assert!(wide[cols + 6].abs() > 1e3, "the frame is computed too");
     }
 
     #[test]
