@@ -16,9 +16,14 @@
 //! products (exact partial sums of bands of rows, merged exactly) split over its threads: the
 //! same bits on any thread count. The least-squares
 //! problem is solved through its `m × m` normal equations by Cholesky's method, dropping the
-//! oldest differences while the matrix is not safely positive definite. Far from the steady
-//! state the map is not linear and an extrapolation can overshoot: a window whose change grows
-//! beyond [`GROWTH`] times the smallest since the history began restarts the history from there.
+//! oldest differences while the matrix is not safely positive definite.
+//!
+//! Far from the steady state the map is not linear, and extrapolating from windows that no longer
+//! describe it only adds noise: a window whose change `‖f‖` is larger than the window before's
+//! restarts the history from there. Measured at Re 5000 on 127² (180 time units): with that rule
+//! the residual falls steadily to 2·10⁻³, plain steps reach 4·10⁻², and a rule that waited for
+//! a hundredfold growth left the residual at 17; at Re 1000 it costs 3–10 % more steps than the
+//! lax rule (127²: 29,700 against 27,700).
 
 use super::scheme::Block;
 use crate::comm::Comm;
@@ -97,16 +102,11 @@ pub struct Anderson {
     dg: VecDeque<Vec<Vec<f64>>>,
     /// `ΔF_iᵀΔF_j`, kept between windows: each window adds one row and column.
     gram: VecDeque<VecDeque<f64>>,
-    /// The smallest `‖f‖²` since the history began.
-    least: f64,
+    /// `‖f‖²` of the window before.
+    last: f64,
     /// Times the history restarted because a window's change grew.
     restarts: usize,
 }
-
-/// How much a window's change `‖f‖₂` may grow over the smallest since the history began before
-/// the history restarts: an extrapolation that makes the change a hundred times larger has left
-/// the region where the map is nearly linear.
-pub const GROWTH: f64 = 100.0;
 
 /// The smallest pivot of the normal equations, relative to the diagonal entry, that Cholesky's
 /// method accepts: below it the oldest differences are dropped (they have become nearly
@@ -118,7 +118,7 @@ impl Anderson {
     pub fn new(depth: usize) -> Self {
         Anderson {
             depth,
-            least: f64::INFINITY,
+            last: f64::INFINITY,
             ..Self::default()
         }
     }
@@ -131,7 +131,7 @@ impl Anderson {
         self.restarts = restarts;
     }
 
-    /// Times the history restarted because a window's change grew (see [`GROWTH`]).
+    /// Times the history restarted because a window's change grew.
     pub fn restarts(&self) -> usize {
         self.restarts
     }
@@ -192,14 +192,14 @@ impl Anderson {
             }
         }
         let (ff, gamma) = self.coefficients(comm, block, &f, pushed, pool)?;
-        if ff > GROWTH * GROWTH * self.least && !self.df.is_empty() {
+        let grew = ff > self.last;
+        self.last = ff;
+        if grew && !self.df.is_empty() {
             self.df.clear();
             self.dg.clear();
             self.gram.clear();
-            self.least = ff;
             self.restarts += 1;
         } else {
-            self.least = self.least.min(ff);
             let skip = self.df.len() - gamma.len();
             let dg = &self.dg;
             on(pool, |par| {
