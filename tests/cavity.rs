@@ -6,10 +6,10 @@ use common::{halo_bin, mpirun, python, solve_json};
 use serde_json::Value;
 use std::path::Path;
 
-/// Ghia's reference points for one table: (coordinate, value).
-fn ghia(table: &str) -> Vec<(f64, f64)> {
+/// Ghia's reference points at Reynolds number `re` (100 or 400) for one table.
+fn ghia_at(re: u32, table: &str) -> Vec<(f64, f64)> {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ghia1982_re100.csv"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/ghia1982_re{re}.csv")),
     )
     .unwrap();
     text.lines()
@@ -19,6 +19,34 @@ fn ghia(table: &str) -> Vec<(f64, f64)> {
             (f[0] == table).then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
         })
         .collect()
+}
+
+/// The largest deviation of the centrelines `u` and `v` from Ghia's at `re` (all 17 points of
+/// each table but `skip`), and where it is.
+fn worst_against_ghia(
+    re: u32,
+    u: &[(f64, f64)],
+    v: &[(f64, f64)],
+    skip: Option<(&str, f64)>,
+) -> (f64, String) {
+    let mut worst = (0.0, String::new());
+    for (name, line) in [("u", u), ("v", v)] {
+        let table = ghia_at(re, name);
+        assert_eq!(table.len(), 17, "Ghia's Re {re} {name} table");
+        for (x, want) in table {
+            if skip == Some((name, x)) {
+                continue;
+            }
+            let got = at(line, x);
+            if (got - want).abs() > worst.0 {
+                worst = (
+                    (got - want).abs(),
+                    format!("{name}({x}) = {got}, Ghia {want}"),
+                );
+            }
+        }
+    }
+    worst
 }
 
 /// A centreline CSV (`coordinate,value` rows sorted by coordinate), read back.
@@ -141,19 +169,7 @@ fn re_100_matches_ghia_on_1_and_2_ranks_with_identical_results() {
         assert_eq!((u.len(), v.len()), (129, 129), "127 nodes and two walls");
         // What the README claims: every one of Ghia's centreline values within 0.01. (The
         // largest deviation is 0.0083, of v at x = 0.8594.)
-        let mut worst = (0.0, String::new());
-        for (name, line, table) in [("u", &u, ghia("u")), ("v", &v, ghia("v"))] {
-            assert_eq!(table.len(), 17, "Ghia's {name} table");
-            for (x, want) in table {
-                let got = at(line, x);
-                if (got - want).abs() > worst.0 {
-                    worst = (
-                        (got - want).abs(),
-                        format!("{name}({x}) = {got}, Ghia {want}"),
-                    );
-                }
-            }
-        }
+        let worst = worst_against_ghia(100, &u, &v, None);
         assert!(worst.0 <= 0.01, "{n} ranks: {}", worst.1);
         vortices_match_ghia(&r);
         let summary: Value =
@@ -539,4 +555,32 @@ fn anderson_gives_the_same_field_on_any_decomposition_and_after_a_restart() {
         ],
     );
     assert_ne!(plain["field_sha256"], straight["field_sha256"]);
+}
+
+#[test]
+fn re_400_matches_ghia_on_255x255() {
+    // The target: Ghia et al.'s Re 400 centrelines within 0.01 on 255x255 (every one of
+    // their points but x = 0.9063 of v, a known misprint of their table). Measured: the largest
+    // deviation is 0.0050, of v at x = 0.9453.
+    let dir = std::env::temp_dir().join(format!("halo-cavity-re400-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let r = solve_json(
+        2,
+        &[
+            "--problem",
+            "cavity",
+            "--re",
+            "400",
+            "--grid",
+            "255x255",
+            "--out",
+            d,
+        ],
+    );
+    assert_eq!(r["converged"], Value::Bool(true), "{r}");
+    let u = centreline(&dir.join("centerline_u.csv"));
+    let v = centreline(&dir.join("centerline_v.csv"));
+    let worst = worst_against_ghia(400, &u, &v, Some(("v", 0.9063)));
+    assert!(worst.0 <= 0.01, "{}", worst.1);
+    let _ = std::fs::remove_dir_all(&dir);
 }
