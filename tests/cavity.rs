@@ -249,7 +249,8 @@ fn the_same_field_on_any_ranks_process_grid_threads_and_ghost_width() {
 
 #[test]
 fn the_same_field_with_anderson_on_any_ranks_process_grid_threads_and_ghost_width() {
-    // Windows of 50 steps and a depth of 4: 800 steps extrapolate 15 times, with a full history.
+    // Windows of 50 steps and a depth of 4: from step 100 on, 800 steps extrapolate up to 14
+    // times, from a full history (trimmed as it goes) after step 250.
     let base = [
         "--problem",
         "cavity",
@@ -267,6 +268,13 @@ fn the_same_field_with_anderson_on_any_ranks_process_grid_threads_and_ghost_widt
         "800",
     ];
     the_same_field_on(&base, (1, None, 1, 1), &RUNS);
+    // And the acceleration acted: plain steps give another field.
+    let mut plain = base.to_vec();
+    plain[5] = "none";
+    plain.drain(6..10);
+    let (a, p) = (solve_json(1, &base), solve_json(1, &plain));
+    assert_eq!(a["steps"], p["steps"]);
+    assert_ne!(a["field_sha256"], p["field_sha256"]);
 }
 
 #[test]
@@ -353,6 +361,23 @@ fn bad_cavity_options_are_refused() {
         ),
         // A tolerance with too few steps to reach it.
         (&["--steps", "20", "--tol", "1e-3"], "--iters 20: "),
+        // Anderson's history and windows, and its options without it.
+        (
+            &["--anderson-depth", "0"],
+            "--anderson-depth 0: choose 1 to 100",
+        ),
+        (
+            &["--anderson-depth", "101"],
+            "--anderson-depth 101: choose 1 to 100",
+        ),
+        (
+            &["--anderson-window", "0"],
+            "--anderson-window 0: must be at least 1 step",
+        ),
+        (
+            &["--accelerate", "none", "--anderson-depth", "5"],
+            "--anderson-depth is for Anderson acceleration, which this run does not use",
+        ),
     ] {
         let mut all = vec!["solve", "--problem", "cavity", "--grid", "16x16"];
         all.extend_from_slice(args);
@@ -483,8 +508,9 @@ fn anderson_reaches_the_same_steady_state_in_a_fraction_of_the_steps() {
 
 #[test]
 fn anderson_gives_the_same_field_on_any_decomposition_and_after_a_restart() {
-    // Windows of 50 steps and a depth of 4, so that 1500 steps extrapolate 29 times with a full
-    // history; checkpoints every 160 steps fall inside windows, and the history restarts there.
+    // Windows of 50 steps and a depth of 4; checkpoints every 160 steps fall inside windows and
+    // restart the history, so each stretch between them extrapolates twice, from one and then two
+    // differences (the full history and its trimming are the test above's).
     let dir = std::env::temp_dir().join(format!("halo-anderson-{}", std::process::id()));
     let d = dir.to_str().unwrap();
     let run = |n: usize, steps: &str, more: &[&str]| {

@@ -25,6 +25,7 @@
 //! a hundredfold growth left the residual at 17; at Re 1000 it costs 3–10 % more steps than the
 //! lax rule (127²: 29,700 against 27,700).
 
+use super::on;
 use super::scheme::Block;
 use crate::comm::Comm;
 use crate::error::Result;
@@ -34,14 +35,6 @@ use std::collections::VecDeque;
 
 /// Elements per rayon task in the window's elementwise arithmetic.
 const CHUNK: usize = 1 << 14;
-
-/// Runs `job` on `pool`, or here; `job` is told whether it runs on a pool.
-fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + Send) -> R {
-    match pool {
-        Some(p) => p.install(|| job(true)),
-        None => job(false),
-    }
-}
 
 /// `f(a[i], b[i])` for every `i`, on the current pool when `par`.
 fn zip_map(par: bool, a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
@@ -171,6 +164,16 @@ impl Anderson {
         let g: Vec<Vec<f64>> = copies(fields);
         let pushed = self.prev.is_some();
         if let Some((pf, pg)) = self.prev.take() {
+            // Make room first, so that the history never holds more than `depth` differences
+            // (the memory check counts that many).
+            if self.df.len() == self.depth {
+                self.df.pop_front();
+                self.dg.pop_front();
+                self.gram.pop_front();
+                for row in &mut self.gram {
+                    row.pop_front();
+                }
+            }
             let (df, dg) = on(pool, |par| {
                 let df = zip_map(par, &f, &pf, |a, b| a - b);
                 let dg: Vec<Vec<f64>> = g
@@ -182,14 +185,6 @@ impl Anderson {
             });
             self.df.push_back(df);
             self.dg.push_back(dg);
-            if self.df.len() > self.depth {
-                self.df.pop_front();
-                self.dg.pop_front();
-                self.gram.pop_front();
-                for row in &mut self.gram {
-                    row.pop_front();
-                }
-            }
         }
         let (ff, gamma) = self.coefficients(comm, block, &f, pushed, pool)?;
         let grew = ff > self.last;

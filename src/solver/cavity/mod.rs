@@ -67,7 +67,10 @@ use scheme::{max_speed, sor_colour, vorticity_step, wall_vorticity};
 
 /// Runs `job` on `pool`, or here; `job` is told whether it runs on a pool (whether to split its
 /// rows over the pool's threads).
-fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + Send) -> R {
+pub(crate) fn on<R: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    job: impl FnOnce(bool) -> R + Send,
+) -> R {
     match pool {
         Some(p) => p.install(|| job(true)),
         None => job(false),
@@ -172,6 +175,8 @@ impl CavitySolver {
     /// a single ghost layer. Collective (it plans the halo exchanges); an allocation that fails
     /// on any rank is the same error on every rank.
     pub fn new(comm: &Comm, layout: &Layout, params: &CavityParams) -> Result<Self> {
+        // The same on every rank: all fail alike, before any collective.
+        params.check()?;
         let (nx, ny) = (layout.decomp.nx, layout.decomp.ny);
         let r = layout.interior();
         let depth = match layout.stencil {
@@ -233,8 +238,8 @@ impl Solver for CavitySolver {
     fn advance(&mut self, pass: Pass, time: &mut Timings) -> Result<Advanced> {
         let pool = self.pool.as_ref();
         if let Some(a) = self.accel.as_mut() {
-            // A window ends before its next step, so that the step the residual is measured on
-            // starts from the extrapolated state and the state that is kept is a stepped one.
+            // A window ends before its next step, so the state a check measures, and the one a
+            // run ends with, is always a stepped one, never a bare extrapolation.
             if a.since % a.window == 0 {
                 let t = Comm::wtime();
                 a.history.window_end(
