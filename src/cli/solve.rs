@@ -79,7 +79,8 @@ pub struct ProblemArgs {
     #[arg(long, value_name = "PXxPY", value_parser = args::procs, allow_hyphen_values = true)]
     pub procs: Option<ProcGrid>,
     /// Ghost width W: exchange halos every W iterations, updating the ghost zone in between
-    /// [default: the --time-block].
+    /// [default: the --time-block]; for the cavity, every W SOR half-sweeps of a step (4, twice
+    /// --sweeps, gives one exchange per step) [default: 1].
     #[arg(long, value_name = "W")]
     pub ghost: Option<usize>,
     /// Temporal blocking: run T sweeps on one cache-sized tile before moving to the next, so the
@@ -551,7 +552,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         f.check(world.size(), cfg.stop.iters)?;
     }
     if world.rank() == 0 {
-        if let Some(w) = resolution_warning(&cfg) {
+        for w in [resolution_warning(&cfg), acceleration_warning(&cfg)]
+            .into_iter()
+            .flatten()
+        {
             eprintln!("halo: warning: {w}");
         }
     }
@@ -761,6 +765,23 @@ fn print_levels(levels: &[solver::LevelStats]) {
             l.seconds
         );
     }
+}
+
+/// For an Anderson-accelerated cavity whose checkpoints come too often for a full history (it
+/// restarts at each), what that costs.
+fn acceleration_warning(cfg: &Config) -> Option<String> {
+    let a = cfg
+        .cavity
+        .anderson
+        .filter(|_| cfg.problem == Problem::Cavity)?;
+    let every = cfg.checkpoint.as_ref()?.every;
+    let full = (a.depth + 1) * a.window;
+    (every < full).then(|| {
+        format!(
+            "--checkpoint-every {every}: Anderson's history restarts at every checkpoint, and a full one takes {full} steps ((depth + 1) x window); checkpoint less often for the whole acceleration{}",
+            if every < 2 * a.window { " (below 2 x window it never extrapolates)" } else { "" }
+        )
+    })
 }
 
 /// For a cavity whose grid is too coarse for its Re, what to expect.
