@@ -113,7 +113,7 @@ pub struct ProblemArgs {
     #[arg(long, default_value_t = 2)]
     pub sweeps: usize,
     /// Cavity: how to march to a steady state: anderson (Anderson acceleration over windows of
-    /// time steps: the same steady state in about a third of the steps, the path to it no
+    /// time steps: the same steady state in 2 to 3 times fewer steps, the path to it no
     /// longer the flow's history) or none (plain time steps). Default: anderson for a run to a
     /// steady state (no --iters, or a --tol), none for a run of --iters steps alone.
     #[arg(long, value_enum)]

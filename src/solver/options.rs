@@ -470,9 +470,11 @@ pub struct AndersonParams {
 }
 
 impl Default for AndersonParams {
-    /// Measured on the cavity at Re 100, 400 and 1000 (127² and 255², `BENCHMARKS.md`): windows
-    /// of 500 steps (about one time unit at Re 1000) and a depth of 20 take a third of the steps
-    /// of plain stepping; depths of 5 or 10 gain little, 30 or 40 no more than 20.
+    /// Measured on the cavity at Re 100, 400 and 1000 on 127² (with the first restart rule):
+    /// windows of 500 steps (about one time unit at Re 1000) and a depth of 20 take a third of the
+    /// steps of plain stepping; depths of 5 or 10 gain little, 30 or 40 no more than 20 (250-step
+    /// windows with depth 10 gained nothing). `BENCHMARKS.md` has the steps and times of the
+    /// defaults at Re 1000 on 127² to 511².
     fn default() -> Self {
         AndersonParams {
             depth: 20,

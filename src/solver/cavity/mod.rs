@@ -38,8 +38,8 @@
 //! Re 1000 on any grid. A more accurate stream function per step does not shorten it (1, 2, 8 or
 //! 30 SOR sweeps per step reach 10⁻⁶ in 76,500 to 83,100 steps at Re 1000 on 127²), so neither
 //! would a multigrid solve of it. What does is [`anderson`] acceleration over windows of steps,
-//! when asked for ([`CavityParams::anderson`]): the same steady state in about a third of the
-//! steps, the path to it no longer a history of the flow.
+//! when asked for ([`CavityParams::anderson`]): the same steady state in 2.1 to 2.8 times
+//! fewer steps at Re 1000 (BENCHMARKS.md), the path to it no longer a history of the flow.
 //!
 //! Rooms: [`scheme`] holds the arithmetic, [`anderson`] the acceleration, [`reference`](mod@reference)
 //! published solutions, [`post`] and [`vortex`] what is read off a solution; [`CavitySolver`] is
