@@ -133,7 +133,11 @@ pub fn abort_on_panic(code: i32) {
         } else {
             launcher_rank()
         };
-        eprintln!("halo: rank {rank} panicked{at}: {msg}");
+        // One write of the whole line: `eprintln!` writes its pieces one by one to the
+        // unbuffered stderr, and under MPICH another rank's output (or the launcher's abort
+        // notice) could land between them, splitting the line (seen once in CI).
+        let line = format!("halo: rank {rank} panicked{at}: {msg}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         if live {
             mpi::topology::SimpleCommunicator::world().abort(code);
         }
