@@ -87,10 +87,10 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
             state: 1,
         },
         // ψ, ω and the next ω; with Anderson acceleration its history (depth m): ΔF of ω and
-        // ΔG of ψ and ω per window, the window's start and last end (ψ, ω), its last change,
-        // and the new change and end while a window closes.
+        // ΔG of ψ and ω per window, the window's start (ω) and last end (ψ, ω), its last change,
+        // and while a window closes its new change, end (ψ, ω) and differences (ΔF, ΔG).
         Problem::Cavity => Footprint {
-            arrays: 3 + cfg.cavity.anderson.map_or(0, |a| 3 * a.depth + 8),
+            arrays: 3 + cfg.cavity.anderson.map_or(0, |a| 3 * a.depth + 7),
             state: 2,
         },
     }

@@ -86,8 +86,8 @@ fn subtract_scaled(par: bool, x: &mut [f64], g: f64, d: &[f64]) {
 pub struct Anderson {
     /// Differences kept at most, `m`.
     depth: usize,
-    /// The state at the start of the current window (empty before the first).
-    start: Vec<Vec<f64>>,
+    /// The measured field at the start of the current window (`None` before the first).
+    start: Option<Vec<f64>>,
     /// The residual field `f` of the previous window, and its end state `G(x)`.
     prev: Option<(Vec<f64>, Vec<Vec<f64>>)>,
     /// `ΔF_i` (the measured field only) and `ΔG_i` (every field), oldest first.
@@ -97,8 +97,6 @@ pub struct Anderson {
     gram: VecDeque<VecDeque<f64>>,
     /// `‖f‖²` of the window before.
     last: f64,
-    /// Times the history restarted because a window's change grew.
-    restarts: usize,
 }
 
 /// The smallest pivot of the normal equations, relative to the diagonal entry, that Cholesky's
@@ -119,24 +117,7 @@ impl Anderson {
     /// Forgets every window: the next [`Anderson::window_end`] only records where the next
     /// window starts.
     pub fn clear(&mut self) {
-        let (depth, restarts) = (self.depth, self.restarts);
-        *self = Anderson::new(depth);
-        self.restarts = restarts;
-    }
-
-    /// Times the history restarted because a window's change grew.
-    pub fn restarts(&self) -> usize {
-        self.restarts
-    }
-
-    /// Windows in the history, at most the depth.
-    pub fn len(&self) -> usize {
-        self.df.len()
-    }
-
-    /// Whether the history holds no difference yet.
-    pub fn is_empty(&self) -> bool {
-        self.df.is_empty()
+        *self = Anderson::new(self.depth);
     }
 
     /// Ends a window: `fields` hold `G(x)`, the state the window's steps reached; on return they
@@ -151,17 +132,14 @@ impl Anderson {
         measured: usize,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<()> {
-        let copies =
-            |fields: &[&mut [f64]]| on(pool, |par| fields.iter().map(|f| copy(par, f)).collect());
-        if self.start.is_empty() {
-            self.start = copies(fields);
+        let Some(start) = &self.start else {
+            self.start = Some(on(pool, |par| copy(par, fields[measured])));
             return Ok(());
-        }
-        let start = &self.start[measured];
+        };
         let f = on(pool, |par| {
             zip_map(par, fields[measured], start, |g, x| g - x)
         });
-        let g: Vec<Vec<f64>> = copies(fields);
+        let g: Vec<Vec<f64>> = on(pool, |par| fields.iter().map(|f| copy(par, f)).collect());
         let pushed = self.prev.is_some();
         if let Some((pf, pg)) = self.prev.take() {
             // Make room first, so that the history never holds more than `depth` differences
@@ -193,7 +171,6 @@ impl Anderson {
             self.df.clear();
             self.dg.clear();
             self.gram.clear();
-            self.restarts += 1;
         } else {
             let skip = self.df.len() - gamma.len();
             let dg = &self.dg;
@@ -207,7 +184,7 @@ impl Anderson {
             });
         }
         self.prev = Some((f, g));
-        self.start = copies(fields);
+        self.start = Some(on(pool, |par| copy(par, fields[measured])));
         Ok(())
     }
 

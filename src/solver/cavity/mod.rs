@@ -67,10 +67,7 @@ use scheme::{max_speed, sor_colour, vorticity_step, wall_vorticity};
 
 /// Runs `job` on `pool`, or here; `job` is told whether it runs on a pool (whether to split its
 /// rows over the pool's threads).
-pub(crate) fn on<R: Send>(
-    pool: Option<&rayon::ThreadPool>,
-    job: impl FnOnce(bool) -> R + Send,
-) -> R {
+fn on<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce(bool) -> R + Send) -> R {
     match pool {
         Some(p) => p.install(|| job(true)),
         None => job(false),
@@ -108,6 +105,15 @@ impl Plan {
             step: run - 1,
             colours,
         }
+    }
+
+    /// The end of the run of half-sweeps that starts at `h`: the next half-sweep that exchanges
+    /// ψ first, or the last.
+    fn run_end(&self, h: usize) -> usize {
+        self.colours[h + 1..]
+            .iter()
+            .position(|c| c.0)
+            .map_or(self.colours.len(), |k| h + 1 + k)
     }
 
     /// Arrays exchanged per step: ψ and ω at its start, and ψ again before some half-sweeps.
@@ -278,10 +284,7 @@ impl Solver for CavitySolver {
         let t3 = Comm::wtime();
         // The vorticity step and the half-sweeps up to the next exchange of ψ, in one job.
         let colours = &self.plan.colours;
-        let first = colours[1..]
-            .iter()
-            .position(|h| h.0)
-            .map_or(colours.len(), |k| k + 1);
+        let first = self.plan.run_end(0);
         let interior = b.interior();
         let (psi, omega, next) = (
             self.psi.as_slice_mut(),
@@ -302,10 +305,7 @@ impl Solver for CavitySolver {
             let a = Comm::wtime();
             self.ex_psi.exchange(&mut self.psi);
             let m = Comm::wtime();
-            let end = colours[h + 1..]
-                .iter()
-                .position(|c| c.0)
-                .map_or(colours.len(), |k| h + 1 + k);
+            let end = self.plan.run_end(h);
             let (omega, psi) = (self.omega.as_slice(), self.psi.as_slice_mut());
             on(pool, |par| {
                 relax(c, b, regions, colours, h..end, omega, psi, par)
