@@ -247,31 +247,28 @@ fn the_same_field_on_any_ranks_process_grid_threads_and_ghost_width() {
     the_same_field_on(&base, (1, None, 1, 1), &RUNS);
 }
 
+/// Anderson's acceleration on a small run: windows of 50 steps, a depth of 4, and a tolerance no
+/// run of the tests' length reaches (so each runs its steps).
+const SMALL_ANDERSON: [&str; 8] = [
+    "--accelerate",
+    "anderson",
+    "--anderson-window",
+    "50",
+    "--anderson-depth",
+    "4",
+    "--tol",
+    "1e-12",
+];
+
 #[test]
 fn the_same_field_with_anderson_on_any_ranks_process_grid_threads_and_ghost_width() {
     // Windows of 50 steps and a depth of 4: from step 100 on, 800 steps extrapolate up to 14
     // times, from a full history (trimmed as it goes) after step 250.
-    let base = [
-        "--problem",
-        "cavity",
-        "--grid",
-        "33x29",
-        "--accelerate",
-        "anderson",
-        "--anderson-window",
-        "50",
-        "--anderson-depth",
-        "4",
-        "--tol",
-        "1e-12",
-        "--steps",
-        "800",
-    ];
+    let grid = ["--problem", "cavity", "--grid", "33x29", "--steps", "800"];
+    let base = [&grid[..], &SMALL_ANDERSON].concat();
     the_same_field_on(&base, (1, None, 1, 1), &RUNS);
     // And the acceleration acted: plain steps give another field.
-    let mut plain = base.to_vec();
-    plain[5] = "none";
-    plain.drain(6..10);
+    let plain = [&grid[..], &["--accelerate", "none", "--tol", "1e-12"]].concat();
     let (a, p) = (solve_json(1, &base), solve_json(1, &plain));
     assert_eq!(a["steps"], p["steps"]);
     assert_ne!(a["field_sha256"], p["field_sha256"]);
@@ -514,28 +511,16 @@ fn anderson_gives_the_same_field_on_any_decomposition_and_after_a_restart() {
     let dir = std::env::temp_dir().join(format!("halo-anderson-{}", std::process::id()));
     let d = dir.to_str().unwrap();
     let run = |n: usize, steps: &str, more: &[&str]| {
-        let mut args = vec![
-            "--problem",
-            "cavity",
-            "--re",
-            "400",
-            "--grid",
-            "33x29",
-            "--tol",
-            "1e-12",
-            "--accelerate",
-            "anderson",
-            "--anderson-window",
-            "50",
-            "--anderson-depth",
-            "4",
+        let mut args = vec!["--problem", "cavity", "--re", "400", "--grid", "33x29"];
+        args.extend_from_slice(&SMALL_ANDERSON);
+        args.extend_from_slice(&[
             "--checkpoint-every",
             "160",
             "--checkpoint-dir",
             d,
             "--steps",
             steps,
-        ];
+        ]);
         args.extend_from_slice(more);
         solve_json(n, &args)
     };
