@@ -24,12 +24,14 @@
 //! ranks, checked) and `examples/heat2d.rs` (a heat solver written only against this public API).
 
 mod array;
+mod bands;
 mod blocks;
 mod boundary;
 mod exchange;
 mod layout;
 
 pub use array::DistArray;
+pub use bands::{assemble_bands, scatter_bands, Assembly, Bands, BAND_BYTES};
 pub use blocks::{check_blocks, decompose, gather_blocks, scatter_blocks};
 pub use boundary::{Boundaries, Boundary, Side};
 pub use exchange::{pack, unpack, Exchange, HaloExchange};

@@ -1,5 +1,14 @@
 //! Fingerprints of fields, for checking that two runs agree to the last bit.
+//!
+//! [`field_sha256`] hashes a whole array in memory; a distributed field is hashed without any rank
+//! holding it: [`distributed_sha256`] streams its row bands to one rank in order (the same
+//! SHA-256, in the memory of one band, at the speed of one rank), and [`band_digest`] hashes every
+//! band where it is assembled, all ranks at once, then the bands' hashes in order (a different
+//! number, the same on any decomposition: for fields too large to stream).
 
+use crate::comm::Comm;
+use crate::error::Result;
+use crate::grid::{assemble_bands, Assembly, Bands, DistArray};
 use ndarray::Array2;
 use sha2::{Digest, Sha256};
 
@@ -12,13 +21,102 @@ pub fn field_sha256(field: &Array2<f64>) -> String {
     hex(&h.finalize())
 }
 
+/// What [`distributed_sha256`] finds: the field's SHA-256 and its row-major sum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    /// [`field_sha256`] of the global field.
+    pub sha256: String,
+    /// The sum of its values in row-major order, added one after another (the same bits as
+    /// `field.iter().sum()` of the gathered field).
+    pub sum: f64,
+}
+
+/// [`field_sha256`] of the global field `field` and its row-major sum, on `root` (`None` on the
+/// other ranks), streamed there band by band: no rank holds more than a band beside its block.
+/// Collective.
+pub fn distributed_sha256(
+    comm: &Comm,
+    field: &DistArray,
+    root: usize,
+) -> Result<Option<Fingerprint>> {
+    let d = &field.layout().decomp;
+    let bands = Bands::new(d.nx, d.ny);
+    let mut h = Sha256::new();
+    let mut sum = 0.0;
+    let mut bytes = Vec::new();
+    assemble_bands(comm, field, &bands, Assembly::Root(root), |_, band| {
+        bytes.clear();
+        bytes.extend(band.iter().flat_map(|x| x.to_le_bytes()));
+        h.update(&bytes);
+        sum = band.iter().fold(sum, |s, &x| s + x);
+        Ok(())
+    })?;
+    Ok((comm.rank() == root).then(|| Fingerprint {
+        sha256: hex(&h.finalize()),
+        sum,
+    }))
+}
+
+/// SHA-256 of one band's values as little-endian bytes.
+pub(crate) fn band_sha256(band: &[f64]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut bytes = Vec::with_capacity(8 * band.len().min(1 << 16));
+    for chunk in band.chunks(1 << 16) {
+        bytes.clear();
+        bytes.extend(chunk.iter().flat_map(|x| x.to_le_bytes()));
+        h.update(&bytes);
+    }
+    h.finalize().into()
+}
+
+/// The digest of the band hashes `hashes` (in band order) of an array cut into `bands`:
+/// SHA-256 of `halo-bands-v1`, `nx`, `ny` and the rows per band as little-endian u64, then the
+/// bands' SHA-256s. Lowercase hex.
+pub(crate) fn digest_of_bands(bands: &Bands, hashes: &[[u8; 32]]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"halo-bands-v1");
+    for n in [bands.nx, bands.ny, bands.rows] {
+        h.update((n as u64).to_le_bytes());
+    }
+    for b in hashes {
+        h.update(b);
+    }
+    hex(&h.finalize())
+}
+
+/// A fingerprint of the global field computed on every rank at once, without streaming it to one:
+/// each band ([`Bands::new`]) is hashed with SHA-256 on the rank it is assembled on, and the
+/// bands' hashes, gathered in order, are hashed again ([`digest_of_bands`]). Not the field's
+/// SHA-256, but the same for the same field on any rank count, process grid or thread count.
+/// Collective; every rank returns it.
+pub fn band_digest(comm: &Comm, field: &DistArray) -> Result<String> {
+    let d = &field.layout().decomp;
+    let bands = Bands::new(d.nx, d.ny);
+    let mut mine: Vec<u8> = Vec::new();
+    assemble_bands(comm, field, &bands, Assembly::Spread, |_, band| {
+        mine.extend_from_slice(&band_sha256(band));
+        Ok(())
+    })?;
+    // Rank q holds the hashes of bands q, q + P, q + 2P, … in order.
+    let all = comm.all_gather_varcount(&mine)?;
+    let p = comm.size();
+    let hashes: Vec<[u8; 32]> = (0..bands.count())
+        .map(|k| {
+            let chunk = all.chunk(k % p);
+            let at = 32 * (k / p);
+            chunk[at..at + 32].try_into().expect("32 bytes a hash")
+        })
+        .collect();
+    Ok(digest_of_bands(&bands, &hashes))
+}
+
 /// SHA-256 of `bytes`, as lowercase hex.
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
 /// `bytes` as lowercase hex, two digits each.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -16,7 +16,7 @@ pub use checkpoint::{
     CheckpointHeader,
 };
 pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atomic};
-pub use hash::field_sha256;
+pub use hash::{band_digest, distributed_sha256, field_sha256, Fingerprint};
 pub use plot::{panels_png, Panel};
 pub use png::{
     block_sets_png, decomposition_map_png, decomposition_png, heatmap_png,
