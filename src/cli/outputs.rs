@@ -2,6 +2,7 @@
 //! summary, drawn with the library's `io` from the solution the solver returned.
 
 use super::history::History;
+use halo::comm::Comm;
 use halo::io::{self, VtkArray};
 use halo::solver::cavity::{centerline_u, centerline_v, reference::centrelines, velocity_field};
 use halo::solver::{Config, Report, Solution};
@@ -45,13 +46,19 @@ pub fn output_bytes(cfg: &Config) -> u64 {
 ///
 /// Returns the paths written; on other ranks, writes nothing and returns an empty list.
 pub fn write_outputs(
+    comm: &Comm,
     dir: &Path,
     cfg: &Config,
     sol: &Solution,
     report: &Report,
     history: &History,
 ) -> Result<Vec<PathBuf>> {
-    let Some(field) = sol.primary() else {
+    let primary = sol.primary().gather(comm, 0)?;
+    let omega = match sol.field("omega") {
+        Some(o) => o.gather(comm, 0)?,
+        None => None,
+    };
+    let Some(field) = primary.as_ref() else {
         return Ok(Vec::new());
     };
     let r = report;
@@ -64,7 +71,7 @@ pub fn write_outputs(
         p
     };
     let origin = (cfg.domain.hx(), cfg.domain.hy());
-    if let Some(omega) = sol.field("omega") {
+    if let Some(omega) = omega.as_ref() {
         let (u, v) = velocity_field(field);
         let speed = Array2::from_shape_fn(u.dim(), |(i, j)| u[[i, j]].hypot(v[[i, j]]));
         io::write_vti(

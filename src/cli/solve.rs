@@ -600,16 +600,20 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     .map_err(|e| args.problem.flag_names(e))?;
     let history = monitor.finish().unwrap_or_default();
     let mut report = sol.report.clone();
-    report.field_sha256 = sol.primary().map(halo::io::field_sha256);
     if cfg.problem == Problem::Cavity {
         if let (Some(psi), Some(omega)) = (sol.field("psi"), sol.field("omega")) {
-            report.cavity = CavityQuantities::of(psi, omega);
+            // The vortices are found on the whole field: gathered, the cavity's grids being
+            // small enough (see `output_bytes`).
+            let (psi, omega) = (psi.gather(world, 0)?, omega.gather(world, 0)?);
+            if let (Some(psi), Some(omega)) = (psi, omega) {
+                report.cavity = CavityQuantities::of(&psi, &omega);
+            }
         }
     }
     // A failed write of the outputs still leaves the result to print: it is not lost.
     let written = match &args.out {
         Some(dir) => world.agree(super::outputs::write_outputs(
-            dir, &cfg, &sol, &report, &history,
+            world, dir, &cfg, &sol, &report, &history,
         )),
         None => Ok(Vec::new()),
     };

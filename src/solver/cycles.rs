@@ -86,6 +86,10 @@ impl Solver for Cycles {
         vec![("u", self.mg.u())]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("u", self.mg.into_u())]
+    }
+
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let u = fields.into_iter().next().expect("the field u");
         let mine = self.mg.u_mut();

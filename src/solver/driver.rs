@@ -112,6 +112,10 @@ pub trait Solver {
     /// The simulated time after `done` iterations, for time-dependent problems.
     fn time(&self, done: usize) -> Option<f64>;
 
+    /// The run's result, taking the solver apart: the solution `u` (the cavity: `psi`, then
+    /// `omega`), each rank its block, in place (no copy is made).
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)>;
+
     /// The field whose blow-up means divergence, and what messages call it.
     fn watched(&self) -> (String, &DistArray);
 

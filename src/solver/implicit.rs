@@ -187,6 +187,10 @@ impl Solver for Implicit {
         vec![("u", &self.u)]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("u", self.u)]
+    }
+
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let u = fields.into_iter().next().expect("the field u");
         self.u.interior_mut().assign(&u.interior());

@@ -284,6 +284,10 @@ impl Solver for Jacobi {
         vec![("u", &self.u)]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("u", self.u)]
+    }
+
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         self.u = fields.into_iter().next().expect("one field");
         // Into the array there is: a clone would need memory the run was not checked for.

@@ -242,6 +242,10 @@ impl Solver for Cg {
         vec![("u", &self.x), ("r", &self.mg.fine().b), ("p", &self.p)]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("u", self.x)]
+    }
+
     fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
         let mut fields = fields.into_iter();
         for mine in [&mut self.x, &mut self.mg.fine_mut().b, &mut self.p] {

@@ -225,6 +225,10 @@ impl Solver for PipeCg {
         vec![("u", &self.x)]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("u", self.x)]
+    }
+
     fn restore(&mut self, _fields: Vec<DistArray>, _time: f64) -> Result<()> {
         unreachable!("pipecg refuses checkpoints and restarts before it is built")
     }

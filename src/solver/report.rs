@@ -7,9 +7,10 @@ use super::options::{Method, Problem};
 /// What a run did and how fast: one JSON object line with `halo solve --json`.
 ///
 /// Times are the slowest rank's; `bytes_sent` and `messages_sent` add up every rank's halo traffic
-/// in the iteration loop. `checksum` sums the gathered final field, on the root rank only;
-/// `field_sha256` is its fingerprint, which the solver leaves to its caller (the `halo` command
-/// fills it with [`crate::io::field_sha256`]).
+/// in the iteration loop. `checksum` sums the final field and `field_sha256` is its fingerprint,
+/// both on the root rank only, from the field streamed there band by band
+/// ([`crate::io::distributed_sha256`]); `field_digest`, on every rank, hashes the bands where
+/// they are ([`crate::io::band_digest`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
     /// The problem solved.
@@ -52,9 +53,13 @@ pub struct Report {
     pub stalled_at: Option<usize>,
     /// The sum of the final interior field, in row-major order.
     pub checksum: f64,
-    /// SHA-256 of the gathered final field as little-endian `f64` in row-major order, hex.
+    /// SHA-256 of the final field as little-endian `f64` in row-major order, hex (root only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field_sha256: Option<String>,
+    /// The final field's digest of band hashes ([`crate::io::band_digest`]): the same for the
+    /// same field on any decomposition, computed by all ranks at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_digest: Option<String>,
     /// The slowest rank's time in stencil sweeps and residual checks, in seconds.
     pub compute_seconds: f64,
     /// The slowest rank's time in halo exchanges and residual allreduces, in seconds.

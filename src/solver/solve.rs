@@ -8,17 +8,18 @@ use super::report::{RankStats, Report};
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::{Decomposition, Stencil};
 use crate::error::{Error, Result};
-use crate::grid::Layout;
+use crate::grid::{DistArray, Layout};
 use crate::io::{Checkpointer, RunIdentity};
-use ndarray::Array2;
 
-/// A finished run: its report, and on the root rank the gathered final state.
+/// A finished run: its report, and the final state, distributed as the run left it.
 pub struct Solution {
-    /// The summary; `checksum` is filled on the root only.
+    /// The summary; `checksum` and `field_sha256` are filled on the root only.
     pub report: Report,
-    /// The final state on rank 0, by name (the solver's checkpointable fields, each `(ny, nx)`:
-    /// `u` for the Jacobi family, `psi` then `omega` for the cavity); empty elsewhere.
-    pub fields: Vec<(String, Array2<f64>)>,
+    /// The run's result on every rank, by name, each rank its block: `u` (the solution), or the
+    /// cavity's `psi` then `omega`. Ghost cells are not up to date: exchange them before reading
+    /// them. No rank holds the whole field (see [`crate::io::distributed_sha256`],
+    /// [`crate::grid::DistArray::gather`] to bring it somewhere).
+    pub fields: Vec<(String, DistArray)>,
     /// This rank's layout.
     pub layout: Layout,
     /// Every rank's figures, on rank 0 (`None` elsewhere).
@@ -26,15 +27,14 @@ pub struct Solution {
 }
 
 impl Solution {
-    /// The gathered field called `name`, on rank 0.
-    pub fn field(&self, name: &str) -> Option<&Array2<f64>> {
+    /// The field called `name`, distributed.
+    pub fn field(&self, name: &str) -> Option<&DistArray> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, f)| f)
     }
 
-    /// The first field of the state (the solution `u`, or the cavity's stream function), on
-    /// rank 0.
-    pub fn primary(&self) -> Option<&Array2<f64>> {
-        self.fields.first().map(|(_, f)| f)
+    /// The first field of the result (the solution `u`, or the cavity's stream function).
+    pub fn primary(&self) -> &DistArray {
+        &self.fields[0].1
     }
 }
 
@@ -134,15 +134,7 @@ pub fn solve_reserving(
         monitor,
     )?;
     let elapsed = Comm::wtime() - start - run.untimed;
-    sum_up(
-        comm,
-        cfg,
-        layout,
-        solver.as_ref(),
-        stores,
-        &run,
-        (setup, elapsed),
-    )
+    sum_up(comm, cfg, layout, solver, stores, &run, (setup, elapsed))
 }
 
 /// The bytes `rank` holds at its peak solving `cfg` over `decomp`, with `root_after` more on
@@ -205,7 +197,7 @@ fn sum_up(
     comm: &Comm,
     cfg: &Config,
     layout: Layout,
-    solver: &dyn Solver,
+    solver: Box<dyn Solver>,
     stores: super::kernels::Stores,
     run: &Driven,
     (setup, elapsed): (f64, f64),
@@ -260,6 +252,7 @@ fn sum_up(
         stalled_at: run.stalled,
         checksum: 0.0,
         field_sha256: None,
+        field_digest: None,
         compute_seconds: max(t.compute)?,
         comm_seconds: max(t.halo + t.reduce)?,
         wait_seconds: max(t.wait)?,
@@ -301,15 +294,18 @@ fn sum_up(
             bytes_per_step: per_step(bytes),
         },
     )?;
-    let mut fields = Vec::new();
-    for (name, f) in solver.state() {
-        if let Some(g) = f.gather(comm, 0)? {
-            fields.push((name.to_string(), g));
-        }
+    // The solver's other arrays go now: outputs have the memory they held.
+    let fields: Vec<(String, DistArray)> = solver
+        .into_fields()
+        .into_iter()
+        .map(|(n, f)| (n.to_string(), f))
+        .collect();
+    let primary = &fields[0].1;
+    if let Some(print) = crate::io::distributed_sha256(comm, primary, 0)? {
+        report.checksum = print.sum;
+        report.field_sha256 = Some(print.sha256);
     }
-    if let Some((_, g)) = fields.first() {
-        report.checksum = g.iter().sum();
-    }
+    report.field_digest = Some(crate::io::band_digest(comm, primary)?);
     Ok(Solution {
         report,
         fields,

@@ -340,6 +340,10 @@ impl Solver for CavitySolver {
         vec![("psi", &self.psi), ("omega", &self.omega)]
     }
 
+    fn into_fields(self: Box<Self>) -> Vec<(&'static str, DistArray)> {
+        vec![("psi", self.psi), ("omega", self.omega)]
+    }
+
     fn restore(&mut self, fields: Vec<DistArray>, time: f64) -> Result<()> {
         let mut f = fields.into_iter();
         self.psi = f.next().expect("psi");

@@ -407,6 +407,11 @@ impl Multigrid {
         &self.top.levels[0].u
     }
 
+    /// The finest level's solution, taking the hierarchy apart.
+    pub fn into_u(mut self) -> DistArray {
+        self.top.levels.swap_remove(0).u
+    }
+
     /// The finest level's approximation, to change.
     pub fn u_mut(&mut self) -> &mut DistArray {
         &mut self.top.levels[0].u
