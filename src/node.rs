@@ -15,8 +15,12 @@
 //! environment variable [`LIMIT_VAR`] (`HALO_MEMORY_LIMIT`) is set, its value (bytes, or with a
 //! binary unit: `512M`, `4G`) stands for all of these: the node's memory, no other limit.
 //!
-//! The parsing is pure and tested on text; only [`node_memory`] and [`address_space_left`] read
-//! the system. Where none of these files exist (another OS), nothing is known and nothing refused.
+//! After a run, [`peak_rss`] says how much memory this process held at most (`VmHWM`), for the
+//! per-rank figures of `halo solve --stats`.
+//!
+//! The parsing is pure and tested on text; only [`node_memory`], [`address_space_left`] and
+//! [`peak_rss`] read the system. Where none of these files exist (another OS), nothing is known
+//! and nothing refused.
 
 use crate::comm::{Comm, ReduceOp};
 use crate::error::{Error, Result};
@@ -187,6 +191,18 @@ pub fn meminfo_available(text: &str) -> Option<u64> {
 /// The address space mapped, from the text of `/proc/self/status` (`VmSize`).
 pub fn vm_size(status: &str) -> Option<u64> {
     kb_field(status, "VmSize")
+}
+
+/// The peak resident set size, from the text of `/proc/self/status` (`VmHWM`, the "high water
+/// mark" of `VmRSS`): the most physical memory the process has held at once so far.
+pub fn vm_hwm(status: &str) -> Option<u64> {
+    kb_field(status, "VmHWM")
+}
+
+/// This process's peak resident set size so far in bytes ([`vm_hwm`] of `/proc/self/status`);
+/// `None` where the system does not say (no `/proc`, as on macOS).
+pub fn peak_rss() -> Option<u64> {
+    read("/proc/self/status").and_then(|s| vm_hwm(&s))
 }
 
 /// The value of `key` in a cgroup `memory.stat` text (`key value` lines).
@@ -607,6 +623,30 @@ mod tests {
         assert_eq!(meminfo_available("nothing here"), None);
         let status = "Name:\thalo\nVmPeak:\t  900 kB\nVmSize:\t  812 kB\nVmRSS:\t 10 kB\n";
         assert_eq!(vm_size(status), Some(812 * 1024));
+    }
+
+    #[test]
+    fn status_gives_the_peak_resident_set_not_the_current_one() {
+        let status = "Name:\thalo\nVmPeak:\t  900 kB\nVmSize:\t  812 kB\nVmLck:\t  0 kB\n\
+                      VmHWM:\t   34816 kB\nVmRSS:\t   20480 kB\nRssAnon:\t 1 kB\n";
+        assert_eq!(vm_hwm(status), Some(34816 * 1024));
+        // Neither a key that only begins the same way nor a line without its unit counts.
+        assert_eq!(vm_hwm("VmHWMx:\t 5 kB\nVmRSS:\t 7 kB\n"), None);
+        assert_eq!(vm_hwm("VmHWM:\t 5\n"), None);
+        assert_eq!(vm_hwm(""), None);
+    }
+
+    #[test]
+    fn this_process_reports_a_peak_that_covers_what_it_touched_if_linux_does() {
+        if !Path::new("/proc/self/status").exists() {
+            assert_eq!(peak_rss(), None);
+            return;
+        }
+        // 64 MiB written page by page is resident at once, so the high-water mark is above it.
+        let v = vec![1u8; 64 << 20];
+        let peak = peak_rss().expect("VmHWM in /proc/self/status");
+        assert!(v.iter().step_by(4096).all(|&b| b == 1));
+        assert!(peak >= 64 << 20, "{peak}");
     }
 
     #[test]
