@@ -811,6 +811,71 @@ fn stats_gather_every_rank_and_match_the_decomposition_model() {
 }
 
 #[test]
+fn stats_give_each_rank_its_peak_memory_and_it_counts_the_arrays() {
+    // Two ranks of 2000x1000 cells: each holds two ghosted 16 MB arrays (u and its next sweep),
+    // both written by the first sweep, so resident at once. Compared with a tiny run of the same
+    // job, the peak must grow by most of them: the figure sees real allocations, not a constant.
+    let peaks = |grid: &str| -> Vec<(f64, f64)> {
+        let r = solve_json(2, &["--grid", grid, "--iters", "2", "--stats"]);
+        let ranks = r["per_rank"].as_array().expect("per_rank with --stats");
+        assert_eq!(ranks.len(), 2, "{r}");
+        let each = ranks
+            .iter()
+            .map(|s| {
+                let cells = s["cells"].as_f64().unwrap();
+                let peak = s["peak_rss_bytes"].as_u64().expect("peak_rss_bytes") as f64;
+                // Its own two arrays, and less than a workstation's memory.
+                assert!(peak > cells * 8.0 * 2.0, "{s}");
+                assert!(peak < 4e9, "{s}");
+                (cells, peak)
+            })
+            .collect::<Vec<_>>();
+        // The summary's memory balance is the largest peak over the mean, recomputed here.
+        let max = each.iter().map(|p| p.1).fold(0.0, f64::max);
+        let mean = each.iter().map(|p| p.1).sum::<f64>() / 2.0;
+        let got = r["memory_imbalance"].as_f64().expect("memory_imbalance");
+        assert!(
+            (got - max / mean).abs() <= 1e-12 * got,
+            "{got} vs {}",
+            max / mean
+        );
+        each
+    };
+    let small = peaks("20x20");
+    let big = peaks("2000x2000");
+    for (rank, ((cells, peak), (_, base))) in big.iter().zip(&small).enumerate() {
+        let arrays = cells * 8.0 * 2.0;
+        assert!(arrays >= 32e6, "{cells} cells");
+        assert!(
+            peak - base >= 0.75 * arrays,
+            "rank {rank}: peak {peak} B against {base} B on a tiny grid, arrays {arrays} B"
+        );
+    }
+    // The table has the column and the summary its line.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &["solve", "--grid", "40x30", "--iters", "3", "--stats"],
+    );
+    run.assert_ok("solve --stats");
+    let header = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("rank "))
+        .unwrap_or_else(|| panic!("no table in\n{}", run.stdout));
+    assert!(header.ends_with("peak MiB"), "{header}");
+    let summary = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("peak memory: largest "))
+        .unwrap_or_else(|| panic!("no peak memory line in\n{}", run.stdout));
+    assert!(
+        summary.contains(" MiB (rank ") && summary.contains("max/mean 1."),
+        "{summary}"
+    );
+}
+
+#[test]
 fn a_failed_write_of_the_outputs_still_reports_the_result() {
     // field.vti cannot be written (a directory is in its way): the run says so with exit 4,
     // after printing the result it computed.

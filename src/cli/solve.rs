@@ -285,8 +285,9 @@ pub struct SolveArgs {
     /// Show a progress bar on rank 0 (iterations/s, residual).
     #[arg(long)]
     pub progress: bool,
-    /// Gather every rank's compute, halo and reduce times, messages and bytes per step; print
-    /// them as a table (or a `per_rank` array with --json) with the imbalance across ranks.
+    /// Gather every rank's compute, halo and reduce times, messages and bytes per step and peak
+    /// resident memory; print them as a table (or a `per_rank` array with --json) with the
+    /// imbalance across ranks.
     #[arg(long)]
     pub stats: bool,
     /// Print nothing but errors (and the JSON line with --json).
@@ -636,6 +637,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     if args.stats {
         if let Some(ranks) = &sol.per_rank {
             report.compute_imbalance = Some(solver::imbalance(ranks, |r| r.compute_seconds));
+            report.memory_imbalance = solver::memory_imbalance(ranks);
             report.per_rank = Some(ranks.clone());
         }
     }
@@ -862,13 +864,27 @@ fn tolerance_outcome(cfg: &Config, r: &solver::Report) -> halo::Result<()> {
 }
 
 fn print_stats(ranks: &[solver::RankStats]) {
+    // Peak resident memory in MiB, `-` where the system does not say.
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let peak = |b: u64| match b {
+        0 => "-".to_string(),
+        b => format!("{:.1}", mib(b)),
+    };
     println!(
-        "{:>5} {:>10} {:>11} {:>9} {:>9} {:>10} {:>10} {:>11}",
-        "rank", "cells", "compute(s)", "halo(s)", "wait(s)", "reduce(s)", "msgs/step", "bytes/step"
+        "{:>5} {:>10} {:>11} {:>9} {:>9} {:>10} {:>10} {:>11} {:>9}",
+        "rank",
+        "cells",
+        "compute(s)",
+        "halo(s)",
+        "wait(s)",
+        "reduce(s)",
+        "msgs/step",
+        "bytes/step",
+        "peak MiB"
     );
     for r in ranks {
         println!(
-            "{:>5} {:>10} {:>11.4} {:>9.4} {:>9.4} {:>10.4} {:>10.2} {:>11.1}",
+            "{:>5} {:>10} {:>11.4} {:>9.4} {:>9.4} {:>10.4} {:>10.2} {:>11.1} {:>9}",
             r.rank,
             r.cells,
             r.compute_seconds,
@@ -876,7 +892,8 @@ fn print_stats(ranks: &[solver::RankStats]) {
             r.wait_seconds,
             r.reduce_seconds,
             r.messages_per_step,
-            r.bytes_per_step
+            r.bytes_per_step,
+            peak(r.peak_rss_bytes)
         );
     }
     println!(
@@ -885,6 +902,18 @@ fn print_stats(ranks: &[solver::RankStats]) {
         solver::imbalance(ranks, |r| r.compute_seconds),
         solver::imbalance(ranks, |r| r.halo_seconds)
     );
+    match (
+        solver::memory_imbalance(ranks),
+        ranks.iter().max_by_key(|r| r.peak_rss_bytes),
+    ) {
+        (Some(m), Some(top)) => println!(
+            "peak memory: largest {:.1} MiB (rank {}), mean {:.1} MiB, max/mean {m:.4}",
+            mib(top.peak_rss_bytes),
+            top.rank,
+            ranks.iter().map(|r| mib(r.peak_rss_bytes)).sum::<f64>() / ranks.len() as f64
+        ),
+        _ => println!("peak memory: unknown (no /proc/self/status on some rank)"),
+    }
 }
 
 /// The longest `--timeout` taken, in seconds: a year. The limit is a batch allocation's guard, and

@@ -113,6 +113,10 @@ pub struct Report {
     /// With `--stats`: the busiest rank's compute time over the mean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_imbalance: Option<f64>,
+    /// With `--stats`: the largest rank's peak resident memory over the mean
+    /// ([`RankStats::peak_rss_bytes`]); absent when a rank's system does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_imbalance: Option<f64>,
     /// Cavity, on the root rank: the vortices and centreline extrema of the gathered fields,
     /// each under its own key (`psi_min`, `omega_center`, `u_min`, …), none when absent. The
     /// solver leaves it to its caller (the `halo` command fills it with
@@ -147,6 +151,18 @@ pub struct RankStats {
     pub messages_per_step: f64,
     /// Halo bytes it sent per iteration.
     pub bytes_per_step: f64,
+    /// The process's peak resident set size in bytes (`VmHWM`), read at the end of the solve
+    /// while the solver's arrays are still held (what the run does after it, fingerprinting the
+    /// field and writing outputs, is not counted); it counts everything the process touched,
+    /// MPI's buffers included. 0 where the system does not say (no `/proc/self/status`).
+    pub peak_rss_bytes: u64,
+}
+
+/// The largest rank's peak resident memory over the mean ([`imbalance`] of
+/// [`RankStats::peak_rss_bytes`]); `None` when any rank's figure is unknown (0).
+pub fn memory_imbalance(ranks: &[RankStats]) -> Option<f64> {
+    (!ranks.is_empty() && ranks.iter().all(|r| r.peak_rss_bytes > 0))
+        .then(|| imbalance(ranks, |r| r.peak_rss_bytes as f64))
 }
 
 /// The largest over the mean of `f` across ranks: 1 is perfect balance.

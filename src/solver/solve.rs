@@ -278,6 +278,7 @@ fn sum_up(
         levels,
         per_rank: None,
         compute_imbalance: None,
+        memory_imbalance: None,
         cavity: None,
     };
     let per_step = |x: u64| x as f64 / (done - run.first).max(1) as f64;
@@ -292,6 +293,8 @@ fn sum_up(
             reduce_seconds: t.reduce,
             messages_per_step: per_step(messages),
             bytes_per_step: per_step(bytes),
+            // Now, with the solver and its arrays still alive.
+            peak_rss_bytes: crate::node::peak_rss().unwrap_or(0),
         },
     )?;
     // The solver's other arrays go now: outputs have the memory they held.
@@ -324,6 +327,8 @@ fn rank_stats(comm: &Comm, mine: RankStats) -> Result<Option<Vec<RankStats>>> {
         mine.reduce_seconds,
         mine.messages_per_step,
         mine.bytes_per_step,
+        // Exact: a u64 below 2^53 (8 PiB) converts to f64 and back unchanged.
+        mine.peak_rss_bytes as f64,
     ];
     let all = comm.gather(0, &row)?;
     Ok(all.map(|v| {
@@ -338,6 +343,7 @@ fn rank_stats(comm: &Comm, mine: RankStats) -> Result<Option<Vec<RankStats>>> {
                 reduce_seconds: r[4],
                 messages_per_step: r[5],
                 bytes_per_step: r[6],
+                peak_rss_bytes: r[7] as u64,
             })
             .collect()
     }))
