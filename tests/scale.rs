@@ -127,6 +127,23 @@ fn strong_scaling_on_1_2_4_ranks() {
     assert_eq!(points[0]["speedup"].as_f64(), Some(1.0));
     assert_derived(&json, 40.0, wall);
     assert_eq!(json["mode"], "strong");
+    // Every point has its largest rank's peak memory: at least that rank's two arrays (the 1-rank
+    // run holds the whole grid), less than a workstation's memory; the CSV and table show it.
+    let column = rows[0].iter().position(|h| h == "peak_rss_bytes");
+    let column = column.expect("a peak_rss_bytes column");
+    for (p, row) in points.iter().zip(&rows[1..]) {
+        let peak = p["peak_rss_bytes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{p}"));
+        let cells = 96 * 64 / p["ranks"].as_u64().unwrap();
+        assert!(peak > cells * 8 * 2 && peak < 4 << 30, "{p}");
+        assert_eq!(row[column], peak.to_string());
+    }
+    let header = stdout.lines().find(|l| l.starts_with("ranks "));
+    assert!(
+        header.is_some_and(|h| h.contains("comm share  peak MiB")),
+        "{stdout}"
+    );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 4 {
         assert!(

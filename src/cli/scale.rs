@@ -359,8 +359,16 @@ fn print_table(
     };
     println!("{mode} scaling: {what}, on a machine with {cores} cores{partial}");
     println!(
-        "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  note",
-        "ranks", "px x py", "grid", "seconds", "Mcells/s", "speed-up", "efficiency", "comm share"
+        "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10} {:>9}  note",
+        "ranks",
+        "px x py",
+        "grid",
+        "seconds",
+        "Mcells/s",
+        "speed-up",
+        "efficiency",
+        "comm share",
+        "peak MiB"
     );
     for p in points {
         let mut notes = Vec::new();
@@ -374,7 +382,7 @@ fn print_table(
             notes.push(p.status.clone());
         }
         println!(
-            "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10}  {}",
+            "{:>5} {:>7} {:>11} {:>10} {:>10} {:>9} {:>10} {:>10} {:>9}  {}",
             p.ranks,
             p.px.zip(p.py)
                 .map_or("-".into(), |(x, y)| format!("{x}x{y}")),
@@ -385,6 +393,8 @@ fn print_table(
             fmt(p.efficiency, 3),
             p.comm_share
                 .map_or("-".into(), |c| format!("{:.1}%", 100.0 * c)),
+            // The largest rank's, in MiB.
+            fmt(p.peak_rss_bytes.map(|b| b as f64 / (1u64 << 20) as f64), 1),
             notes.join("; ")
         );
     }

@@ -7,6 +7,9 @@
 //! - **weak** scaling keeps each rank's block, so the global grid grows with K:
 //!   `E(K) = T(K₀)/T(K)`, and the scaled speed-up is `S = K·E`.
 //!
+//! Every run is asked for `--stats`, so each point also carries the largest rank's peak resident
+//! memory ([`Point::peak_rss_bytes`]).
+//!
 //! A run that fails or times out is reported as such; the other points still run. Each run is a
 //! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started, and so is the
 //! running job when the study is stopped by a signal ([`signals`]).
@@ -89,6 +92,9 @@ pub struct Point {
     pub efficiency: Option<f64>,
     /// The share of the loop spent communicating, in the median run.
     pub comm_share: Option<f64>,
+    /// The largest rank's peak resident set size in bytes, in the median run (see
+    /// [`largest_peak_rss`]); `None` when no run said.
+    pub peak_rss_bytes: Option<u64>,
     /// Whether the machine had fewer cores than ranks.
     pub oversubscribed: bool,
     /// Successful repetitions.
@@ -109,6 +115,17 @@ pub fn weak_grid(ranks: usize, bx: usize, by: usize) -> Result<(ProcGrid, usize,
         .min_by_key(|g| (g.cut_cells(g.px * bx, g.py * by), g.px.abs_diff(g.py), g.px))
         .expect("every count has the factorisation 1 x count");
     Ok((g, g.px * bx, g.py * by))
+}
+
+/// The largest `peak_rss_bytes` among the `per_rank` entries of a `halo solve --json --stats`
+/// report; `None` without them, or when any rank's figure is unknown (0, no `/proc`).
+pub fn largest_peak_rss(report: &serde_json::Value) -> Option<u64> {
+    let peaks = report["per_rank"]
+        .as_array()?
+        .iter()
+        .map(|r| r["peak_rss_bytes"].as_u64().filter(|&b| b > 0))
+        .collect::<Option<Vec<u64>>>()?;
+    peaks.into_iter().max()
 }
 
 /// The rank counts a study runs: each once, in increasing order, so the first is the smallest
@@ -204,6 +221,7 @@ pub fn run_study(
             speedup: None,
             efficiency: None,
             comm_share: None,
+            peak_rss_bytes: None,
             oversubscribed,
             runs: 0,
             status: String::new(),
@@ -214,7 +232,9 @@ pub fn run_study(
             continue;
         }
         let mut args = study.solve_args.clone();
-        args.extend(["--grid".into(), format!("{nx}x{ny}")]);
+        // Every rank's figures, for the largest rank's peak memory; they are gathered anyway,
+        // --stats only puts them in the report.
+        args.extend(["--stats".into(), "--grid".into(), format!("{nx}x{ny}")]);
         if let Some(g) = procs {
             args.extend(["--procs".into(), g.to_string()]);
         }
@@ -290,6 +310,7 @@ pub fn run_study(
             Some(nx as f64 * ny as f64 * iters / t / 1e6)
         });
         point.comm_share = get("comm_seconds").zip(get("seconds")).map(|(c, s)| c / s);
+        point.peak_rss_bytes = typical.as_ref().and_then(largest_peak_rss);
         point.seconds = seconds;
         point.runs = times.len();
         point.status = match (&failure, times.len()) {
@@ -339,6 +360,7 @@ mod tests {
             speedup: None,
             efficiency: None,
             comm_share: None,
+            peak_rss_bytes: None,
             oversubscribed: false,
             runs: 1,
             status: "ok".into(),
@@ -387,5 +409,26 @@ mod tests {
         assert_eq!(p[1].efficiency, Some(1.0));
         assert_eq!(rank_order(&[2, 1, 1, 4, 2]), [1, 2, 4]);
         assert_eq!(rank_order(&[3]), [3]);
+    }
+
+    #[test]
+    fn the_largest_peak_is_taken_over_every_rank_and_only_when_all_are_known() {
+        let report = |peaks: &[u64]| {
+            let ranks: Vec<_> = peaks
+                .iter()
+                .enumerate()
+                .map(|(rank, p)| serde_json::json!({"rank": rank, "peak_rss_bytes": p}))
+                .collect();
+            serde_json::json!({ "seconds": 1.0, "per_rank": ranks })
+        };
+        assert_eq!(largest_peak_rss(&report(&[30, 70, 50])), Some(70));
+        assert_eq!(largest_peak_rss(&report(&[1 << 40])), Some(1 << 40));
+        // A rank that could not say makes the largest unknown, not the largest of the others.
+        assert_eq!(largest_peak_rss(&report(&[30, 0])), None);
+        assert_eq!(largest_peak_rss(&serde_json::json!({"seconds": 1.0})), None);
+        assert_eq!(
+            largest_peak_rss(&serde_json::json!({"per_rank": [{"rank": 0}]})),
+            None
+        );
     }
 }

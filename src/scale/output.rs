@@ -12,10 +12,10 @@ fn opt(x: Option<f64>) -> String {
 
 /// Writes `scaling.csv`: a header and one row per rank count; empty cells where a run failed.
 pub fn write_csv(path: &Path, points: &[Point]) -> Result<()> {
-    let mut s = String::from("ranks,px,py,nx,ny,seconds,mcells_per_s,speedup,efficiency,comm_share,oversubscribed,runs,status\n");
+    let mut s = String::from("ranks,px,py,nx,ny,seconds,mcells_per_s,speedup,efficiency,comm_share,peak_rss_bytes,oversubscribed,runs,status\n");
     for p in points {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"\n",
             p.ranks,
             p.px.map_or(String::new(), |v| v.to_string()),
             p.py.map_or(String::new(), |v| v.to_string()),
@@ -26,6 +26,7 @@ pub fn write_csv(path: &Path, points: &[Point]) -> Result<()> {
             opt(p.speedup),
             opt(p.efficiency),
             opt(p.comm_share),
+            p.peak_rss_bytes.map_or(String::new(), |v| v.to_string()),
             p.oversubscribed,
             p.runs,
             p.status.replace('"', "'")
