@@ -13,6 +13,7 @@
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
 //! | `MPI_Iallreduce` | | [`Comm::immediate_all_reduce`] (owns its buffers), [`ImmediateScope::all_reduce_into`] (borrows them) |
+//! | `MPI_File_*` (MPI-IO) | [`Comm::open_file`], [`File::write_at_all`], [`File::read_at_all`], [`File::write_f64_at_all`], [`File::read_f64_at_all`], [`File::sync`], [`File::close`] | [`File::write_at`], [`File::read_at`] (this rank alone, not agreed) |
 //!
 //! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
 //! mistake such as scattering 10 elements over 3 ranks becomes the same `Err` on every rank),
@@ -32,6 +33,11 @@
 //! allreduce of a failure flag, so that every rank returns the same error together, and rank 0
 //! can print it once.
 //!
+//! **Files** ([`Comm::open_file`], [`File`]): every rank opens one file and reads and writes its
+//! own byte ranges at explicit offsets (MPI-IO), so no rank holds the whole file; the collective
+//! calls agree on errors like the checked forms, transfers of any length are cut into pieces
+//! MPI's `int` counts can take, and `f64`s are little-endian on disk whatever the host.
+//!
 //! Any type that implements [`Equivalence`] travels in these collectives: the numeric types, and
 //! your own structs with `#[derive(Equivalence)]` (the derive is re-exported here with the trait)
 //! or with a datatype built by hand.
@@ -42,12 +48,14 @@
 //!
 //! Examples: `examples/hello.rs`, `broadcast.rs`, `scatter.rs`, `gather.rs`, `structs.rs` (a
 //! derived struct and a hand-built datatype through broadcast, scatter and gather),
-//! `nonblocking.rs` (reductions overlapped with work).
+//! `nonblocking.rs` (reductions overlapped with work), `file_io.rs` (blocks of a global array
+//! written to one file and read back crosswise with MPI-IO).
 
 mod agree;
 mod check;
 mod collectives;
 mod env;
+mod file;
 mod nonblocking;
 mod varcount;
 
@@ -59,6 +67,7 @@ pub use ::mpi;
 pub use check::{run_checks, CheckResult};
 pub use collectives::{ReduceOp, Reducible};
 pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
+pub use file::{File, FileMode};
 pub use mpi::traits::Equivalence;
 pub use mpi::Threading;
 pub use nonblocking::{AllReduce, ImmediateScope, Request};
