@@ -25,12 +25,13 @@ fn check_verifies_every_collective_on_1_to_4_ranks() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(passed >= 14, "{summary}");
-        assert!(
-            run.stdout.contains("immediate_all_reduce(max,sum)"),
-            "{}",
-            run.stdout
-        );
+        assert!(passed >= 15, "{summary}");
+        for name in [
+            "immediate_all_reduce(max,sum)",
+            "file write_at_all/read_at_all",
+        ] {
+            assert!(run.stdout.contains(name), "{}", run.stdout);
+        }
         assert!(!run.stdout.contains("WRONG"));
     }
 }

@@ -2,7 +2,7 @@
 //! builds data every rank can predict, runs the collective, verifies the answer on every rank that
 //! receives one, and agrees on the verdict, so all ranks report the same result.
 
-use super::{Comm, ReduceOp};
+use super::{Comm, FileMode, ReduceOp};
 use crate::error::{Error, Result};
 
 /// The outcome of one checked collective.
@@ -173,11 +173,73 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
         });
     record("agree", 0, Comm::wtime() - t, ok)?;
 
+    // MPI-IO: every rank writes its block to one temporary file and reads part of the next
+    // rank's back, in small pieces (see `check_file`).
+    let t = Comm::wtime();
+    let (ok, bytes) = check_file(comm, n)?;
+    record(
+        "file write_at_all/read_at_all",
+        bytes,
+        Comm::wtime() - t,
+        ok,
+    )?;
+
     // Misuse: a root out of range fails alike everywhere without a message sent.
     let ok = comm.broadcast(size, 1u8) == Err(Error::RootOutOfRange { root: size, size });
     record("misuse: root out of range", 0, 0.0, ok)?;
 
     Ok(out)
+}
+
+/// The largest piece the file check reads in one MPI call: small, and not a multiple of 8, so
+/// that reads take several calls, ranks different numbers of them, and values straddle calls.
+const FILE_PIECE: usize = 1000;
+
+/// Rank `r` writes `n` values, `value(r * n + k)`, at byte `8 r n` of a temporary file
+/// (`write_f64_at_all`), closes it, reopens it and reads back the first `n (last - r) / last`
+/// values of the next rank's block (all `n` on one rank, none on the last rank: unequal and
+/// zero lengths) with `read_at_all` in pieces of at most [`FILE_PIECE`] bytes, and checks the
+/// values and the file's size. The file is in [`std::env::temp_dir`] (`TMPDIR`), which must be
+/// one directory for all ranks, named after rank 0's process id, and removed after.
+///
+/// Returns whether every value on this rank was right, and the bytes this rank wrote and read.
+/// An `Err` (the file could not be created, written or read) is agreed.
+fn check_file(comm: &Comm, n: usize) -> Result<(bool, usize)> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let last = size - 1;
+    let value = |i: usize| i as f64 * 0.25 - 3.0;
+    let pid = comm.broadcast(0, std::process::id())?;
+    let path = std::env::temp_dir().join(format!("halo-check-{pid}.bin"));
+    let next = (rank + 1) % size;
+    let len = if size == 1 {
+        n
+    } else {
+        n * (last - rank) / last
+    };
+    let run = || -> Result<bool> {
+        let mine: Vec<f64> = (rank * n..(rank + 1) * n).map(value).collect();
+        let mut file = comm.open_file(&path, FileMode::Create)?;
+        file.write_f64_at_all((8 * rank * n) as u64, &mine)?;
+        file.close()?;
+        let mut file = comm.open_file(&path, FileMode::Read)?;
+        let mut bytes = vec![0u8; 8 * len];
+        file.read_at_all_chunked((8 * next * n) as u64, &mut bytes, FILE_PIECE)?;
+        let size_ok = comm.agree(file.size())? == (8 * n * size) as u64;
+        file.close()?;
+        let values_ok = bytes
+            .chunks_exact(8)
+            .enumerate()
+            .all(|(k, b)| b == value(next * n + k).to_le_bytes());
+        Ok(size_ok && values_ok)
+    };
+    let outcome = run();
+    // Every rank has closed the file (each `File` was closed or dropped, on every rank alike,
+    // as the errors are agreed) before rank 0 removes it.
+    comm.barrier();
+    if rank == 0 {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok((outcome?, 8 * (n + len)))
 }
 
 impl CheckResult {
