@@ -134,3 +134,75 @@ fn cavity() {
     }
     let _ = std::fs::remove_file(&png);
 }
+
+#[test]
+fn file_io() {
+    run_on_1_to_4("file_io", &[]);
+}
+
+/// The file `file_io N PATH` leaves: a little-endian u64 `N`, then `N` little-endian f64s,
+/// value `i` being `i / 3`.
+fn file_io_bytes(n: usize) -> Vec<u8> {
+    let mut want = (n as u64).to_le_bytes().to_vec();
+    want.extend((0..n).flat_map(|i| (i as f64 / 3.0).to_le_bytes()));
+    want
+}
+
+#[test]
+fn file_io_zero_length_ranks_uneven_blocks_and_truncation() {
+    let exe = example("file_io");
+    let path = std::env::temp_dir().join(format!("halo-test-file-io-{}.bin", std::process::id()));
+    let p = path.to_str().unwrap();
+    for (ranks, n) in [(4, 2), (3, 0), (4, 1), (2, 7), (3, 1000)] {
+        // A longer file there already: Create must truncate it, leaving no byte of it behind.
+        std::fs::write(&path, vec![0xAB; 64 * 1024]).unwrap();
+        let run = mpirun(ranks, &exe, &[&n.to_string(), p]);
+        let what = format!("file_io {n} on {ranks} ranks");
+        run.assert_ok(&what);
+        let want = format!("file_io: ok, ranks: {ranks}, values: {n}");
+        assert!(run.stdout.contains(&want), "{what}:\n{}", run.stdout);
+        assert_eq!(std::fs::read(&path).unwrap(), file_io_bytes(n), "{what}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn file_io_refuses_reading_past_the_end_and_a_missing_file_with_one_message() {
+    let exe = example("file_io");
+    let path =
+        std::env::temp_dir().join(format!("halo-test-file-io-err-{}.bin", std::process::id()));
+    for ranks in [1, 3] {
+        // The example asserts that every rank got the same error; rank 0 prints it once.
+        let run = mpirun(ranks, &exe, &["5", path.to_str().unwrap()]);
+        run.assert_ok(&format!("file_io on {ranks} ranks"));
+        let lines: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("file_io: past the end: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", run.stdout);
+        // The last rank read 16 bytes 8 bytes before the end of the 48-byte file.
+        let want = format!(
+            "rank {}: {}: MPI_File_read_at_all: short read: 16 bytes at offset 40 reach past \
+             the end of the file (48 bytes)",
+            ranks - 1,
+            path.display()
+        );
+        assert!(lines[0].ends_with(&want), "{}", lines[0]);
+        let missing = path.with_extension("missing");
+        let lines: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("file_io: missing file: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", run.stdout);
+        let want = format!("rank 0: {}: MPI_File_open: ", missing.display());
+        assert!(lines[0].contains(&want), "{}", lines[0]);
+        assert!(
+            lines[0].to_lowercase().contains("no such file"),
+            "{}",
+            lines[0]
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}
