@@ -302,6 +302,8 @@ impl Comm {
     ) -> Result<Option<VarChunks<T>>> {
         const WHAT: &str = "gather_varcount";
         let p = self.root(root)?;
+        let spare = super::spare();
+        let send = super::placed(send, &spare);
         let lens = self.all_lens(send.len());
         let (counts, displs) = counts_and_displs(WHAT, &lens)?;
         if self.rank == root {
@@ -348,6 +350,8 @@ impl Comm {
         &self,
         send: &[T],
     ) -> Result<VarChunks<T>> {
+        let spare = super::spare();
+        let send = super::placed(send, &spare);
         let lens = self.all_lens(send.len());
         let (counts, displs) = counts_and_displs("all_gather_varcount", &lens)?;
         let mut buf = vec![T::default(); lens.iter().sum()];

@@ -187,6 +187,23 @@ impl Comm {
     }
 }
 
+/// `send`, or when it is empty, an empty slice at a real address (`spare`'s, allocated with room
+/// for one element). An empty slice's pointer is dangling: for bytes it is `1`, which is what
+/// OpenMPI's `MPI_IN_PLACE` is (`(void *) 1`), so a variable-count gather from a rank with nothing
+/// to send failed with `MPI_ERR_ARG` (or, in an allgather, read the receive buffer in place).
+pub(crate) fn placed<'a, T>(send: &'a [T], spare: &'a [T]) -> &'a [T] {
+    if send.is_empty() {
+        spare
+    } else {
+        send
+    }
+}
+
+/// A buffer for [`placed`]: room for one `T` on the heap, no element.
+pub(crate) fn spare<T>() -> Vec<T> {
+    Vec::with_capacity(1)
+}
+
 /// Converts a length to an MPI count.
 #[inline]
 fn count(what: &'static str, n: usize) -> Result<mpi::Count> {
