@@ -1,26 +1,34 @@
-//! Checkpoint files: a run's global state, its parameters and a checksum, written atomically.
+//! Checkpoint files: a run's global state, its parameters and checksums, in one file that every
+//! rank writes its share of and reads back its share from (see [`super::restart`]).
 //!
 //! A checkpoint is one file, `ckpt-<iteration>.halo`:
 //!
 //! ```text
-//! HALO-CHECKPOINT 2 sha256 <64 hex digits>\n
+//! HALO-CHECKPOINT 3 sha256 <64 hex digits> <header length>\n
 //! {"problem":"laplace","nx":…,"ny":…,"iters":…,"time":"…","params":[…],"fields":["u"],
-//!  "payload_bytes":…,"driver":[…]}\n
+//!  "payload_bytes":…,"driver":[…],"data_offset":4096,"band_rows":64,"bands":[["<hex>",…]]}\n
+//! <zeros up to data_offset, a multiple of 4096>
 //! <payload: each field as little-endian f64, (ny, nx) row-major, one after another>
 //! ```
 //!
-//! The SHA-256 on the first line covers every byte after it, the header and the payload: no
-//! byte a restart uses escapes it, and a damaged first line does not read as the marker and a
-//! checksum. Format 1 checksummed only the payload, so a changed `"iters"` went unnoticed; its
-//! files are refused, since nothing can verify them.
+//! The SHA-256 on the first line covers the header (the JSON, `header length` bytes); the header
+//! holds the SHA-256 of every band of every field: `band_rows` global rows, all columns (the last
+//! band may be shorter), the same bands on any decomposition, so that each band is verified by
+//! whichever rank reads it and a damaged one is named. Every byte a restart uses is covered;
+//! the zeros before the data are not read. The data starts on a 4096-byte boundary, for file
+//! systems that like aligned writes.
 //!
-//! It is written to a temporary name, flushed to disk and renamed, so a file with the final name
-//! is complete unless the disk itself corrupts it; reading it checks the checksum and the length,
-//! and that it belongs to the run that wants it.
+//! Formats 1 and 2 were written by rank 0 alone; their files are refused with a message saying
+//! so (format 1 could not be verified at all; format 2 would need one rank to read it whole).
+//!
+//! The writer ([`super::restart`], or [`write_checkpoint`] for a whole field in memory) writes a
+//! temporary name, syncs it and renames it, so a file with the final name is complete unless the
+//! disk itself corrupts it.
 
 use super::files::{io_err, write_atomic};
-use super::hash::sha256_hex;
+use super::hash::{band_sha256, hex, sha256_hex};
 use crate::error::{Error, Result};
+use crate::grid::Bands;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -28,7 +36,11 @@ use std::path::{Path, PathBuf};
 /// The marker every checkpoint starts with, before its format number.
 const MAGIC: &str = "HALO-CHECKPOINT";
 /// The format this halo writes and reads.
-const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
+/// The data starts at a multiple of this.
+const ALIGN: u64 = 4096;
+/// The longest header read (a few kilobytes as halo writes them: 66 bytes a band).
+const HEADER_LIMIT: u64 = 256 << 20;
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,11 +62,20 @@ pub struct CheckpointHeader {
     /// The fields in the payload, in order.
     pub fields: Vec<String>,
     /// The payload's length in bytes.
-    pub payload_bytes: usize,
+    pub payload_bytes: u64,
     /// What the driver needs to go on exactly where it stopped (the last residual, whether the
     /// run had converged, the history its stopping rules read), by name, as exact text.
     #[serde(default)]
     pub driver: Vec<(String, String)>,
+    /// Where the payload starts in the file.
+    #[serde(default)]
+    pub data_offset: u64,
+    /// Global rows per band.
+    #[serde(default)]
+    pub band_rows: usize,
+    /// The SHA-256 of every band, per field: `bands[f][k]`, lowercase hex.
+    #[serde(default)]
+    pub bands: Vec<Vec<String>>,
 }
 
 /// An `f64` in JSON as a string that parses back to the same bits: serde_json's own reading of
@@ -74,7 +95,73 @@ mod exact_f64 {
     }
 }
 
-/// A checkpoint read back: its header and its fields, each `(ny, nx)`.
+impl CheckpointHeader {
+    /// The bands its fields are cut into.
+    pub fn band_layout(&self) -> Bands {
+        Bands {
+            nx: self.nx,
+            ny: self.ny,
+            rows: self.band_rows,
+        }
+    }
+
+    /// Where band `k` of field `f` starts in the file.
+    pub fn band_offset(&self, f: usize, k: usize) -> u64 {
+        let field = 8 * self.nx as u64 * self.ny as u64;
+        self.data_offset + f as u64 * field + 8 * (k * self.band_rows) as u64 * self.nx as u64
+    }
+
+    /// Fills in what follows from the grid and the fields: the payload's length, the bands (of
+    /// [`Bands::new`], their checksums all zeros for now) and the data's offset, which the
+    /// checksums, of fixed length, do not move.
+    pub fn lay_out(&mut self) {
+        let bands = Bands::new(self.nx, self.ny);
+        self.band_rows = bands.rows;
+        self.payload_bytes = 8 * self.nx as u64 * self.ny as u64 * self.fields.len() as u64;
+        self.bands = vec![vec!["0".repeat(64); bands.count()]; self.fields.len()];
+        self.data_offset = 0;
+        // 20 digits for the offset itself, then aligned: its own length cannot push it over.
+        let len = self.head_bytes().len() as u64 + 20;
+        self.data_offset = len.div_ceil(ALIGN) * ALIGN;
+    }
+
+    /// The file's first bytes: the marker line and the header line.
+    pub fn head_bytes(&self) -> Vec<u8> {
+        let json = serde_json::to_string(self).expect("serialisable");
+        let mut bytes = format!(
+            "{MAGIC} {FORMAT} sha256 {} {}\n",
+            sha256_hex(json.as_bytes()),
+            json.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(json.as_bytes());
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Whether its sizes fit together: the payload of its grid and fields, bands that cover the
+    /// grid, one checksum per band, data after the header. `Err` says why not.
+    fn check_sizes(&self, head_len: u64) -> std::result::Result<(), String> {
+        let payload = (self.nx as u64)
+            .checked_mul(self.ny as u64)
+            .and_then(|c| c.checked_mul(self.fields.len() as u64))
+            .and_then(|c| c.checked_mul(8));
+        if payload != Some(self.payload_bytes) || self.band_rows == 0 {
+            return Err("its size does not fit its grid and fields".into());
+        }
+        let count = self.band_layout().count();
+        if self.bands.len() != self.fields.len() || self.bands.iter().any(|b| b.len() != count) {
+            return Err("its header does not list one checksum for every band".into());
+        }
+        if self.data_offset < head_len || self.data_offset.checked_add(self.payload_bytes).is_none()
+        {
+            return Err("its header says its data starts where it cannot".into());
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint read back whole: its header and its fields, each `(ny, nx)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     /// What it says about itself.
@@ -88,39 +175,67 @@ pub fn checkpoint_name(iters: usize) -> String {
     format!("ckpt-{iters:010}.halo")
 }
 
-/// Writes a checkpoint of `fields` into `dir` atomically; `header`'s payload length is filled in
-/// here, and the checksum over the header and the payload. Returns its path.
+/// The little-endian bytes of `values`.
+pub(crate) fn le_bytes(values: &[f64], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+}
+
+/// Why band `k` of field `name` cannot be used: its checksum does not match.
+pub(crate) fn damaged_band(name: &str, k: usize, bands: &Bands) -> String {
+    let rows = bands.rows_of(k);
+    format!(
+        "band {k} of field {name} (rows {}–{} of {}) does not match its checksum (corrupted)",
+        rows.start,
+        rows.end - 1,
+        bands.ny
+    )
+}
+
+/// Checks band `k` of field `f` against the header's checksum.
+pub(crate) fn verify_band(
+    header: &CheckpointHeader,
+    f: usize,
+    k: usize,
+    band: &[f64],
+) -> std::result::Result<(), String> {
+    if hex(&band_sha256(band)) == header.bands[f][k] {
+        Ok(())
+    } else {
+        Err(damaged_band(&header.fields[f], k, &header.band_layout()))
+    }
+}
+
+/// Writes a checkpoint of whole `fields` (each `(ny, nx)`) into `dir` atomically, from one
+/// process: the same bytes the ranks of a run write together. `header`'s layout and checksums
+/// are filled in here. Returns its path.
 pub fn write_checkpoint(
     dir: &Path,
     mut header: CheckpointHeader,
     fields: &[&Array2<f64>],
 ) -> Result<PathBuf> {
     let path = dir.join(checkpoint_name(header.iters));
-    header.payload_bytes = fields.iter().map(|f| 8 * f.len()).sum();
-    write_atomic(&path, &encode(&header, fields))?;
+    header.lay_out();
+    let bands = header.band_layout();
+    let mut data = Vec::with_capacity(header.payload_bytes as usize);
+    for (f, field) in fields.iter().enumerate() {
+        let values: Vec<f64> = field.iter().copied().collect();
+        for k in 0..bands.count() {
+            let rows = bands.rows_of(k);
+            let band = &values[rows.start * bands.nx..rows.end * bands.nx];
+            header.bands[f][k] = hex(&band_sha256(band));
+        }
+        data.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    let mut bytes = header.head_bytes();
+    bytes.resize(header.data_offset as usize, 0);
+    bytes.extend_from_slice(&data);
+    write_atomic(&path, &bytes)?;
     Ok(path)
 }
 
-/// The bytes of a checkpoint file: the marker line with the checksum, the header, the payload.
-fn encode(header: &CheckpointHeader, fields: &[&Array2<f64>]) -> Vec<u8> {
-    let mut body = serde_json::to_string(header)
-        .expect("serialisable")
-        .into_bytes();
-    body.push(b'\n');
-    body.reserve(header.payload_bytes);
-    for f in fields {
-        for x in f.iter() {
-            body.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    let mut bytes = format!("{MAGIC} {FORMAT} sha256 {}\n", sha256_hex(&body)).into_bytes();
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-/// Reads and verifies one checkpoint file: its format, checksum and length. Only a regular file
-/// is read, or a symbolic link to one (a device, a FIFO, a socket or a directory is refused
-/// unopened), and its data only once the file's size is what its header says.
+/// Reads and verifies one checkpoint file whole: its header, its size and every band. See
+/// [`read_head`] for what files are refused unread.
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     read_checkpoint_if(path, &|_| Ok(()))
 }
@@ -128,80 +243,126 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
 /// What a reader says of a checkpoint's header before its data is read: `Err` stops the read.
 pub type Accept<'a> = &'a dyn Fn(&CheckpointHeader) -> Result<()>;
 
-/// [`read_checkpoint`], asking `accept` about the header before reading the data: a checkpoint of
-/// another run (a larger grid, say) is refused without loading it. The header is not verified
-/// yet at that point; the whole file is, once read.
+/// [`read_checkpoint`], asking `accept` about the (verified) header before reading the data.
 pub fn read_checkpoint_if(path: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
-    let bytes = read_regular(path, accept)?;
-    decode(&bytes).map_err(|why| Error::Io {
+    use std::io::{Read, Seek, SeekFrom};
+    let header = read_head(path, accept)?;
+    let unusable = |why: String| Error::Io {
         path: path.display().to_string(),
         message: format!("not a usable checkpoint: {why}"),
-    })
-}
-
-/// A checkpoint from its file's bytes, verified; or why it cannot be used.
-fn decode(bytes: &[u8]) -> std::result::Result<Checkpoint, String> {
-    let (first, body) = match bytes.iter().position(|&b| b == b'\n') {
-        Some(n) => (&bytes[..n], &bytes[n + 1..]),
-        None => (bytes, &[][..]),
     };
-    let sha256 = marker_checksum(first)?;
-    let (head, payload) = match body.iter().position(|&b| b == b'\n') {
-        Some(n) => (&body[..n], &body[n + 1..]),
-        None => (body, &[][..]),
-    };
-    let header = serde_json::from_slice::<CheckpointHeader>(head);
-    if sha256_hex(body) != sha256 {
-        // Say what most likely happened; either way the file is not used.
-        return Err(match header {
-            Ok(h) if payload.len() != h.payload_bytes => format!(
-                "it is truncated or padded: {} bytes of data where its header says {}",
-                payload.len(),
-                h.payload_bytes
-            ),
-            _ => "its contents do not match its checksum (corrupted)".into(),
-        });
-    }
-    // Checksummed, but possibly written by hand: nothing below trusts a size unchecked.
-    let header = header.map_err(|e| format!("its header is not one ({e})"))?;
-    let cells = header.nx.checked_mul(header.ny);
-    let expected = cells
-        .and_then(|c| c.checked_mul(header.fields.len()))
-        .and_then(|c| c.checked_mul(8));
-    if payload.len() != header.payload_bytes || expected != Some(payload.len()) {
-        return Err("its size does not fit its grid and fields".into());
-    }
-    let cells = cells.unwrap_or(0);
-    let fields = (0..header.fields.len())
-        .map(|k| {
-            let chunk = &payload[8 * cells * k..8 * cells * (k + 1)];
-            let v: Vec<f64> = chunk
+    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    file.seek(SeekFrom::Start(header.data_offset))
+        .map_err(|e| io_err(path, e))?;
+    let bands = header.band_layout();
+    let mut fields = Vec::with_capacity(header.fields.len());
+    let mut bytes = Vec::new();
+    for f in 0..header.fields.len() {
+        let mut values = Vec::with_capacity(bands.nx * bands.ny);
+        for k in 0..bands.count() {
+            bytes.resize(8 * bands.cells(k), 0);
+            file.read_exact(&mut bytes).map_err(|e| io_err(path, e))?;
+            let band: Vec<f64> = bytes
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
                 .collect();
-            Array2::from_shape_vec((header.ny, header.nx), v).expect("length checked")
-        })
-        .collect();
+            verify_band(&header, f, k, &band).map_err(unusable)?;
+            values.extend_from_slice(&band);
+        }
+        fields.push(Array2::from_shape_vec((bands.ny, bands.nx), values).expect("whole bands"));
+    }
     Ok(Checkpoint { header, fields })
 }
 
-/// The checksum the marker line `first` carries, or why that line is not a format-2 marker.
-fn marker_checksum(first: &[u8]) -> std::result::Result<&str, String> {
+/// The header of the checkpoint at `path`, verified, and checked to fit the file's size; asked
+/// of `accept` before it is returned. Only a regular file is read, or a symbolic link to one (a
+/// device, a FIFO, a socket or a directory is refused unopened); the header's length is read from
+/// the first line and at most [`HEADER_LIMIT`] bytes are read.
+pub fn read_head(path: &Path, accept: Accept<'_>) -> Result<CheckpointHeader> {
+    use std::io::Read;
+    let unusable = |why: String| Error::Io {
+        path: path.display().to_string(),
+        message: format!("not a usable checkpoint: {why}"),
+    };
+    let (file, size) = open_regular(path)?;
+    let mut file = std::io::BufReader::new(file.take(size));
+    let mut first = Vec::new();
+    {
+        use std::io::BufRead;
+        (&mut file)
+            .take(256)
+            .read_until(b'\n', &mut first)
+            .map_err(|e| io_err(path, e))?;
+    }
+    if first.last() != Some(&b'\n') {
+        return Err(unusable(
+            marker(&first)
+                .err()
+                .unwrap_or_else(|| "its first line is damaged".into()),
+        ));
+    }
+    first.pop();
+    let (sha256, len) = marker(&first).map_err(unusable)?;
+    if len > HEADER_LIMIT || len > size {
+        return Err(unusable(format!(
+            "its first line says its header is {len} bytes long: the file is damaged"
+        )));
+    }
+    // The header and the newline after it.
+    let mut json = vec![0; len as usize + 1];
+    file.read_exact(&mut json)
+        .map_err(|_| unusable("it is truncated within its header".into()))?;
+    if json.pop() != Some(b'\n') {
+        return Err(unusable("its header line is damaged".into()));
+    }
+    if sha256_hex(&json) != sha256 {
+        return Err(unusable(
+            "its header does not match its checksum (corrupted)".into(),
+        ));
+    }
+    let header: CheckpointHeader = serde_json::from_slice(&json)
+        .map_err(|e| unusable(format!("its header is not one ({e})")))?;
+    let head_len = first.len() as u64 + 1 + len + 1;
+    header.check_sizes(head_len).map_err(unusable)?;
+    let data = size.saturating_sub(header.data_offset);
+    if size < header.data_offset || data != header.payload_bytes {
+        return Err(unusable(format!(
+            "it is truncated or padded: {data} bytes of data where its header says {}",
+            header.payload_bytes
+        )));
+    }
+    accept(&header)?;
+    Ok(header)
+}
+
+/// The checksum and header length the marker line `first` carries, or why that line is not a
+/// format-3 marker.
+fn marker(first: &[u8]) -> std::result::Result<(&str, u64), String> {
     let not_marker = || "it does not start with the halo checkpoint marker".to_string();
     let line = std::str::from_utf8(first).map_err(|_| not_marker())?;
     let rest = line
         .strip_prefix(MAGIC)
         .and_then(|r| r.strip_prefix(' '))
         .ok_or_else(not_marker)?;
-    if rest == "1" {
-        return Err(format!(
-            "it is in checkpoint format 1, whose header no checksum covers, so it cannot be \
-             verified: restart it with the halo that wrote it, or run again from the start \
-             (this halo reads format {FORMAT})"
-        ));
-    }
     let mut words = rest.split(' ');
     let format = words.next().unwrap_or_default();
+    match format {
+        "1" => {
+            return Err(format!(
+                "it is in checkpoint format 1, whose header no checksum covers, so it cannot be \
+                 verified: restart it with the halo that wrote it, or run again from the start \
+                 (this halo reads format {FORMAT})"
+            ))
+        }
+        "2" => {
+            return Err(format!(
+                "it is in checkpoint format 2, which rank 0 wrote alone and only a rank holding \
+                 the whole field could read: restart it with the halo that wrote it, or run \
+                 again from the start (this halo reads format {FORMAT}, written by every rank)"
+            ))
+        }
+        _ => {}
+    }
     if format != FORMAT.to_string() {
         return Err(match format.parse::<u32>() {
             Ok(n) if n.to_string() == format => format!(
@@ -211,28 +372,31 @@ fn marker_checksum(first: &[u8]) -> std::result::Result<&str, String> {
             _ => "its first line is damaged".into(),
         });
     }
-    match (words.next(), words.next(), words.next()) {
-        (Some("sha256"), Some(hex), None)
+    match (words.next(), words.next(), words.next(), words.next()) {
+        (Some("sha256"), Some(hex), Some(len), None)
             if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
         {
-            Ok(hex)
+            match len.parse::<u64>() {
+                Ok(n) if n.to_string() == len => Ok((hex, n)),
+                _ => Err("its first line is damaged".into()),
+            }
         }
         _ => Err("its first line is damaged".into()),
     }
 }
 
-/// The newest checkpoint in `dir` (the highest iteration in its name), read and verified. A
-/// damaged newest checkpoint, one whose name and header disagree, or a name that is no regular
-/// file (a device, a FIFO, a directory, or a symbolic link to one: see [`read_checkpoint`]) is an
+/// The newest checkpoint in `dir` (the highest iteration in its name), read whole and verified.
+/// A damaged newest checkpoint, one whose name and header disagree, or a name that is no regular
+/// file (a device, a FIFO, a directory, or a symbolic link to one: see [`read_head`]) is an
 /// error, not a reason to fall back silently to an older one.
 pub fn newest_checkpoint(dir: &Path) -> Result<Checkpoint> {
     newest_checkpoint_if(dir, &|_| Ok(()))
 }
 
-/// The newest checkpoint file in `dir` by its name, with the iteration the name gives.
-fn newest_file(dir: &Path) -> Result<Option<(usize, PathBuf)>> {
+/// The checkpoint files in `dir` by the iteration their names give, oldest first.
+pub fn checkpoint_files(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-    Ok(entries
+    let mut files: Vec<(usize, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -243,52 +407,62 @@ fn newest_file(dir: &Path) -> Result<Option<(usize, PathBuf)>> {
                 .ok()?;
             Some((iters, e.path()))
         })
-        .max_by_key(|(iters, _)| *iters))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
-/// The header of the newest checkpoint in `dir`, read without its data and not verified: what
-/// the directory holds, at a glance. `None` when it holds none, or none whose header reads.
-pub fn newest_header(dir: &Path) -> Option<CheckpointHeader> {
-    let (_, path) = newest_file(dir).ok()??;
-    let seen = std::cell::RefCell::new(None);
-    let peek = |h: &CheckpointHeader| {
-        *seen.borrow_mut() = Some(h.clone());
-        // Stop before the data: the header is all that is wanted.
-        Err(Error::Config(String::new()))
-    };
-    let _ = read_checkpoint_if(&path, &peek);
-    seen.into_inner()
+/// The newest checkpoint file in `dir` by its name, with the iteration the name gives; an error
+/// when there is none.
+pub fn newest_file(dir: &Path) -> Result<(usize, PathBuf)> {
+    checkpoint_files(dir)?.pop().ok_or_else(|| Error::Io {
+        path: dir.display().to_string(),
+        message: "no checkpoint here to restart from (files ckpt-*.halo)".into(),
+    })
 }
 
-/// [`newest_checkpoint`], asking `accept` about its header before its data is read (see
-/// [`read_checkpoint_if`]).
-pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
-    let newest = newest_file(dir)?;
-    match newest {
-        Some((iters, path)) => {
-            let c = read_checkpoint_if(&path, accept)?;
-            if c.header.iters != iters {
-                // A renamed file: which one is newest is in doubt.
-                return Err(Error::Io {
-                    path: path.display().to_string(),
-                    message: format!(
-                        "not a usable checkpoint: its name says iteration {iters}, it holds iteration {}",
-                        c.header.iters
-                    ),
-                });
-            }
-            Ok(c)
-        }
-        None => Err(Error::Io {
-            path: dir.display().to_string(),
-            message: "no checkpoint here to restart from (files ckpt-*.halo)".into(),
-        }),
+/// The verified header of the newest checkpoint in `dir`, asked of `accept`, and its path; its
+/// name must give the iteration it holds (a renamed file puts which one is newest in doubt).
+pub fn newest_head(dir: &Path, accept: Accept<'_>) -> Result<(CheckpointHeader, PathBuf)> {
+    let (iters, path) = newest_file(dir)?;
+    let header = read_head(&path, accept)?;
+    if header.iters != iters {
+        return Err(Error::Io {
+            path: path.display().to_string(),
+            message: format!(
+                "not a usable checkpoint: its name says iteration {iters}, it holds iteration {}",
+                header.iters
+            ),
+        });
     }
+    Ok((header, path))
 }
 
-/// The most of a checkpoint read before its size is checked against its header: the marker line
-/// and the header, a few hundred bytes as halo writes them.
-const HEAD_LIMIT: u64 = 1 << 20;
+/// The header of the newest checkpoint in `dir`, when it reads and verifies: what the directory
+/// holds, at a glance. `None` when it holds none, or none whose header reads.
+pub fn newest_header(dir: &Path) -> Option<CheckpointHeader> {
+    let (_, path) = newest_file(dir).ok()?;
+    read_head(&path, &|_| Ok(())).ok()
+}
+
+/// [`newest_checkpoint`], asking `accept` about its header before its data is read.
+pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint> {
+    let (_, path) = newest_head(dir, accept)?;
+    read_checkpoint_if(&path, accept)
+}
+
+/// Removes all but the newest `keep` checkpoint files of `dir` (by the iteration in their
+/// names); returns the paths removed.
+pub fn prune_checkpoints(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let files = checkpoint_files(dir)?;
+    let old = files.len().saturating_sub(keep);
+    let mut removed = Vec::new();
+    for (_, path) in files.into_iter().take(old) {
+        std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+        removed.push(path);
+    }
+    Ok(removed)
+}
 
 /// What a file that is not a regular one is, for a refusal.
 fn file_kind(t: std::fs::FileType) -> &'static str {
@@ -308,27 +482,26 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The bytes of the checkpoint file at `path`, read only if it is a regular file whose size is
-/// what its header says: the marker line, the header line and the header's `payload_bytes`.
+/// The checkpoint file at `path`, opened only if it is a regular file, and its size.
 ///
 /// A device, FIFO, socket or directory is refused without being opened (reading `/dev/zero`
 /// would fill the memory; a FIFO would wait for a writer until `--timeout`), and so is a
 /// symbolic link to one. A symbolic link to a regular file is followed: it holds a checkpoint
 /// like the file itself, checked the same way (checkpoints staged elsewhere may be linked in).
 /// The file is opened without blocking and checked again once open, should it have been swapped
-/// in between. At most [`HEAD_LIMIT`] bytes are read before the size is checked, and never more
-/// than the size the file had when opened.
-fn read_regular(path: &Path, accept: Accept<'_>) -> Result<Vec<u8>> {
-    use std::io::Read;
+/// in between.
+pub(crate) fn open_regular(path: &Path) -> Result<(std::fs::File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
-    let unusable = |why: String| Error::Io {
-        path: path.display().to_string(),
-        message: format!("not a usable checkpoint: {why}"),
-    };
     let not_regular = |t: std::fs::FileType| {
         let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         let link = if link { "a symbolic link to " } else { "" };
-        unusable(format!("it is {link}{}, not a regular file", file_kind(t)))
+        Error::Io {
+            path: path.display().to_string(),
+            message: format!(
+                "not a usable checkpoint: it is {link}{}, not a regular file",
+                file_kind(t)
+            ),
+        }
     };
     let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if !meta.is_file() {
@@ -343,58 +516,7 @@ fn read_regular(path: &Path, accept: Accept<'_>) -> Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(not_regular(meta.file_type()));
     }
-    let size = meta.len();
-    let mut file = file.take(size);
-    let mut bytes = Vec::new();
-    (&mut file)
-        .take(HEAD_LIMIT)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_err(path, e))?;
-    match declared_size(&bytes) {
-        Ok((head, payload)) if head.checked_add(payload) != Some(size) => {
-            return Err(unusable(format!(
-                "it is truncated or padded: {} bytes of data where its header says {payload}",
-                size.saturating_sub(head)
-            )));
-        }
-        Ok((head, _)) => {
-            // The size fits the header: let the reader refuse it before the data is read.
-            let line = bytes.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
-            let json = &bytes[line..(head as usize).saturating_sub(1).max(line)];
-            if let Ok(header) = serde_json::from_slice::<CheckpointHeader>(json) {
-                accept(&header)?;
-            }
-        }
-        // All of it is here, and small: decoding says best what is wrong.
-        Err(_) if bytes.len() as u64 == size => return Ok(bytes),
-        Err(why) => return Err(unusable(why)),
-    }
-    let rest = usize::try_from(size - bytes.len() as u64).unwrap_or(usize::MAX);
-    bytes
-        .try_reserve_exact(rest)
-        .map_err(|_| crate::node::out_of_memory(size, "a checkpoint's data"))?;
-    file.read_to_end(&mut bytes).map_err(|e| io_err(path, e))?;
-    Ok(bytes)
-}
-
-/// From the start of a checkpoint file: the length of its marker line and header line together,
-/// and the payload's length its header gives; or why they cannot be read there.
-fn declared_size(start: &[u8]) -> std::result::Result<(u64, u64), String> {
-    #[derive(Deserialize)]
-    struct Payload {
-        payload_bytes: u64,
-    }
-    let first = start.iter().position(|&b| b == b'\n');
-    marker_checksum(&start[..first.unwrap_or(start.len())])?;
-    let first = first.unwrap_or(start.len());
-    let body = &start[(first + 1).min(start.len())..];
-    let second = body
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| format!("its header does not end within its first {HEAD_LIMIT} bytes"))?;
-    let header: Payload = serde_json::from_slice(&body[..second])
-        .map_err(|e| format!("its header cannot be read ({e}): the file is damaged"))?;
-    Ok(((first + 1 + second + 1) as u64, header.payload_bytes))
+    Ok((file, meta.len()))
 }
 
 #[cfg(test)]
@@ -412,6 +534,9 @@ mod tests {
             fields: vec!["u".into()],
             payload_bytes: 0,
             driver: vec![("residual".into(), "0.25".into())],
+            data_offset: 0,
+            band_rows: 0,
+            bands: vec![],
         }
     }
 
@@ -434,6 +559,7 @@ mod tests {
         let c = newest_checkpoint(&d).unwrap();
         assert_eq!(c.header.iters, 80);
         assert_eq!(c.fields, vec![u2]);
+        assert_eq!(c.header.data_offset % ALIGN, 0);
         // A reader may refuse it by its header, which it is shown as written.
         let seen = std::cell::Cell::new(None);
         let refuse = |h: &CheckpointHeader| {
@@ -443,6 +569,39 @@ mod tests {
         let e = newest_checkpoint_if(&d, &refuse).unwrap_err();
         assert_eq!(e, Error::Config("not this run's".into()));
         assert_eq!(seen.get(), Some((80, 3, 2)));
+        // Pruning keeps the newest.
+        assert_eq!(prune_checkpoints(&d, 1).unwrap().len(), 1);
+        assert_eq!(checkpoint_files(&d).unwrap().len(), 1);
+        assert_eq!(newest_checkpoint(&d).unwrap().header.iters, 80);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn many_bands_each_verified_and_the_damaged_one_named() {
+        // 70000 columns: 7 rows a band, so 20 rows make 3 bands (7, 7, 6).
+        let d = temp("bands");
+        let mut h = header();
+        (h.nx, h.ny) = (70_000, 20);
+        h.fields = vec!["psi".into(), "omega".into()];
+        let a = Array2::from_shape_fn((20, 70_000), |(i, j)| (i * 70_000 + j) as f64);
+        let b = a.mapv(|x| x.sqrt());
+        let p = write_checkpoint(&d, h, &[&a, &b]).unwrap();
+        let c = read_checkpoint(&p).unwrap();
+        assert_eq!(c.header.band_rows, 7);
+        assert_eq!(c.header.bands[1].len(), 3);
+        assert_eq!(c.fields, vec![a, b]);
+        // A byte of omega's second band (rows 7–13).
+        let mut bytes = std::fs::read(&p).unwrap();
+        let at = c.header.band_offset(1, 1) as usize + 12345;
+        bytes[at] ^= 4;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read_checkpoint(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with(
+                "band 1 of field omega (rows 7–13 of 20) does not match its checksum (corrupted)"
+            ),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -453,10 +612,11 @@ mod tests {
         let p = write_checkpoint(&d, header(), &[&u]).unwrap();
         let good = std::fs::read(&p).unwrap();
         std::fs::write(&p, &good[..good.len() - 5]).unwrap();
-        assert!(read_checkpoint(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("truncated"));
+        let e = read_checkpoint(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("truncated or padded: 43 bytes of data where its header says 48"),
+            "{e}"
+        );
         let mut flipped = good.clone();
         let n = flipped.len();
         flipped[n - 3] ^= 0x40;
@@ -480,40 +640,41 @@ mod tests {
     }
 
     #[test]
-    fn a_flip_of_any_bit_anywhere_is_refused() {
+    fn a_flip_of_any_bit_that_is_read_is_refused() {
         // The header especially: format 1 restarted from a changed "iters" without a word.
+        let d = temp("flip");
         let mut h = header();
         h.time = 0.125;
         h.params = vec![("alpha".into(), "1".into())];
         let u = Array2::from_shape_fn((2, 3), |(i, j)| i as f64 - j as f64 / 3.0);
-        h.payload_bytes = 8 * u.len();
-        let good = encode(&h, &[&u]);
-        assert_eq!(decode(&good).unwrap().fields, vec![u]);
-        let header_end = good
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| b == b'\n')
-            .nth(1)
-            .unwrap()
-            .0;
-        assert!(header_end > 100, "a header worth the name");
-        for k in 0..good.len() {
+        let p = write_checkpoint(&d, h, &[&u]).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        let c = read_checkpoint(&p).unwrap();
+        let head = c.header.head_bytes().len();
+        assert!(head > 200, "a header worth the name");
+        let data = c.header.data_offset as usize;
+        for k in (0..head).chain(data..good.len()) {
             for bit in 0..8 {
                 let mut bad = good.clone();
                 bad[k] ^= 1 << bit;
+                std::fs::write(&p, &bad).unwrap();
                 assert!(
-                    decode(&bad).is_err(),
-                    "byte {k} (of a header of {}) with bit {bit} flipped was accepted",
-                    header_end + 1
+                    read_checkpoint(&p).is_err(),
+                    "byte {k} (of a head of {head}, data from {data}) with bit {bit} flipped was accepted"
                 );
             }
         }
+        // The zeros between header and data are never read.
+        let mut padded = good.clone();
+        padded[head + 1] = b'x';
+        std::fs::write(&p, &padded).unwrap();
+        assert_eq!(read_checkpoint(&p).unwrap().fields, vec![u]);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn times_come_back_to_the_last_bit() {
         // A restart continues from the time it reads: one ulp off and the run is another run.
-        let u = Array2::from_elem((2, 3), 0.0);
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..2000 {
             x ^= x << 13;
@@ -521,32 +682,39 @@ mod tests {
             x ^= x << 17;
             let mut h = header();
             h.time = (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 40) as i32 - 20);
-            h.payload_bytes = 8 * u.len();
-            let back = decode(&encode(&h, &[&u])).unwrap();
-            assert_eq!(back.header.time.to_bits(), h.time.to_bits(), "{:e}", h.time);
+            let text = serde_json::to_string(&h).unwrap();
+            let back: CheckpointHeader = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.time.to_bits(), h.time.to_bits(), "{:e}", h.time);
         }
     }
 
     #[test]
-    fn format_1_renamed_and_oversized_files_are_refused() {
+    fn older_formats_renamed_and_inconsistent_files_are_refused() {
         let d = temp("old");
-        let u = Array2::from_elem((2, 3), 1.5);
-        // A format-1 file as the previous halo wrote it (its checksum covered the payload only).
-        let payload: Vec<u8> = u.iter().flat_map(|x: &f64| x.to_le_bytes()).collect();
-        let old = format!(
-            "HALO-CHECKPOINT 1\n{{\"problem\":\"laplace\",\"nx\":3,\"ny\":2,\"iters\":40,\"time\":0.0,\"params\":[],\"fields\":[\"u\"],\"payload_bytes\":48,\"sha256\":\"{}\"}}\n",
-            sha256_hex(&payload)
-        );
         let p = d.join(checkpoint_name(40));
-        std::fs::write(&p, [old.as_bytes(), &payload].concat()).unwrap();
-        let e = read_checkpoint(&p).unwrap_err().to_string();
-        assert!(e.contains("format 1"), "{e}");
-        assert!(e.contains("cannot be verified"), "{e}");
-        assert!(e.starts_with(&p.display().to_string()), "{e}");
+        // Format 1's header was covered by no checksum; format 2 was rank 0's alone.
+        for (old, says) in [
+            ("HALO-CHECKPOINT 1\n{\"iters\":40}\n", "format 1"),
+            (
+                "HALO-CHECKPOINT 2 sha256 0000000000000000000000000000000000000000000000000000000000000000\n{}\n",
+                "format 2",
+            ),
+        ] {
+            std::fs::write(&p, old).unwrap();
+            let e = read_checkpoint(&p).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+            assert!(e.contains("run again from the start"), "{e}");
+            assert!(e.starts_with(&p.display().to_string()), "{e}");
+        }
         // A newer format is not guessed at.
-        let mut newer = encode(&header_for(&u), &[&u]);
-        newer[16] = b'3';
-        assert!(decode(&newer).unwrap_err().contains("format 3"));
+        let u = Array2::from_elem((2, 3), 1.5);
+        std::fs::remove_file(&p).unwrap();
+        let p = write_checkpoint(&d, header(), &[&u]).unwrap();
+        let mut newer = std::fs::read(&p).unwrap();
+        newer[16] = b'4';
+        std::fs::write(&p, &newer).unwrap();
+        let e = read_checkpoint(&p).unwrap_err().to_string();
+        assert!(e.contains("format 4"), "{e}");
 
         // A checkpoint renamed to a later iteration: its header is right, its name is not.
         std::fs::remove_file(&p).unwrap();
@@ -560,16 +728,17 @@ mod tests {
 
         // A consistent checksum over a header whose sizes overflow: refused, no panic.
         let mut h = header();
+        h.lay_out();
         h.nx = usize::MAX;
-        h.payload_bytes = 0;
-        let e = decode(&encode(&h, &[])).unwrap_err();
+        let e = h.check_sizes(0).unwrap_err();
         assert!(e.contains("does not fit its grid"), "{e}");
-        let _ = std::fs::remove_dir_all(&d);
-    }
-
-    fn header_for(u: &Array2<f64>) -> CheckpointHeader {
         let mut h = header();
-        h.payload_bytes = 8 * u.len();
-        h
+        h.lay_out();
+        h.bands[0].pop();
+        assert!(h
+            .check_sizes(0)
+            .unwrap_err()
+            .contains("one checksum for every band"));
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

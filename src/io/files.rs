@@ -146,8 +146,16 @@ fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
     }
 }
 
+/// Flushes `dir`'s entries to disk (`fsync` of the directory): a rename into it survives a
+/// crash once this returns.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
 /// The temporary path [`write_atomic`] writes `path` through: `.NAME.tmp-HOST-PID` beside it.
-fn temporary(path: &Path) -> PathBuf {
+pub(crate) fn temporary(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

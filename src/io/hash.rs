@@ -110,6 +110,11 @@ pub fn band_digest(comm: &Comm, field: &DistArray) -> Result<String> {
     Ok(digest_of_bands(&bands, &hashes))
 }
 
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256_raw(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// SHA-256 of `bytes`, as lowercase hex.
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

@@ -1,5 +1,6 @@
 //! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields, and checkpoints
-//! to restart from (written by rank 0 from the gathered state, read back onto any decomposition);
+//! to restart from (written by every rank into one file through MPI-IO, read back onto any
+//! decomposition);
 //! all written atomically (a temporary file, flushed, renamed; those of runs that died mid-write
 //! are removed by the next run into the directory).
 
@@ -12,8 +13,8 @@ mod restart;
 mod vtk;
 
 pub use checkpoint::{
-    checkpoint_name, newest_checkpoint, read_checkpoint, write_checkpoint, Checkpoint,
-    CheckpointHeader,
+    checkpoint_files, checkpoint_name, newest_checkpoint, newest_file, newest_head,
+    prune_checkpoints, read_checkpoint, read_head, write_checkpoint, Checkpoint, CheckpointHeader,
 };
 pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atomic};
 pub use hash::{band_digest, distributed_sha256, field_sha256, Fingerprint};

@@ -1,12 +1,31 @@
-//! Checkpoints of a distributed run: the global state gathered to rank 0 and written there in the
-//! [`super::checkpoint`] format, or read there and scattered onto whatever decomposition the
-//! restarted run has.
+//! Checkpoints of a distributed run, written and read by every rank at once through MPI-IO, in
+//! the [`super::checkpoint`] format: no rank holds more than its block and a band.
+//!
+//! **Writing.** Each field is cut into the header's row bands ([`crate::grid::Bands`]), band `k`
+//! assembled on rank `k mod P` ([`assemble_bands`]), hashed there and written there at its place
+//! in the one shared file: each rank writes whole bands, large contiguous pieces of the global
+//! row-major layout, the aggregation that collective MPI-IO would otherwise do behind the scenes.
+//! Rank 0 gathers the bands' checksums and writes the header; every rank syncs the file
+//! (`MPI_File_sync`) and closes it; rank 0 renames it from its temporary name to
+//! `ckpt-<iteration>.halo` and syncs the directory, so a crash leaves the previous checkpoint or
+//! the new one, never half of one. With a limit (`keep`), rank 0 then removes the oldest.
+//!
+//! **Reading.** Rank 0 finds the newest checkpoint, verifies its header and that it belongs to
+//! the run, and shares the header; band `k` is read by rank `k mod P`, verified against its
+//! checksum (a damaged band is named in the error, on every rank), and scattered into the
+//! blocks of whatever decomposition the restarted run has ([`scatter_bands`]). Every byte is read
+//! once, by one rank, and verified before it is used.
 
-use super::checkpoint::{newest_checkpoint_if, newest_header, write_checkpoint, CheckpointHeader};
-use crate::comm::Comm;
+use super::checkpoint::{
+    checkpoint_name, le_bytes, newest_head, newest_header, prune_checkpoints, verify_band,
+    CheckpointHeader,
+};
+use super::files::{io_err, sync_dir, temporary};
+use super::hash::{hex, sha256_raw};
+use crate::comm::{Comm, FileMode};
 use crate::error::{Error, Result};
-use crate::grid::{DistArray, Layout};
-use std::path::PathBuf;
+use crate::grid::{assemble_bands, scatter_bands, Assembly, DistArray, Layout};
+use std::path::{Path, PathBuf};
 
 /// What identifies a run's state: a checkpoint belongs to a run with the same problem, grid and
 /// parameters.
@@ -22,7 +41,7 @@ pub struct RunIdentity {
     pub params: Vec<(String, String)>,
 }
 
-/// Writes a run's checkpoints: every `every` iterations, into `dir`.
+/// Writes a run's checkpoints: every `every` iterations, into `dir`, keeping the newest `keep`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpointer {
     /// Iterations between checkpoints.
@@ -31,6 +50,8 @@ pub struct Checkpointer {
     pub dir: PathBuf,
     /// Whose state they hold.
     pub run: RunIdentity,
+    /// How many checkpoints to keep (the newest); `None` keeps them all.
+    pub keep: Option<usize>,
 }
 
 /// The state a restart resumes from.
@@ -72,7 +93,8 @@ impl Checkpointer {
     }
 
     /// Writes a checkpoint of `fields` and the driver's state `driver` after `iters`
-    /// iterations. Collective; every rank returns the same error if rank 0 cannot write.
+    /// iterations, every rank its share (see the module docs). Collective; every rank returns
+    /// the same error if any rank cannot write, and no file of the final name is left then.
     pub fn save(
         &self,
         comm: &Comm,
@@ -81,81 +103,146 @@ impl Checkpointer {
         fields: &[(&str, &DistArray)],
         driver: &[(String, String)],
     ) -> Result<()> {
-        let mut gathered = Vec::with_capacity(fields.len());
-        for (_, f) in fields {
-            gathered.push(f.gather(comm, 0)?);
-        }
-        let written = if comm.rank() == 0 {
-            let arrays: Vec<_> = gathered
-                .iter()
-                .map(|g| g.as_ref().expect("rank 0 holds the gathered field"))
-                .collect();
-            let header = CheckpointHeader {
-                problem: self.run.problem.clone(),
-                nx: self.run.nx,
-                ny: self.run.ny,
-                iters,
-                time,
-                params: self.run.params.clone(),
-                fields: fields.iter().map(|(n, _)| n.to_string()).collect(),
-                payload_bytes: 0,
-                driver: driver.to_vec(),
-            };
-            write_checkpoint(&self.dir, header, &arrays).map(|_| ())
-        } else {
-            Ok(())
+        let root = comm.rank() == 0;
+        let path = self.dir.join(checkpoint_name(iters));
+        let mut header = CheckpointHeader {
+            problem: self.run.problem.clone(),
+            nx: self.run.nx,
+            ny: self.run.ny,
+            iters,
+            time,
+            params: self.run.params.clone(),
+            fields: fields.iter().map(|(n, _)| n.to_string()).collect(),
+            payload_bytes: 0,
+            driver: driver.to_vec(),
+            data_offset: 0,
+            band_rows: 0,
+            bands: Vec::new(),
         };
-        comm.agree(written)
+        header.lay_out();
+        // Rank 0's temporary name, so that a tidying run can tell whose it is.
+        let tmp = root.then(|| temporary(&path).display().to_string());
+        let tmp = PathBuf::from(comm.broadcast_string(0, tmp.as_deref())?);
+        let written = write_parallel(comm, &tmp, &mut header, fields);
+        let finished = match written {
+            Ok(()) if root => std::fs::rename(&tmp, &path)
+                .map_err(|e| io_err(&path, e))
+                .and_then(|()| sync_dir(&self.dir)),
+            Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let finished = comm.agree(finished);
+        if root && finished.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        finished?;
+        let pruned = match self.keep {
+            Some(keep) if root => prune_checkpoints(&self.dir, keep).map(|_| ()),
+            _ => Ok(()),
+        };
+        comm.agree(pruned)
     }
 }
 
-/// Reads the newest checkpoint in `dir` on rank 0, checks that it belongs to `run` (and is not
-/// already at or past `iters`), and scatters its fields `names` onto `layout`. Collective; a
-/// missing, damaged or foreign checkpoint is the same error on every rank.
+/// Writes the checkpoint file `tmp`: every field's bands where they are assembled, then the
+/// header with their checksums (filled into `header` on rank 0), synced and closed. Collective.
+fn write_parallel(
+    comm: &Comm,
+    tmp: &Path,
+    header: &mut CheckpointHeader,
+    fields: &[(&str, &DistArray)],
+) -> Result<()> {
+    let mut file = comm.open_file(tmp, FileMode::Create)?;
+    let bands = header.band_layout();
+    let size = comm.size();
+    let mut bytes = Vec::new();
+    for (f, (_, field)) in fields.iter().enumerate() {
+        // This rank's bands' checksums, in band order (bands f, f + P, … of rank f).
+        let mut hashes: Vec<u8> = Vec::new();
+        let layout = &*header;
+        assemble_bands(comm, field, &bands, Assembly::Spread, |k, band| {
+            le_bytes(band, &mut bytes);
+            hashes.extend_from_slice(&sha256_raw(&bytes));
+            file.write_at(layout.band_offset(f, k), &bytes)
+        })?;
+        if let Some(all) = comm.gather_varcount(0, &hashes)? {
+            for (k, slot) in header.bands[f].iter_mut().enumerate() {
+                let at = 32 * (k / size);
+                *slot = hex(&all.chunk(k % size)[at..at + 32]);
+            }
+        }
+    }
+    let head = if comm.rank() == 0 {
+        header.head_bytes()
+    } else {
+        Vec::new()
+    };
+    file.write_at_all(0, &head)?;
+    file.sync()?;
+    file.close()
+}
+
+/// Reads the newest checkpoint in `dir`, checks on rank 0 that it belongs to `run` (and is not
+/// already at or past `iters`), and fills the fields `names` laid out as `layout`, every rank
+/// reading its share of the bands (see the module docs). Collective; a missing, damaged or
+/// foreign checkpoint is the same error on every rank.
 pub fn restore(
     comm: &Comm,
-    dir: &std::path::Path,
+    dir: &Path,
     run: &RunIdentity,
     iters: usize,
     layout: &Layout,
     names: &[&str],
 ) -> Result<Restored> {
-    let loaded = if comm.rank() == 0 {
-        // Refused by its header before its data is read (a larger grid's would not fit), and
-        // again once the whole file is verified.
+    let found = if comm.rank() == 0 {
         let fits = |h: &CheckpointHeader| check_fits(dir, run, iters, h, names);
-        newest_checkpoint_if(dir, &fits).and_then(|c| {
-            fits(&c.header)?;
-            Ok(Some(c))
-        })
+        newest_head(dir, &fits).map(Some)
     } else {
         Ok(None)
     };
-    let loaded = comm.agree(loaded)?;
-    let done = comm.broadcast(0, loaded.as_ref().map_or(0, |c| c.header.iters as u64))? as usize;
-    let time = comm.broadcast(0, loaded.as_ref().map_or(0.0, |c| c.header.time))?;
-    // The driver's state as JSON text: every rank needs it, rank 0 alone read it.
-    let driver = loaded
+    let found = comm.agree(found)?;
+    // The header as JSON text (its time exact), and the file's path: every rank needs them.
+    let json = found
         .as_ref()
-        .map(|c| serde_json::to_string(&c.header.driver).expect("pairs of strings serialise"));
-    let driver = comm.broadcast_string(0, driver.as_deref())?;
-    let driver = serde_json::from_str(&driver).expect("what rank 0 serialised");
+        .map(|(h, _)| serde_json::to_string(h).expect("a header serialises"));
+    let json = comm.broadcast_string(0, json.as_deref())?;
+    let header: CheckpointHeader = serde_json::from_str(&json).expect("what rank 0 serialised");
+    let path = found.as_ref().map(|(_, p)| p.display().to_string());
+    let path = PathBuf::from(comm.broadcast_string(0, path.as_deref())?);
+    let mut file = comm.open_file(&path, FileMode::Read)?;
+    let bands = header.band_layout();
     let mut fields = Vec::with_capacity(names.len());
-    for k in 0..names.len() {
-        let global = loaded.as_ref().map(|c| &c.fields[k]);
-        fields.push(DistArray::scatter(comm, 0, global, layout.clone())?);
+    let mut bytes = Vec::new();
+    for f in 0..names.len() {
+        // Allocated, and agreed on, first: a rank without the memory must not leave the others
+        // waiting.
+        let mut a = comm.agree(DistArray::try_zeros(layout.clone()))?;
+        scatter_bands(comm, &mut a, &bands, Assembly::Spread, |k, band| {
+            bytes.resize(8 * band.len(), 0);
+            file.read_at(header.band_offset(f, k), &mut bytes)?;
+            for (x, b) in band.iter_mut().zip(bytes.chunks_exact(8)) {
+                *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+            }
+            verify_band(&header, f, k, band).map_err(|why| Error::Io {
+                path: path.display().to_string(),
+                message: format!("not a usable checkpoint: {why}"),
+            })
+        })?;
+        a.apply_boundaries();
+        fields.push(a);
     }
+    file.close()?;
     Ok(Restored {
-        iters: done,
-        time,
+        iters: header.iters,
+        time: header.time,
         fields,
-        driver,
+        driver: header.driver,
     })
 }
 
 /// Refuses a checkpoint of another problem, grid or parameters, or one already at the run's end.
 fn check_fits(
-    dir: &std::path::Path,
+    dir: &Path,
     run: &RunIdentity,
     iters: usize,
     h: &CheckpointHeader,

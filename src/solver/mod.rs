@@ -57,4 +57,4 @@ pub use options::{
 };
 pub use problems::{point, sine_mode};
 pub use report::{imbalance, memory_imbalance, LevelStats, RankStats, Report};
-pub use solve::{solve, solve_reserving, Solution};
+pub use solve::{solve, solve_reserving, After, Solution};

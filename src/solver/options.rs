@@ -232,6 +232,8 @@ pub struct Checkpointing {
     pub every: usize,
     /// The directory they go to.
     pub dir: PathBuf,
+    /// Keep only the newest this many (`None`: keep them all).
+    pub keep: Option<usize>,
 }
 
 /// How the Jacobi family (laplace, poisson, heat) sweeps: options of speed, never of the result.
@@ -863,6 +865,13 @@ impl Config {
         if let Some(c) = &self.checkpoint {
             if c.every == 0 {
                 return invalid("checkpoint interval", 0, "must be at least 1");
+            }
+            if c.keep == Some(0) {
+                return invalid(
+                    "checkpoints to keep",
+                    0,
+                    "must be at least 1 (leave it out to keep them all)",
+                );
             }
         }
         self.solving.validate(

@@ -43,20 +43,21 @@ impl Solution {
 /// counted in the report's `seconds`.
 ///
 /// Before anything large is allocated, each rank's memory at its peak is estimated (the solver's
-/// arrays; on rank 0 also the gathered fields and checkpoint buffers) and checked against its
+/// arrays, the bands that checkpoints and fingerprints move) and checked against its
 /// node's memory and `ulimit -v` ([`crate::node::ensure_fits`]): a run that cannot fit is refused
 /// as [`Error::Invalid`] on the `grid`, before it starts.
 pub fn solve(comm: &Comm, cfg: &Config, monitor: &mut dyn Monitor) -> Result<Solution> {
-    solve_reserving(comm, cfg, monitor, 0)
+    solve_reserving(comm, cfg, monitor, &|_, _| 0)
 }
 
-/// [`solve`], for a caller that will hold `root_after` bytes more on rank 0 once it returns,
-/// beside the gathered fields (to write outputs from them): the memory check counts them too.
+/// [`solve`], for a caller that will hold `after(decomp, rank)` bytes more on each rank once it
+/// returns, beside the result's fields (to write outputs from them): the memory check counts them
+/// too.
 pub fn solve_reserving(
     comm: &Comm,
     cfg: &Config,
     monitor: &mut dyn Monitor,
-    root_after: u64,
+    after: After<'_>,
 ) -> Result<Solution> {
     // These checks depend only on the arguments and the rank count, the same on every rank, so
     // every rank fails alike without a message sent.
@@ -82,7 +83,7 @@ pub fn solve_reserving(
     .transpose();
     // A pool can fail on one rank alone (thread limits): agree.
     let pool = comm.agree(pool)?;
-    let need = |rank| bytes_needed(cfg, &layout.decomp, rank, root_after);
+    let need = |rank| bytes_needed(cfg, &layout.decomp, rank, after);
     let demand = crate::node::Demand {
         quantity: "grid",
         value: format!("{}x{}", d.nx, d.ny),
@@ -118,6 +119,7 @@ pub fn solve_reserving(
         every: c.every,
         dir: c.dir.clone(),
         run: identity,
+        keep: c.keep,
     });
     if let Some(c) = &checkpointer {
         c.check_dir(comm)?;
@@ -137,29 +139,23 @@ pub fn solve_reserving(
     sum_up(comm, cfg, layout, solver, stores, &run, (setup, elapsed))
 }
 
-/// The bytes `rank` holds at its peak solving `cfg` over `decomp`, with `root_after` more on
-/// rank 0 after the run (see [`solve_reserving`]).
+/// The bytes `rank` holds at its peak solving `cfg` over `decomp`, with `after(decomp, rank)`
+/// more once the run is over (see [`solve_reserving`]).
 ///
-/// With L the bytes of a ghosted array, B of a block without ghosts, G of one global field, and
-/// k the fields of the solver's state, every rank holds its solver's arrays
-/// ([`super::registry::footprint`]) and the halo exchange's buffers (four faces and corners of
-/// `ghost` layers, sent and received) throughout and, beside them,
-/// - on a restart, the k fields restored into new arrays and the receive buffer of the one
-///   being scattered, k·L + B; on rank 0 also the file and its fields as read, 2k·G, or the
-///   fields and the buffer scattered from, (k+1)·G;
-/// - to gather a field, a copy of its block to send, B; on rank 0 also the gathered fields and
-///   the receive buffer of the one being gathered, (k+1)·G;
-/// - on rank 0 writing a checkpoint, the gathered fields, their bytes and the file's, 3k·G.
-///
-/// After the run, when the solver's arrays are freed, rank 0 holds the k gathered fields and
-/// `root_after`. Measured against the peak resident size of runs on 4000x4000 over 2 ranks,
-/// less the 17 MB a rank holds before it allocates: within 0.1% on every rank, for each
-/// problem, with `--out`, checkpoints and restarts.
+/// With L the bytes of a ghosted array, B of a block without ghosts, W of a band of the global
+/// array ([`crate::grid::Bands`]) and k the fields of the solver's state, every rank holds its
+/// solver's arrays ([`super::registry::footprint`]) and the halo exchange's buffers (four faces
+/// and corners of `ghost` layers, sent and received) throughout and, beside them, for anything
+/// that moves bands (a checkpoint written or read, the final field's fingerprints) the band it
+/// assembles, its bytes, the pieces it receives and sends: 4·W + min(B, P·W) on every rank alike,
+/// with P ranks. A restart holds the k restored fields (k·L) while it reads. After the run the
+/// solver's arrays go but its result (the solution; ψ and ω for the cavity: r fields), r·L, and
+/// `after`. No rank holds a global field.
 pub(crate) fn bytes_needed(
     cfg: &Config,
     decomp: &Decomposition,
     rank: usize,
-    root_after: u64,
+    after: After<'_>,
 ) -> u64 {
     let fp = super::registry::footprint(cfg);
     let (arrays, k) = (fp.arrays as u64, fp.state as u64);
@@ -167,30 +163,26 @@ pub(crate) fn bytes_needed(
     let b = rows as u64 * cols as u64 * 8;
     let w = 2 * cfg.domain.ghost as u64;
     let l = (rows as u64 + w) * (cols as u64 + w) * 8;
-    let g = decomp.nx as u64 * decomp.ny as u64 * 8;
-    let root = rank == 0;
-    let restart = match (cfg.restart.is_some(), root) {
-        (false, _) => 0,
-        (true, false) => k * l + b,
-        (true, true) => (2 * k * g).max((k + 1) * g + k * l + b),
-    };
-    let gather = if root { (k + 1) * g + b } else { b };
-    let checkpoint = if root && cfg.checkpoint.is_some() {
-        3 * k * g
-    } else {
-        0
-    };
+    let bands = crate::grid::Bands::new(decomp.nx, decomp.ny);
+    let band = 8 * (bands.rows * decomp.nx) as u64;
+    let moving = 4 * band + b.min(decomp.grid.size() as u64 * band);
+    let restart = if cfg.restart.is_some() { k * l } else { 0 };
     // The halo exchange's send and receive buffers: at most four faces and four corners of
     // `ghost` layers each way (wide when the ghost width is).
     let gw = cfg.domain.ghost as u64;
     let exchange = 2 * (2 * gw * (rows as u64 + cols as u64) + 4 * gw * gw) * 8;
-    let during = arrays * l + exchange + restart.max(gather).max(checkpoint);
-    if root {
-        during.max((k * g).saturating_add(root_after))
+    let during = arrays * l + exchange + restart + moving;
+    let results = if cfg.problem == super::Problem::Cavity {
+        2
     } else {
-        during
-    }
+        1
+    };
+    during.max(results * l + moving.max(after(decomp, rank)))
 }
+
+/// What a caller holds on each rank after [`solve_reserving`] returns, beside the result's
+/// fields: `after(decomp, rank)` bytes.
+pub type After<'a> = &'a dyn Fn(&Decomposition, usize) -> u64;
 
 /// The report, every rank's figures and the gathered state. Collective.
 fn sum_up(
@@ -369,39 +361,44 @@ mod tests {
     }
 
     #[test]
-    fn the_need_counts_each_solvers_arrays_and_rank_0s_gathers() {
-        // The case: 100000x100000 over 1x2 ranks, whose first array failed to allocate
+    fn the_need_counts_each_solvers_arrays_and_the_bands_it_moves() {
+        // The case of #9: 100000x100000 over 1x2 ranks, whose first array failed to allocate
         // with "memory allocation of 40002400032 bytes failed".
         let decomp = Decomposition::new(100_000, 100_000, ProcGrid::new(1, 2).unwrap()).unwrap();
-        let (l, b, g) = (40_002_400_032u64, 40_000_000_000u64, 80_000_000_000u64);
+        let (l, g) = (40_002_400_032u64, 80_000_000_000u64);
         // The exchange's buffers: two faces of 100000 and two of 50000 cells, one layer, and
         // four corners, each sent and received.
         let x = 2 * (2 * (50_000 + 100_000) + 4) * 8;
+        // Bands of 5 rows (4 MB): one assembled, its bytes, pieces both ways, two bands a round.
+        let m = 4 * 4_000_000 + 2 * 4_000_000;
+        let none: After<'_> = &|_, _| 0;
         let need = |cfg: &Config, rank, after| bytes_needed(cfg, &decomp, rank, after);
         let laplace = config(Problem::Laplace, 100_000, 100_000);
-        assert_eq!(need(&laplace, 1, 0), 2 * l + x + b);
-        assert_eq!(need(&laplace, 0, 0), 2 * l + x + 2 * g + b);
-        // Outputs count after the solver's arrays are gone, beside the gathered field.
-        assert_eq!(need(&laplace, 1, 5 * g), 2 * l + x + b);
-        assert_eq!(need(&laplace, 0, 5 * g), 6 * g);
+        assert_eq!(need(&laplace, 1, none), 2 * l + x + m);
+        assert_eq!(need(&laplace, 0, none), 2 * l + x + m);
+        // Outputs count after the solver's arrays are gone, beside the result.
+        let outputs: After<'_> = &|_, rank| if rank == 0 { 5 * g } else { 0 };
+        assert_eq!(need(&laplace, 1, outputs), 2 * l + x + m);
+        assert_eq!(need(&laplace, 0, outputs), l + 5 * g);
         let poisson = config(Problem::Poisson, 100_000, 100_000);
-        assert_eq!(need(&poisson, 1, 0), 3 * l + x + b);
+        assert_eq!(need(&poisson, 1, none), 3 * l + x + m);
         let cavity = config(Problem::Cavity, 100_000, 100_000);
-        assert_eq!(need(&cavity, 0, 0), 3 * l + x + 3 * g + b);
+        assert_eq!(need(&cavity, 0, none), 3 * l + x + m);
         let checkpointed = Config {
             checkpoint: Some(Checkpointing {
                 every: 10,
                 dir: "ckpt".into(),
+                keep: None,
             }),
             ..cavity.clone()
         };
-        assert_eq!(need(&checkpointed, 0, 0), 3 * l + x + 6 * g);
-        assert_eq!(need(&checkpointed, 1, 0), 3 * l + x + b);
+        assert_eq!(need(&checkpointed, 0, none), 3 * l + x + m);
+        assert_eq!(need(&checkpointed, 1, none), 3 * l + x + m);
         let restarted = Config {
             restart: Some("ckpt".into()),
             ..laplace
         };
-        assert_eq!(need(&restarted, 1, 0), 3 * l + x + b);
-        assert_eq!(need(&restarted, 0, 0), 3 * l + x + 2 * g + b);
+        assert_eq!(need(&restarted, 1, none), 3 * l + x + m);
+        assert_eq!(need(&restarted, 0, none), 3 * l + x + m);
     }
 }
