@@ -1,12 +1,13 @@
-//! Outputs people open: VTK files for ParaView, PNG pictures, hashes of fields, and checkpoints
-//! to restart from (written by every rank into one file through MPI-IO, read back onto any
-//! decomposition);
+//! Outputs people open: VTK files for ParaView (written in pieces, one per rank), PNG pictures,
+//! hashes of fields, and checkpoints to restart from (written by every rank into one file through
+//! MPI-IO, read back onto any decomposition);
 //! all written atomically (a temporary file, flushed, renamed; those of runs that died mid-write
 //! are removed by the next run into the directory).
 
 mod checkpoint;
 mod files;
 mod hash;
+mod pieces;
 pub mod plot;
 mod png;
 mod restart;
@@ -18,6 +19,7 @@ pub use checkpoint::{
 };
 pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atomic};
 pub use hash::{band_digest, distributed_sha256, field_sha256, Fingerprint};
+pub use pieces::{piece_cells, piece_name, pvti_bytes_held, write_pvti, PieceArray};
 pub use plot::{panels_png, Panel};
 pub use png::{
     block_sets_png, decomposition_map_png, decomposition_png, heatmap_png,
