@@ -3,9 +3,10 @@
 use super::blocks::{gather_blocks, scatter_blocks};
 use super::boundary::{Boundary, Side};
 use super::layout::Layout;
-use crate::comm::Comm;
-use crate::error::Result;
+use crate::comm::{Comm, ReduceOp};
+use crate::error::{Error, Result};
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+use std::ops::Range;
 
 /// One rank's part of a distributed `nx × ny` array: its block plus `ghost` layers of ghost cells
 /// (the *local*, or ghosted, array), and the [`Layout`] that says where it lies.
@@ -224,5 +225,134 @@ impl DistArray {
         a.interior_mut().assign(&block);
         a.apply_boundaries();
         Ok(a)
+    }
+
+    /// A picture's worth of the array on `root`: the `h × w` array whose `(y, x)` is the global
+    /// cell `(y·ny/h, x·nx/w)` (rounded down; [`crate::io::picture_cell`]), the cell a picture
+    /// `h × w` pixels large shows at pixel `(y, x)`. With `(h, w)` from
+    /// [`crate::io::picture_shape`], it draws the picture of the whole field (given the whole
+    /// field's range, [`DistArray::finite_range`]). `Some` on `root`, `None` elsewhere.
+    /// Collective; memory per rank O(h·w), whatever the grid.
+    pub fn sample(
+        &self,
+        comm: &Comm,
+        root: usize,
+        (h, w): (usize, usize),
+    ) -> Result<Option<Array2<f64>>> {
+        let d = &self.layout.decomp;
+        let (nx, ny) = (d.nx, d.ny);
+        let pick = |n: usize, of: usize| -> Vec<usize> {
+            (0..n)
+                .map(|k| ((k as u64 * of as u64) / n as u64) as usize)
+                .collect()
+        };
+        if h == 0 || w == 0 {
+            return Err(Error::Invalid {
+                quantity: "sample shape",
+                value: format!("{w}x{h}"),
+                why: "a sample needs at least one row and one column".into(),
+            });
+        }
+        self.gather_cells(comm, root, &pick(h, ny), &pick(w, nx))
+    }
+
+    /// The global cells `rows × cols` (a rectangle of the grid) on `root`, shape
+    /// `(rows.len(), cols.len())`: a strip of the field without gathering the rest. `Some` on
+    /// `root`, `None` elsewhere. Collective; a rectangle outside the grid is an error on every
+    /// rank.
+    pub fn gather_rect(
+        &self,
+        comm: &Comm,
+        root: usize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> Result<Option<Array2<f64>>> {
+        let rows: Vec<usize> = rows.collect();
+        let cols: Vec<usize> = cols.collect();
+        self.gather_cells(comm, root, &rows, &cols)
+    }
+
+    /// The finite minimum and maximum of the whole array (interiors only), `None` when no value
+    /// is finite, on every rank: the colour scale of its pictures ([`crate::io::Sampled`]).
+    /// Collective.
+    pub fn finite_range(&self, comm: &Comm) -> Result<Option<(f64, f64)>> {
+        let (lo, hi) = crate::io::finite_range(self.interior().iter().copied())
+            .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
+        let lo = comm.all_reduce_value(lo, ReduceOp::Min)?;
+        let hi = comm.all_reduce_value(hi, ReduceOp::Max)?;
+        Ok((lo <= hi).then_some((lo, hi)))
+    }
+
+    /// The array at global rows `rows` and columns `cols` on `root`: `(a, b)` is the cell
+    /// `(rows[a], cols[b])`. Each rank sends the cells of its block, in order; the root places
+    /// every rank's from the same lists. Collective.
+    fn gather_cells(
+        &self,
+        comm: &Comm,
+        root: usize,
+        rows: &[usize],
+        cols: &[usize],
+    ) -> Result<Option<Array2<f64>>> {
+        let d = &self.layout.decomp;
+        // Every rank checks the same lists: no need to agree.
+        if d.grid.size() != comm.size() {
+            return Err(Error::Decomposition(format!(
+                "the array is split over {} ranks but the communicator has {}",
+                d.grid.size(),
+                comm.size()
+            )));
+        }
+        if let Some(&i) = rows.iter().find(|&&i| i >= d.ny) {
+            return Err(Error::Invalid {
+                quantity: "row",
+                value: i.to_string(),
+                why: format!("outside the grid of {} rows", d.ny),
+            });
+        }
+        if let Some(&j) = cols.iter().find(|&&j| j >= d.nx) {
+            return Err(Error::Invalid {
+                quantity: "column",
+                value: j.to_string(),
+                why: format!("outside the grid of {} columns", d.nx),
+            });
+        }
+        // The places in `rows` and `cols` that fall in `rank`'s block.
+        let mine = |rank: usize| {
+            let b = d.block(rank);
+            let a: Vec<usize> = (0..rows.len())
+                .filter(|&a| b.rows.contains(&rows[a]))
+                .collect();
+            let c: Vec<usize> = (0..cols.len())
+                .filter(|&c| b.cols.contains(&cols[c]))
+                .collect();
+            (a, c)
+        };
+        let (my_rows, my_cols) = mine(comm.rank());
+        let block = self.interior();
+        let (r0, c0) = (self.layout.block.rows.start, self.layout.block.cols.start);
+        let send: Vec<f64> = my_rows
+            .iter()
+            .flat_map(|&a| my_cols.iter().map(move |&c| (a, c)))
+            .map(|(a, c)| block[[rows[a] - r0, cols[c] - c0]])
+            .collect();
+        let Some(chunks) = comm.gather_varcount(root, &send)? else {
+            return Ok(None);
+        };
+        drop(send);
+        let mut out = Array2::zeros((rows.len(), cols.len()));
+        for rank in 0..comm.size() {
+            let (ra, ca) = mine(rank);
+            let chunk = chunks.chunk(rank);
+            // The same lists as that rank took its cells from.
+            debug_assert_eq!(chunk.len(), ra.len() * ca.len());
+            let mut k = 0;
+            for &a in &ra {
+                for &c in &ca {
+                    out[[a, c]] = chunk[k];
+                    k += 1;
+                }
+            }
+        }
+        Ok(Some(out))
     }
 }

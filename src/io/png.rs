@@ -117,6 +117,67 @@ pub fn viridis(t: f64) -> [u8; 3] {
     [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
 }
 
+/// The shape `(h, w)` (rows, columns of pixels) at which pictures draw an `nx × ny` field: its
+/// longer side 900 pixels when it has more cells, else scaled up a whole number of times to at
+/// least 360. Pixel `(y, x)` shows the global cell [`picture_cell`]`(y, x)`: a field sampled at
+/// those cells (`DistArray::sample`) draws to the same picture as the whole field, given the
+/// whole field's range ([`Sampled`]).
+pub fn picture_shape(nx: usize, ny: usize) -> (usize, usize) {
+    let (w, h) = field_size(nx, ny);
+    (h as usize, w as usize)
+}
+
+/// The global cell `(row, col)` a picture of `h × w` pixels shows at pixel `(y, x)` of an
+/// `nx × ny` field: `(y·ny/h, x·nx/w)`, rounded down.
+pub fn picture_cell(
+    (y, x): (usize, usize),
+    (h, w): (usize, usize),
+    (nx, ny): (usize, usize),
+) -> (usize, usize) {
+    (
+        ((y as u64 * ny as u64) / h as u64) as usize,
+        ((x as u64 * nx as u64) / w as u64) as usize,
+    )
+}
+
+/// A field as pictures draw it without holding it whole: its values at the pixels of a picture
+/// ([`picture_shape`], [`picture_cell`]) and the finite range of the whole field, which sets the
+/// colour scale (`None`: no finite value).
+#[derive(Debug, Clone, Copy)]
+pub struct Sampled<'a> {
+    /// The field at the picture's pixels, `(h, w)`.
+    pub values: &'a Array2<f64>,
+    /// The finite minimum and maximum of the whole field ([`finite_range`] of it).
+    pub range: Option<(f64, f64)>,
+}
+
+impl<'a> Sampled<'a> {
+    /// A whole field as its own sample.
+    fn whole(field: &'a Array2<f64>) -> Self {
+        Sampled {
+            values: field,
+            range: finite_range(field.iter().copied()),
+        }
+    }
+
+    /// The colour scale: the range, or 0 to 1 when there is none.
+    fn scale(&self) -> (f64, f64) {
+        self.range.unwrap_or((0.0, 1.0))
+    }
+}
+
+/// The finite minimum and maximum of `values`, `None` when none is finite; pictures of a field
+/// scale their colours to it.
+pub fn finite_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+            (l.min(x), h.max(x))
+        });
+    (lo <= hi).then_some((lo, hi))
+}
+
 /// The size in pixels at which an `nx × ny` field is drawn.
 fn field_size(nx: usize, ny: usize) -> (u32, u32) {
     let long = nx.max(ny) as f64;
@@ -129,21 +190,6 @@ fn field_size(nx: usize, ny: usize) -> (u32, u32) {
         ((nx as f64 * scale).round() as u32).max(1),
         ((ny as f64 * scale).round() as u32).max(1),
     )
-}
-
-/// The finite minimum and maximum of a field (0, 1 when it has none).
-fn range(field: &Array2<f64>) -> (f64, f64) {
-    let (lo, hi) = field
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
-            (l.min(x), h.max(x))
-        });
-    if lo > hi {
-        (0.0, 1.0)
-    } else {
-        (lo, hi)
-    }
 }
 
 fn tick(v: f64) -> String {
@@ -165,10 +211,10 @@ fn paint(
     colour: impl Fn(f64) -> [u8; 3],
 ) {
     let (ny, nx) = field.dim();
+    let (h_, w_) = (h as usize, w as usize);
     for y in 0..h {
-        let i = ((y as u64 * ny as u64) / h as u64) as usize;
         for x in 0..w {
-            let j = ((x as u64 * nx as u64) / w as u64) as usize;
+            let (i, j) = picture_cell((y as usize, x as usize), (h_, w_), (nx, ny));
             p.put(x0 + x, y0 + y, colour(field[[i, j]]));
         }
     }
@@ -187,12 +233,25 @@ pub fn heatmap_with_contours_png(
     contours: Option<(&Array2<f64>, usize)>,
     title: &str,
 ) -> Result<Vec<u8>> {
-    let (ny, nx) = field.dim();
+    let contours = contours.map(|(c, n)| (Sampled::whole(c), n));
+    sampled_heatmap_png(Sampled::whole(field), contours, title)
+}
+
+/// [`heatmap_with_contours_png`] from sampled fields: `field` and the `contours`' field sampled
+/// at the same pixels, each with its whole field's range. A heatmap drawn from a field's sample
+/// is the heatmap of the whole field, to the byte; contours, drawn from the sample, can differ by
+/// a pixel from those of the whole field where it has more cells than the picture pixels.
+pub fn sampled_heatmap_png(
+    field: Sampled<'_>,
+    contours: Option<(Sampled<'_>, usize)>,
+    title: &str,
+) -> Result<Vec<u8>> {
+    let (ny, nx) = field.values.dim();
     let (w, h) = field_size(nx, ny);
-    let (lo, hi) = range(field);
+    let (lo, hi) = field.scale();
     let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
     let mut p = Picture::new(w + 2 * MARGIN + BAR, h.max(200) + MARGIN + TITLE);
-    paint(&mut p, field, MARGIN, TITLE, w, h, |v| viridis(t(v)));
+    paint(&mut p, field.values, MARGIN, TITLE, w, h, |v| viridis(t(v)));
     if let Some((c, levels)) = contours {
         draw_contours(&mut p, c, levels, MARGIN, TITLE, w, h);
     }
@@ -230,17 +289,10 @@ pub fn heatmap_with_contours_png(
 
 /// Marks in white the pixels where `c`, sampled bilinearly at pixel centres, crosses one of
 /// `levels` evenly spaced values between its minimum and maximum.
-fn draw_contours(
-    p: &mut Picture,
-    c: &Array2<f64>,
-    levels: usize,
-    x0: u32,
-    y0: u32,
-    w: u32,
-    h: u32,
-) {
+fn draw_contours(p: &mut Picture, c: Sampled<'_>, levels: usize, x0: u32, y0: u32, w: u32, h: u32) {
+    let (lo, hi) = c.scale();
+    let c = c.values;
     let (ny, nx) = c.dim();
-    let (lo, hi) = range(c);
     if hi <= lo || levels == 0 {
         return;
     }
@@ -279,12 +331,21 @@ pub fn decomposition_png(
     decomp: &Decomposition,
     title: &str,
 ) -> Result<Vec<u8>> {
-    let (ny, nx) = field.dim();
+    sampled_decomposition_png(Sampled::whole(field), decomp, title)
+}
+
+/// [`decomposition_png`] from a sampled field (see [`sampled_heatmap_png`]): the same picture.
+pub fn sampled_decomposition_png(
+    field: Sampled<'_>,
+    decomp: &Decomposition,
+    title: &str,
+) -> Result<Vec<u8>> {
+    let (ny, nx) = field.values.dim();
     let (w, h) = field_size(nx, ny);
-    let (lo, hi) = range(field);
+    let (lo, hi) = field.scale();
     let t = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
     let mut p = Picture::new(w + 2 * MARGIN, h + MARGIN + TITLE);
-    paint(&mut p, field, MARGIN, TITLE, w, h, |v| {
+    paint(&mut p, field.values, MARGIN, TITLE, w, h, |v| {
         let c = viridis(t(v));
         // Blend halfway to white so the outlines and numbers stand out.
         [c[0] / 2 + 128, c[1] / 2 + 128, c[2] / 2 + 128]
@@ -535,6 +596,51 @@ mod tests {
         assert_eq!(viridis(1.0), [253, 231, 37]);
         assert_eq!(viridis(-3.0), viridis(0.0));
         assert_eq!(viridis(f64::NAN), [255, 0, 255]);
+    }
+
+    /// `field` sampled as `DistArray::sample` does, on one rank.
+    fn sample(field: &Array2<f64>, (h, w): (usize, usize)) -> Array2<f64> {
+        let (ny, nx) = field.dim();
+        Array2::from_shape_fn((h, w), |p| field[picture_cell(p, (h, w), (nx, ny))])
+    }
+
+    #[test]
+    fn a_picture_of_a_sample_is_the_picture_of_the_whole_field() {
+        // Larger than the picture both ways, not a multiple of it, extremes between samples.
+        let (nx, ny) = (1234, 1001);
+        let field = Array2::from_shape_fn((ny, nx), |(i, j)| {
+            let (x, y) = (j as f64 / nx as f64, i as f64 / ny as f64);
+            (7.0 * x).sin() * (5.0 * y).cos() + if (i, j) == (3, 5) { 9.0 } else { 0.0 }
+        });
+        let shape = picture_shape(nx, ny);
+        assert_eq!(shape, (730, 900));
+        let s = sample(&field, shape);
+        let sampled = Sampled {
+            values: &s,
+            range: finite_range(field.iter().copied()),
+        };
+        // The spike is in the range, not in the sample: its range alone would differ.
+        assert_ne!(finite_range(s.iter().copied()), sampled.range);
+        let whole = heatmap_png(&field, "t").unwrap();
+        assert_eq!(sampled_heatmap_png(sampled, None, "t").unwrap(), whole);
+        let d = Decomposition::new(nx, ny, crate::decomp::ProcGrid { px: 3, py: 2 }).unwrap();
+        assert_eq!(
+            sampled_decomposition_png(sampled, &d, "t").unwrap(),
+            decomposition_png(&field, &d, "t").unwrap()
+        );
+        // A small grid is drawn larger than it is: its sample repeats cells, to the same bytes.
+        let small = field.slice(ndarray::s![..50, ..70]).to_owned();
+        let shape = picture_shape(70, 50);
+        assert_eq!(shape, (300, 420));
+        let s = sample(&small, shape);
+        let sampled = Sampled {
+            values: &s,
+            range: finite_range(small.iter().copied()),
+        };
+        assert_eq!(
+            sampled_heatmap_png(sampled, None, "t").unwrap(),
+            heatmap_png(&small, "t").unwrap()
+        );
     }
 
     #[test]
