@@ -52,7 +52,10 @@ pub mod reference;
 pub mod scheme;
 pub mod vortex;
 
-pub use post::{centerline_u, centerline_v, velocity_field};
+pub use post::{
+    centerline_u, centerline_u_columns, centerline_u_of_columns, centerline_v,
+    centerline_v_of_rows, centerline_v_rows, velocity_dist, velocity_field,
+};
 pub use reference::{GHIA_RE100_U, GHIA_RE100_V};
 pub use scheme::{Block, Cavity};
 pub use vortex::CavityQuantities;
