@@ -293,7 +293,8 @@ fn temporaries(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn temporary_files_of_dead_runs_go_and_those_of_live_ones_stay() {
     // A run killed mid-write (SIGTERM during a checkpoint, --timeout during --out) left
-    // .ckpt-N.halo.tmp-PID and .field.vti.tmp-PID, hundreds of MB, that no later run removed.
+    // .ckpt-N.halo.tmp-PID and .field.pvti.tmp-PID (and pieces' in field/), hundreds of MB, that
+    // no later run removed.
     let base = std::env::temp_dir().join(format!("halo-leftovers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let (ckpt, out) = (base.join("ckpt"), base.join("out"));
@@ -303,7 +304,12 @@ fn temporary_files_of_dead_runs_go_and_those_of_live_ones_stay() {
     let me = std::process::id();
     let mut stale = Vec::new();
     let mut live = Vec::new();
-    for (dir, name) in [(&ckpt, "ckpt-0000000020.halo"), (&out, "field.vti")] {
+    let pieces = out.join("field");
+    for (dir, name) in [
+        (&ckpt, "ckpt-0000000020.halo"),
+        (&out, "field.pvti"),
+        (&pieces, "piece-0001.vti"),
+    ] {
         std::fs::create_dir_all(dir).unwrap();
         stale.push(dir.join(temporary(name, dead)));
         live.push(dir.join(temporary(name, me)));
@@ -333,7 +339,8 @@ fn temporary_files_of_dead_runs_go_and_those_of_live_ones_stay() {
         assert_eq!(std::fs::read(f).unwrap(), b"half a file", "{}", f.display());
     }
     assert_eq!(checkpoints(&ckpt).len(), 2);
-    assert!(out.join("field.vti").is_file());
+    assert!(out.join("field.pvti").is_file());
+    assert!(pieces.join("piece-0001.vti").is_file());
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -384,7 +391,7 @@ fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
         .expect("rank 0 among mpirun's children");
     let planted = [
         ckpt.join(temporary("ckpt-0000099999.halo", rank0)),
-        out.join(temporary("field.vti", rank0)),
+        out.join(temporary("field.pvti", rank0)),
     ];
     for f in &planted {
         std::fs::write(f, b"half a file").unwrap();

@@ -112,22 +112,54 @@ fn a_real_ulimit_v_is_read_and_refuses_the_rank_that_needs_too_much() {
 fn grids_that_fit_run_and_outputs_count_in_the_need() {
     let out = std::env::temp_dir().join(format!("halo-memory-out-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    // 2048x2048 over 2 ranks needs about 160 MiB on the node; writing --out makes rank 0 hold
-    // the field six times over (owners, the VTK data and file), about 240 MiB.
-    let args = ["solve", "--grid", "2048x2048", "--iters", "2", "--quiet"];
-    let limit = [("HALO_MEMORY_LIMIT", "200M")];
-    job(2, &args, &limit, None).assert_ok("a run within HALO_MEMORY_LIMIT");
+    // The cavity's outputs hold, on each rank, its velocity, a copy being exchanged and its
+    // piece of six components: several blocks' worth beside the run's own arrays.
+    let args = [
+        "solve",
+        "--problem",
+        "cavity",
+        "--grid",
+        "1024x1024",
+        "--steps",
+        "2",
+        "--quiet",
+    ];
     let mut with_out = args.to_vec();
     with_out.extend(["--out", out.to_str().unwrap()]);
-    let run = job(2, &with_out, &limit, None);
-    refused(&run, &["--grid 2048x2048: needs ~", "(HALO_MEMORY_LIMIT)"]);
+    // The node's need, in MiB, as a refusal under a tiny limit states it.
+    let need = |args: &[&str]| -> f64 {
+        let run = job(2, args, &[("HALO_MEMORY_LIMIT", "1M")], None);
+        let line = refused(&run, &["needs ~", "for the 2 ranks on one node"]);
+        line.split(" MiB for the 2 ranks")
+            .next()
+            .and_then(|s| s.rsplit('~').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no MiB figure for the node in {line:?}"))
+    };
+    let (plain, writing) = (need(&args), need(&with_out));
     assert!(
-        !out.join("field.vti").exists(),
+        writing > plain,
+        "--out adds nothing: {writing} MiB, {plain} without"
+    );
+    // A limit between the two: the run fits, the same run writing outputs does not.
+    let between = format!("{}M", ((plain + writing) / 2.0).round());
+    let limit = [("HALO_MEMORY_LIMIT", between.as_str())];
+    job(2, &args, &limit, None).assert_ok("a run within HALO_MEMORY_LIMIT");
+    let run = job(2, &with_out, &limit, None);
+    refused(&run, &["--grid 1024x1024: needs ~", "(HALO_MEMORY_LIMIT)"]);
+    assert!(
+        !out.join("field.pvti").exists(),
         "nothing is computed or written"
     );
-    job(2, &with_out, &[("HALO_MEMORY_LIMIT", "300M")], None)
-        .assert_ok("the same run with --out, within a larger limit");
-    assert!(out.join("field.vti").is_file());
+    let enough = format!("{}M", (writing * 1.5).round());
+    job(
+        2,
+        &with_out,
+        &[("HALO_MEMORY_LIMIT", enough.as_str())],
+        None,
+    )
+    .assert_ok("the same run with --out, within a larger limit");
+    assert!(out.join("field.pvti").is_file());
     let _ = std::fs::remove_dir_all(&out);
 }
 

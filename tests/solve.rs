@@ -2,7 +2,7 @@
 //! independent references and exact solutions, and for what they write.
 
 mod common;
-use common::{halo_bin, mpirun, python, solve_json};
+use common::{halo_bin, mpirun, python, read_pvti, solve_json};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -407,53 +407,80 @@ fn json_has_every_field_and_consistent_rates() {
 }
 
 #[test]
-fn out_writes_a_vti_paraview_reads_and_pngs_that_decode() {
-    let dir = std::env::temp_dir().join(format!("halo-out-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let d = dir.to_str().unwrap();
-    let run = mpirun(
-        3,
-        &halo_bin(),
-        &[
-            "solve", "--grid", "50x30", "--iters", "200", "--out", d, "--json",
-        ],
-    );
-    run.assert_ok("solve --out");
-    let r: Value = run.json();
-    // VTK's own reader: dimensions, spacing, and the field to the last bit (rows flipped back
-    // to row 0 at the top, then hashed as halo hashes it).
-    let script = r#"
-import sys, hashlib, vtk
-from vtk.util.numpy_support import vtk_to_numpy
-rd = vtk.vtkXMLImageDataReader(); rd.SetFileName(sys.argv[1]); rd.Update()
-img = rd.GetOutput(); nx, ny, nz = img.GetDimensions()
-u = vtk_to_numpy(img.GetPointData().GetArray('u')).reshape(ny, nx)[::-1]
-rank = vtk_to_numpy(img.GetPointData().GetArray('rank'))
-print(nx, ny, nz, '%.9f' % (img.GetSpacing()[0] * (nx + 1)), int(rank.min()), int(rank.max()))
-print(hashlib.sha256(u.astype('<f8').tobytes()).hexdigest())
-"#;
-    let out = python(&["vtk"], script, &[&format!("{d}/field.vti")]);
-    let lines: Vec<&str> = out.lines().collect();
-    // 50x30 points spaced 1/51 (the walls are not points), owned by ranks 0 to 2.
-    assert_eq!(lines[0], "50 30 1 1.000000000 0 2");
-    assert_eq!(lines[1], sha(&r));
-    // The pictures open in PIL, in RGB, at a readable size.
-    let script = r#"
+fn out_writes_pieces_paraview_reads_as_one_field_and_pngs_that_decode() {
+    let base = std::env::temp_dir().join(format!("halo-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let mut pictures = Vec::new();
+    for (n, procs) in [(1, "1x1"), (3, "1x3"), (4, "2x2")] {
+        let dir = base.join(format!("{n}"));
+        let d = dir.to_str().unwrap();
+        let run = mpirun(
+            n,
+            &halo_bin(),
+            &[
+                "solve", "--grid", "50x30", "--iters", "200", "--procs", procs, "--out", d,
+                "--json",
+            ],
+        );
+        run.assert_ok("solve --out");
+        let r: Value = run.json();
+        // VTK's own reader, of the .pvti and of every piece alone: 50x30 points spaced 1/51
+        // (the walls are not points), every one in a piece, pieces sharing their common edges
+        // with the same values, owned by ranks 0 to n - 1, and the field to the last bit (rows
+        // flipped back to row 0 at the top, then hashed as halo hashes it).
+        let v = read_pvti(&dir);
+        assert_eq!(v["dims"], serde_json::json!([50, 30, 1]), "{n} ranks: {v}");
+        assert_eq!(v["points"], 1500, "{v}");
+        assert!(
+            (v["spacing"][0].as_f64().unwrap() * 51.0 - 1.0).abs() < 1e-12,
+            "{v}"
+        );
+        assert_eq!(v["names"], serde_json::json!(["rank", "u"]), "{v}");
+        assert_eq!(v["pieces"], n, "{v}");
+        assert_eq!(v["pieces_match"], true, "{v}");
+        assert_eq!(v["uncovered"], 0, "{v}");
+        // Shared points: one row of 50 between 1x3's blocks, twice; a row and a column
+        // (crossing once) between 2x2's.
+        let shared = match procs {
+            "1x1" => 0,
+            "1x3" => 2 * 50,
+            _ => 50 + 30 - 1,
+        };
+        assert_eq!(v["shared"], shared, "{procs}: {v}");
+        assert_eq!(v["rank"], serde_json::json!([0.0, (n - 1) as f64]), "{v}");
+        assert_eq!(v["sha256"]["u"].as_str().unwrap(), sha(&r), "{n} ranks");
+        // No file holds the whole field: each piece holds a block and its shared edges.
+        for k in 0..n {
+            let piece = dir.join(format!("field/piece-{k:04}.vti"));
+            let len = std::fs::metadata(&piece).unwrap().len();
+            assert!(
+                len < 1500 * 16 / n as u64 + 3000,
+                "{}: {len} bytes",
+                piece.display()
+            );
+        }
+        // The pictures open in PIL, in RGB, at a readable size.
+        let script = r#"
 import sys
 from PIL import Image
 for p in sys.argv[1:]:
     im = Image.open(p); im.load(); print(im.format, im.mode, im.size[0] >= 360)
 "#;
-    let out = python(
-        &["PIL"],
-        script,
-        &[&format!("{d}/field.png"), &format!("{d}/decomposition.png")],
-    );
-    assert_eq!(out, "PNG RGB True\nPNG RGB True\n");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["field_sha256"], r["field_sha256"]);
-    let _ = std::fs::remove_dir_all(&dir);
+        let out = python(
+            &["PIL"],
+            script,
+            &[&format!("{d}/field.png"), &format!("{d}/decomposition.png")],
+        );
+        assert_eq!(out, "PNG RGB True\nPNG RGB True\n");
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["field_sha256"], r["field_sha256"]);
+        pictures.push(std::fs::read(dir.join("field.png")).unwrap());
+    }
+    // Drawn from the field sampled across the ranks: the same picture on any decomposition.
+    assert!(pictures.windows(2).all(|w| w[0] == w[1]));
+    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// The rows of `DIR/history.csv` under its header `iter,time,residual`.
@@ -877,10 +904,10 @@ fn stats_give_each_rank_its_peak_memory_and_it_counts_the_arrays() {
 
 #[test]
 fn a_failed_write_of_the_outputs_still_reports_the_result() {
-    // field.vti cannot be written (a directory is in its way): the run says so with exit 4,
-    // after printing the result it computed.
+    // Rank 1's piece cannot be written (a directory is in its way): the run says so once, with
+    // exit 4, after printing the result it computed, and no rank waits for the others.
     let dir = std::env::temp_dir().join(format!("halo-out-blocked-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("field.vti")).unwrap();
+    std::fs::create_dir_all(dir.join("field/piece-0001.vti")).unwrap();
     let d = dir.to_str().unwrap();
     let run = mpirun(
         2,
@@ -892,7 +919,11 @@ fn a_failed_write_of_the_outputs_still_reports_the_result() {
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     let lines = run.rank_error_lines();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(lines[0].contains("field.vti"), "{}", lines[0]);
+    assert!(lines[0].contains("piece-0001.vti"), "{}", lines[0]);
+    assert!(
+        !dir.join("field.pvti").exists(),
+        "no .pvti names a piece that is not there"
+    );
     let r: Value = run.json();
     let straight = solve_json(2, &["--grid", "40x30", "--iters", "50"]);
     assert_eq!(r["field_sha256"], straight["field_sha256"]);

@@ -254,9 +254,9 @@ pub struct SolveArgs {
     /// What to solve.
     #[command(flatten)]
     pub problem: ProblemArgs,
-    /// Write the final field (field.vti for ParaView), field.png, decomposition.png,
-    /// summary.json and the residual at each check (history.csv, history.png) into this
-    /// directory (created if needed).
+    /// Write the final field (field.pvti and its pieces, one per rank, for ParaView), field.png,
+    /// decomposition.png, summary.json and the residual at each check (history.csv, history.png)
+    /// into this directory (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write a checkpoint (the whole state, checksummed, atomically) every N iterations: one
@@ -588,12 +588,13 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         history: (root && args.out.is_some()).then(History::default),
     };
     let shown: &mut dyn Monitor = &mut monitor;
-    // What --out will hold on rank 0, for the memory check before the run.
+    // What --out will hold: every rank writes its piece and samples its pictures (rank 0's
+    // block, the largest, bounds them all).
+    let outputs = args
+        .out
+        .as_ref()
+        .map_or(0, |_| super::outputs::output_bytes(&cfg, world.size()));
     let after = |d: &halo::decomp::Decomposition, rank: usize| {
-        let outputs = match &args.out {
-            Some(_) if rank == 0 => super::outputs::output_bytes(&cfg),
-            _ => 0,
-        };
         // The cavity's vortices are found on ψ and ω gathered on rank 0.
         let g = 8 * d.nx as u64 * d.ny as u64;
         let vortices = if cfg.problem == Problem::Cavity && rank == 0 {
@@ -601,7 +602,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         } else {
             0
         };
-        outputs + vortices
+        outputs.max(vortices)
     };
     let sol = match args.fault {
         Some(fault) => {

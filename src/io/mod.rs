@@ -27,4 +27,3 @@ pub use png::{
     sampled_heatmap_png, viridis, BlockSet, Sampled,
 };
 pub use restart::{restore, Checkpointer, Restored, RunIdentity};
-pub use vtk::{write_vti, VtkArray};

@@ -266,3 +266,70 @@ pub fn live_processes() -> Vec<Proc> {
     }
     found
 }
+
+/// Reads `DIR/field.pvti` with VTK's own `vtkXMLPImageDataReader`, and each of its pieces alone
+/// with `vtkXMLImageDataReader`, and returns what they hold, as JSON:
+/// - `dims` (points along x, y, z), `points`, `spacing` (x, y), `names` (sorted);
+/// - `sha256`: for each array, the SHA-256 of its values with rows flipped back to halo's order
+///   (row 0 at the top), little-endian `f64` row-major (components interleaved), as halo hashes
+///   a field; `rank`: its smallest and largest value;
+/// - `pieces`, how many; `pieces_match`: whether every piece's values are the whole dataset's
+///   at its extent (shared points agree); `uncovered`: points in no piece; `shared`: points in
+///   more than one;
+/// - `velocity_exact` (when `psi` and `velocity` are there): whether `velocity` is the central
+///   differences of `psi` (ψ = 0 past the walls, z = 0) to the bit.
+pub fn read_pvti(dir: &Path) -> serde_json::Value {
+    let script = r#"
+import sys, json, hashlib, os
+import xml.etree.ElementTree as ET
+import numpy as np
+import vtk
+from vtk.util.numpy_support import vtk_to_numpy
+
+path = sys.argv[1]
+rd = vtk.vtkXMLPImageDataReader(); rd.SetFileName(path); rd.Update()
+img = rd.GetOutput(); nx, ny, nz = img.GetDimensions()
+
+def arrays(image):
+    pd = image.GetPointData()
+    x0, x1, y0, y1, _, _ = image.GetExtent()
+    out = {}
+    for k in range(pd.GetNumberOfArrays()):
+        a = vtk_to_numpy(pd.GetArray(k))
+        out[pd.GetArrayName(k)] = a.reshape((y1 - y0 + 1, x1 - x0 + 1) + a.shape[1:])[::-1]
+    return out
+
+whole = arrays(img)
+covered = np.zeros((ny, nx), dtype=int)
+match = True
+sources = [p.get('Source') for p in ET.parse(path).getroot().iter('Piece')]
+for s in sources:
+    r = vtk.vtkXMLImageDataReader(); r.SetFileName(os.path.join(os.path.dirname(path), s)); r.Update()
+    piece = r.GetOutput()
+    x0, x1, y0, y1, _, _ = piece.GetExtent()
+    rows = slice(ny - 1 - y1, ny - y0)
+    covered[rows, x0:x1 + 1] += 1
+    for name, a in arrays(piece).items():
+        match = match and a.astype('<f8').tobytes() == whole[name][rows, x0:x1 + 1].astype('<f8').tobytes()
+out = {
+    'dims': [nx, ny, nz], 'points': img.GetNumberOfPoints(),
+    'spacing': [img.GetSpacing()[0], img.GetSpacing()[1]], 'names': sorted(whole),
+    'sha256': {n: hashlib.sha256(np.ascontiguousarray(a).astype('<f8').tobytes()).hexdigest() for n, a in whole.items()},
+    'rank': [float(whole['rank'].min()), float(whole['rank'].max())],
+    'pieces': len(sources), 'pieces_match': bool(match),
+    'uncovered': int((covered == 0).sum()), 'shared': int((covered > 1).sum()),
+}
+if 'psi' in whole and 'velocity' in whole:
+    p = np.pad(whole['psi'], 1)
+    hx, hy = 1.0 / (nx + 1), 1.0 / (ny + 1)
+    u = (p[:-2, 1:-1] - p[2:, 1:-1]) / (2.0 * hy)
+    v = -(p[1:-1, 2:] - p[1:-1, :-2]) / (2.0 * hx)
+    vel = whole['velocity']
+    out['velocity_exact'] = bool(np.array_equal(vel[..., 0], u) and np.array_equal(vel[..., 1], v)
+                                 and not vel[..., 2].any())
+print(json.dumps(out))
+"#;
+    let pvti = dir.join("field.pvti");
+    let out = python(&["vtk", "numpy"], script, &[pvti.to_str().unwrap()]);
+    serde_json::from_str(out.trim()).expect("the reader's JSON")
+}
