@@ -648,14 +648,21 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         Ok(_) => steady_outcome(&cfg, args.problem.iters.is_none(), &report)
             .and_then(|()| tolerance_outcome(&cfg, &report)),
     };
+    // Every rank's peak memory now that everything is done: the fingerprints and outputs after
+    // the solve count too.
+    let peaks = world.gather(0, &[halo::node::peak_rss().unwrap_or(0)])?;
     if !root {
         return outcome;
     }
     if args.stats {
-        if let Some(ranks) = &sol.per_rank {
-            report.compute_imbalance = Some(solver::imbalance(ranks, |r| r.compute_seconds));
-            report.memory_imbalance = solver::memory_imbalance(ranks);
-            report.per_rank = Some(ranks.clone());
+        if let (Some(ranks), Some(peaks)) = (&sol.per_rank, peaks) {
+            let mut ranks = ranks.clone();
+            for (r, peak) in ranks.iter_mut().zip(peaks) {
+                r.peak_rss_bytes = peak;
+            }
+            report.compute_imbalance = Some(solver::imbalance(&ranks, |r| r.compute_seconds));
+            report.memory_imbalance = solver::memory_imbalance(&ranks);
+            report.per_rank = Some(ranks);
         }
     }
     let r = &report;

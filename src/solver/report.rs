@@ -151,10 +151,11 @@ pub struct RankStats {
     pub messages_per_step: f64,
     /// Halo bytes it sent per iteration.
     pub bytes_per_step: f64,
-    /// The process's peak resident set size in bytes (`VmHWM`), read at the end of the solve
-    /// while the solver's arrays are still held (what the run does after it, fingerprinting the
-    /// field and writing outputs, is not counted); it counts everything the process touched,
-    /// MPI's buffers included. 0 where the system does not say (no `/proc/self/status`).
+    /// The process's peak resident set size in bytes (`VmHWM`): read at the end of the solve
+    /// while the solver's arrays are still held, and again by the `halo` command once the
+    /// fingerprints and outputs are done (the figure it reports). It counts everything the
+    /// process touched, MPI's buffers included. 0 where the system does not say (no
+    /// `/proc/self/status`).
     pub peak_rss_bytes: u64,
 }
 
