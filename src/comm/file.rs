@@ -310,16 +310,17 @@ impl File<'_> {
         };
         let len = buf.len();
         let start = self.start(call, offset, &buf);
-        // The number of rounds, or u64::MAX from a rank that cannot take part: one allreduce
-        // settles both, and the rare failure then costs one more to agree on the message.
-        let mine = start
-            .as_ref()
-            .map_or(u64::MAX, |_| len.div_ceil(chunk) as u64);
-        let rounds = self.comm.all_reduce_value(mine, ReduceOp::Max)?;
-        if rounds == u64::MAX {
+        // Whether any rank cannot take part, and the number of rounds: one allreduce settles
+        // both, and the rare failure then costs one more to agree on the message. (Both stay
+        // below 2^63: MPICH 4.0's MPI_MAX was seen to order u64s as signed.)
+        let mine = [u64::from(start.is_err()), len.div_ceil(chunk) as u64];
+        let mut most = [0u64; 2];
+        self.comm.all_reduce_into(&mine, &mut most, ReduceOp::Max)?;
+        let [failed, rounds] = most;
+        if failed != 0 {
             return self.comm.agree(start.map(|_| ()));
         }
-        let start = start?; // Ok on every rank: none sent u64::MAX
+        let start = start?; // Ok on every rank: none failed
         let mut failed = None;
         for k in 0..rounds as usize {
             let lo = k.saturating_mul(chunk).min(len);
