@@ -457,7 +457,26 @@ fn error_string(code: c_int) -> String {
     }
     let len = (len.max(0) as usize).min(text.len());
     let bytes: Vec<u8> = text[..len].iter().map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).trim_end().to_string()
+    one_line(&String::from_utf8_lossy(&bytes))
+}
+
+/// An MPI error string on one line. MPICH's span several: the error class's text ending in
+/// `, error stack:`, then one line per layer, the innermost (the operating system's reason)
+/// last; the first and the last are kept.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = lines.first().map_or("", |l| {
+        l.trim_end_matches("error stack:")
+            .trim_end_matches([',', ' '])
+    });
+    match lines.last() {
+        Some(last) if lines.len() > 1 => format!("{first}: {last}"),
+        _ => first.to_string(),
+    }
 }
 
 /// `values` as the bytes they are stored in (little-endian on a little-endian host).
@@ -479,5 +498,23 @@ fn f64_bytes_mut(values: &mut [f64]) -> &mut [u8] {
             values.as_mut_ptr().cast::<u8>(),
             std::mem::size_of_val(values),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn mpi_error_strings_become_one_line() {
+        let mpich =
+            "File does not exist, error stack:\nADIOI_UFS_OPEN(37): File /x does not exist\n";
+        assert_eq!(
+            one_line(mpich),
+            "File does not exist: ADIOI_UFS_OPEN(37): File /x does not exist"
+        );
+        let ompi = "MPI_ERR_NO_SUCH_FILE: no such file or directory";
+        assert_eq!(one_line(ompi), ompi);
+        assert_eq!(one_line(""), "");
     }
 }
