@@ -188,6 +188,41 @@ fn a_two_host_run_matches_one_host_and_a_cut_link_ends_the_job() {
     one_host.assert_ok("one host");
     assert_eq!(sha(&two_hosts.stdout), sha(&one_host.stdout));
 
+    // A checkpoint written by ranks on both hosts into one shared file (the hosts share this
+    // machine's file system, as nodes share a parallel one), then read back by 3 ranks across
+    // them: the uninterrupted run's field, to the bit.
+    let dir = std::env::temp_dir().join(format!("halo-cluster-ckpt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let ckpt = [
+        "solve",
+        "--grid",
+        "120x90",
+        "--iters",
+        "100",
+        "--json",
+        "--quiet",
+        "--checkpoint-every",
+        "50",
+        "--checkpoint-dir",
+        d,
+    ];
+    let mut written = vec!["-n", "4", "--map-by", "node", exe];
+    written.extend_from_slice(&ckpt);
+    across(&written);
+    assert!(dir.join("ckpt-0000000100.halo").is_file());
+    let mut resumed = vec!["-n", "3", "--map-by", "node", exe];
+    resumed.extend_from_slice(&["solve", "--grid", "120x90", "--iters", "200", "--json"]);
+    resumed.extend_from_slice(&["--quiet", "--restart", d]);
+    let resumed = across(&resumed);
+    assert!(
+        resumed.stdout.contains("\"restarted_from\":100"),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(sha(&resumed.stdout), sha(&one_host.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+
     // Cut host 2 off mid-run: the job must end, with an error. The run could not finish by
     // itself; the keepalives end it within seconds, and the limit (generous for a loaded 2-core
     // machine) guards that it does not hang. Dropped early, the job is ended whole.
