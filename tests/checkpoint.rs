@@ -545,10 +545,17 @@ fn parallel_checkpoints_are_one_file_whatever_wrote_them() {
         let mut args = base.to_vec();
         args.extend_from_slice(&["--checkpoint-dir", dir.to_str().unwrap(), "--procs", procs]);
         args.extend_from_slice(&["--checkpoint-keep", "1"]);
-        solve_json(ranks, &args);
+        let run = solve_json(ranks, &args);
         let kept = checkpoints(&dir);
         assert_eq!(kept.len(), 1, "{procs}: {kept:?}");
         assert!(kept[0].ends_with("ckpt-0000000020.halo"), "{kept:?}");
+        // Two written (the first pruned), their bytes counted, no restart read.
+        let io = &run["checkpoint_io"];
+        let size = std::fs::metadata(&kept[0]).unwrap().len();
+        assert_eq!(io["written"].as_u64(), Some(2), "{io}");
+        assert_eq!(io["bytes_written"].as_u64(), Some(2 * size), "{io}");
+        assert!(io["write_seconds"].as_f64().unwrap() > 0.0, "{io}");
+        assert_eq!(io["bytes_read"].as_u64(), Some(0), "{io}");
         files.push((dir, std::fs::read(&kept[0]).unwrap()));
     }
     let bytes = &files[0].1;
@@ -571,6 +578,9 @@ fn parallel_checkpoints_are_one_file_whatever_wrote_them() {
         }
         let resumed = solve_json(ranks, &args);
         assert_eq!(resumed["restarted_from"].as_u64(), Some(20));
+        let io = &resumed["checkpoint_io"];
+        assert_eq!(io["bytes_read"].as_u64(), Some(bytes.len() as u64), "{io}");
+        assert_eq!(io["written"].as_u64(), Some(0), "{io}");
         assert_eq!(
             resumed["field_sha256"], straight["field_sha256"],
             "{ranks} as {procs}"

@@ -727,6 +727,9 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             r.checksum,
             r.field_sha256.as_deref().unwrap_or("-")
         );
+        if let Some(io) = &r.checkpoint_io {
+            print_checkpoint_io(io);
+        }
         if let Some(ranks) = &r.per_rank {
             print_stats(ranks);
             if let Some(levels) = &r.levels {
@@ -738,6 +741,34 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         }
     }
     outcome
+}
+
+/// The checkpoint I/O line: what was written and read, and at what rate.
+fn print_checkpoint_io(io: &solver::CheckpointIo) {
+    let rate = |bytes: u64, s: f64| {
+        let mb = bytes as f64 / 1e6;
+        if s > 0.0 {
+            format!("{mb:.1} MB in {s:.3} s ({:.0} MB/s)", mb / s)
+        } else {
+            format!("{mb:.1} MB")
+        }
+    };
+    let mut parts = Vec::new();
+    if io.written > 0 {
+        let s = if io.written == 1 { "" } else { "s" };
+        parts.push(format!(
+            "{} checkpoint{s} written, {}",
+            io.written,
+            rate(io.bytes_written, io.write_seconds)
+        ));
+    }
+    if io.bytes_read > 0 {
+        parts.push(format!(
+            "restart read {}",
+            rate(io.bytes_read, io.read_seconds)
+        ));
+    }
+    println!("checkpoint I/O: {}", parts.join("; "));
 }
 
 /// The solver, its cycles and its levels, for the summary of a linear solve.

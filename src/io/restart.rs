@@ -65,6 +65,8 @@ pub struct Restored {
     pub fields: Vec<DistArray>,
     /// The driver's state, as [`Checkpointer::save`] was given it.
     pub driver: Vec<(String, String)>,
+    /// The checkpoint file's size.
+    pub bytes: u64,
 }
 
 impl Checkpointer {
@@ -93,8 +95,9 @@ impl Checkpointer {
     }
 
     /// Writes a checkpoint of `fields` and the driver's state `driver` after `iters`
-    /// iterations, every rank its share (see the module docs). Collective; every rank returns
-    /// the same error if any rank cannot write, and no file of the final name is left then.
+    /// iterations, every rank its share (see the module docs), and returns the file's size.
+    /// Collective; every rank returns the same error if any rank cannot write, and no file of
+    /// the final name is left then.
     pub fn save(
         &self,
         comm: &Comm,
@@ -102,7 +105,7 @@ impl Checkpointer {
         time: f64,
         fields: &[(&str, &DistArray)],
         driver: &[(String, String)],
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let root = comm.rank() == 0;
         let path = self.dir.join(checkpoint_name(iters));
         let mut header = CheckpointHeader {
@@ -140,7 +143,8 @@ impl Checkpointer {
             Some(keep) if root => prune_checkpoints(&self.dir, keep).map(|_| ()),
             _ => Ok(()),
         };
-        comm.agree(pruned)
+        comm.agree(pruned)?;
+        Ok(header.data_offset + header.payload_bytes)
     }
 }
 
@@ -236,6 +240,7 @@ pub fn restore(
         iters: header.iters,
         time: header.time,
         fields,
+        bytes: header.data_offset + header.payload_bytes,
         driver: header.driver,
     })
 }

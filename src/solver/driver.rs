@@ -198,6 +198,9 @@ pub struct Driven {
     /// With stall detection: the iteration after which the residual stopped falling, when the
     /// run ended for that reason.
     pub stalled: Option<usize>,
+    /// Checkpoints written: how many, their bytes, and this rank's seconds in writing them
+    /// (from the state's check to the file's rename, all ranks together).
+    pub checkpoints: (usize, u64, f64),
 }
 
 /// The next iteration after `done` where the state must be seen: the next residual check, the
@@ -237,6 +240,7 @@ pub fn drive(
         time: Timings::default(),
         untimed: 0.0,
         stalled: trail.stalled,
+        checkpoints: (0, 0, 0.0),
     };
     while run.done < stop.iters && !run.converged && run.stalled.is_none() {
         let until = next_stop(run.done, stop, &every, &at);
@@ -298,9 +302,12 @@ pub fn drive(
             let t = Comm::wtime();
             finite(comm, solver, run.done)?;
             let time = solver.time(run.done).unwrap_or(0.0);
-            c.save(comm, run.done, time, &solver.state(), &trail.write())?;
+            let bytes = c.save(comm, run.done, time, &solver.state(), &trail.write())?;
             solver.checkpointed();
-            run.untimed += Comm::wtime() - t;
+            let took = Comm::wtime() - t;
+            run.untimed += took;
+            let (n, b, s) = run.checkpoints;
+            run.checkpoints = (n + 1, b + bytes, s + took);
         }
         monitor.progress(Progress {
             iter: run.done,

@@ -56,5 +56,5 @@ pub use options::{
     Problem, Solving, Stopping, Sweeps,
 };
 pub use problems::{point, sine_mode};
-pub use report::{imbalance, memory_imbalance, LevelStats, RankStats, Report};
+pub use report::{imbalance, memory_imbalance, CheckpointIo, LevelStats, RankStats, Report};
 pub use solve::{solve, solve_reserving, After, Solution};

@@ -123,6 +123,26 @@ pub struct Report {
     /// [`CavityQuantities::of`]).
     #[serde(flatten)]
     pub cavity: Option<CavityQuantities>,
+    /// The checkpoints the run wrote and the one it restarted from, when it did either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_io: Option<CheckpointIo>,
+}
+
+/// The checkpoint I/O of a run, what an operator of a shared file system watches: all ranks
+/// write and read together, so the times are the slowest rank's, from start to the file's
+/// rename (writes) or to the last band verified (the read).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CheckpointIo {
+    /// Checkpoints written.
+    pub written: usize,
+    /// Their bytes, all together.
+    pub bytes_written: u64,
+    /// Seconds writing them, all together.
+    pub write_seconds: f64,
+    /// Bytes of the checkpoint restarted from (0 without a restart).
+    pub bytes_read: u64,
+    /// Seconds reading it.
+    pub read_seconds: f64,
 }
 
 impl Report {

@@ -103,10 +103,13 @@ pub fn solve_reserving(
         ny: d.ny,
         params: cfg.state_params(),
     };
+    let mut read = (0, 0.0);
     let from = match &cfg.restart {
         Some(dir) => {
             let names: Vec<&str> = solver.state().iter().map(|(n, _)| *n).collect();
+            let t = Comm::wtime();
             let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &layout, &names)?;
+            read = (r.bytes, Comm::wtime() - t);
             solver.restore(r.fields, r.time)?;
             Start {
                 done: r.iters,
@@ -136,7 +139,19 @@ pub fn solve_reserving(
         monitor,
     )?;
     let elapsed = Comm::wtime() - start - run.untimed;
-    sum_up(comm, cfg, layout, solver, stores, &run, (setup, elapsed))
+    sum_up(
+        comm,
+        cfg,
+        layout,
+        solver,
+        stores,
+        &run,
+        Clocks {
+            setup,
+            elapsed,
+            read,
+        },
+    )
 }
 
 /// The bytes `rank` holds at its peak solving `cfg` over `decomp`, with `after(decomp, rank)`
@@ -184,6 +199,16 @@ pub(crate) fn bytes_needed(
 /// fields: `after(decomp, rank)` bytes.
 pub type After<'a> = &'a dyn Fn(&Decomposition, usize) -> u64;
 
+/// This rank's times around the iteration loop, for the report.
+struct Clocks {
+    /// Seconds setting up the solver.
+    setup: f64,
+    /// Seconds in the loop (checkpoints and hooks left out).
+    elapsed: f64,
+    /// The checkpoint restarted from: its bytes and the seconds reading it.
+    read: (u64, f64),
+}
+
 /// The report, every rank's figures and the gathered state. Collective.
 fn sum_up(
     comm: &Comm,
@@ -192,8 +217,13 @@ fn sum_up(
     solver: Box<dyn Solver>,
     stores: super::kernels::Stores,
     run: &Driven,
-    (setup, elapsed): (f64, f64),
+    clocks: Clocks,
 ) -> Result<Solution> {
+    let Clocks {
+        setup,
+        elapsed,
+        read: (bytes_read, read_seconds),
+    } = clocks;
     let max = |x: f64| comm.all_reduce_value(x, ReduceOp::Max);
     let sum = |x: u64| comm.all_reduce_value(x, ReduceOp::Sum);
     let d = &cfg.domain;
@@ -272,7 +302,18 @@ fn sum_up(
         compute_imbalance: None,
         memory_imbalance: None,
         cavity: None,
+        checkpoint_io: None,
     };
+    let (written, bytes_written, write_seconds) = run.checkpoints;
+    if written > 0 || bytes_read > 0 {
+        report.checkpoint_io = Some(super::CheckpointIo {
+            written,
+            bytes_written,
+            write_seconds: max(write_seconds)?,
+            bytes_read,
+            read_seconds: max(read_seconds)?,
+        });
+    }
     let per_step = |x: u64| x as f64 / (done - run.first).max(1) as f64;
     let per_rank = rank_stats(
         comm,
