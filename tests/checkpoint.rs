@@ -540,6 +540,7 @@ fn parallel_checkpoints_are_one_file_whatever_wrote_them() {
         "10",
     ];
     let mut files = Vec::new();
+    let mut digests = Vec::new();
     for (ranks, procs) in [(3, "3x1"), (4, "2x2"), (1, "1x1")] {
         let dir = temp(&format!("bands-{ranks}"));
         let mut args = base.to_vec();
@@ -556,8 +557,13 @@ fn parallel_checkpoints_are_one_file_whatever_wrote_them() {
         assert_eq!(io["bytes_written"].as_u64(), Some(2 * size), "{io}");
         assert!(io["write_seconds"].as_f64().unwrap() > 0.0, "{io}");
         assert_eq!(io["bytes_read"].as_u64(), Some(0), "{io}");
+        digests.push((run["field_digest"].clone(), run["field_sha256"].clone()));
         files.push((dir, std::fs::read(&kept[0]).unwrap()));
     }
+    // The band digest, hashed where the bands are, is as independent of the ranks as the file.
+    assert!(digests[0].0.as_str().is_some_and(|d| d.len() == 64));
+    assert_ne!(digests[0].0, digests[0].1);
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
     let bytes = &files[0].1;
     assert!(bytes.len() > 8 * 70001 * 23);
     for (dir, other) in &files[1..] {
