@@ -117,10 +117,10 @@ pub struct Report {
     /// ([`RankStats::peak_rss_bytes`]); absent when a rank's system does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_imbalance: Option<f64>,
-    /// Cavity, on the root rank: the vortices and centreline extrema of the gathered fields,
-    /// each under its own key (`psi_min`, `omega_center`, `u_min`, …), none when absent. The
-    /// solver leaves it to its caller (the `halo` command fills it with
-    /// [`CavityQuantities::of`]).
+    /// Cavity, on the root rank: the vortices and centreline extrema of the fields, each under
+    /// its own key (`psi_min`, `omega_center`, `u_min`, …), none when absent. The solver leaves
+    /// it to its caller (the `halo` command fills it with
+    /// [`CavityQuantities::of_distributed`]).
     #[serde(flatten)]
     pub cavity: Option<CavityQuantities>,
     /// The checkpoints the run wrote and the one it restarted from, when it did either.
