@@ -622,3 +622,46 @@ fn re_400_matches_ghia_on_255x255() {
     assert!(worst.0 <= 0.01, "{}", worst.1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ranks and process grid.
+type Procs = (usize, &'static str);
+
+#[test]
+fn the_vortices_and_extrema_are_the_same_on_any_decomposition_without_a_gathered_field() {
+    // Rank 0 receives only the vortices' 3×3 neighbourhoods and the centrelines' strips: every
+    // decomposition must give the 1-rank quantities to the last bit, also where a neighbourhood
+    // straddles blocks. Each case: the run, its process grids, the keys that must be present.
+    let cases: [(&[&str], &[Procs]); 2] = [
+        // Re 1000 on 63x63 (odd: nodes on the centrelines), to a steady state with both corner
+        // eddies resolved. The primary vortex's node is (26, 33) (row, column; row 0 by the
+        // lid): 6x1's blocks start at columns 11, 22, 33, … so its neighbourhood (columns 32–34)
+        // straddles two of them.
+        (
+            &["--re", "1000", "--grid", "63x63"],
+            &[(3, "1x3"), (3, "3x1"), (4, "2x2"), (6, "6x1")],
+        ),
+        // Re 100 on 64x64 (even: the centrelines between nodes). The primary vortex's node is
+        // (16, 39): 1x4's blocks start at rows 16, 32, 48, so its neighbourhood (rows 15–17)
+        // straddles two.
+        (
+            &["--re", "100", "--grid", "64x64"],
+            &[(3, "1x3"), (3, "3x1"), (4, "2x2"), (4, "1x4")],
+        ),
+    ];
+    for (run, procs) in cases {
+        let base = [&["--problem", "cavity"][..], run].concat();
+        let want = solve_json(1, &base);
+        assert_eq!(want["converged"], Value::Bool(true), "{want}");
+        for k in QUANTITY_KEYS {
+            assert!(want[k].is_f64(), "{k} missing from {run:?}: {want}");
+        }
+        for &(n, p) in procs {
+            let r = solve_json(n, &[&base[..], &["--procs", p]].concat());
+            // The same field, so the same quantities are owed.
+            assert_eq!(r["field_sha256"], want["field_sha256"], "{run:?} on {p}");
+            for k in QUANTITY_KEYS {
+                assert_eq!(r[k], want[k], "{k} of {run:?} on {p}");
+            }
+        }
+    }
+}

@@ -594,16 +594,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         .out
         .as_ref()
         .map_or(0, |_| super::outputs::output_bytes(&cfg, world.size()));
-    let after = |d: &halo::decomp::Decomposition, rank: usize| {
-        // The cavity's vortices are found on ψ and ω gathered on rank 0.
-        let g = 8 * d.nx as u64 * d.ny as u64;
-        let vortices = if cfg.problem == Problem::Cavity && rank == 0 {
-            3 * g
-        } else {
-            0
-        };
-        outputs.max(vortices)
-    };
+    let after = |_: &halo::decomp::Decomposition, _: usize| outputs;
     let sol = match args.fault {
         Some(fault) => {
             let mut injector = Injector {
@@ -620,12 +611,8 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     let mut report = sol.report.clone();
     if cfg.problem == Problem::Cavity {
         if let (Some(psi), Some(omega)) = (sol.field("psi"), sol.field("omega")) {
-            // The vortices are found on the whole field: gathered, the cavity's grids being
-            // small enough (see `output_bytes`).
-            let (psi, omega) = (psi.gather(world, 0)?, omega.gather(world, 0)?);
-            if let (Some(psi), Some(omega)) = (psi, omega) {
-                report.cavity = CavityQuantities::of(&psi, &omega);
-            }
+            // From the vortices' neighbourhoods and the centrelines' strips alone.
+            report.cavity = CavityQuantities::of_distributed(world, psi, omega)?;
         }
     }
     // A failed write of the outputs still leaves the result to print: it is not lost.
