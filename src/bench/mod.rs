@@ -8,14 +8,18 @@
 //!   `iters` timed calls, the per-call average, averaged over ranks; through `halo`'s API or, for
 //!   comparison, straight through rsmpi. [`Op::Halo`] times a ghost update the same way and
 //!   checks the ghosts it received.
+//! - [`checkpoint`]: checkpoint write and read throughput through [`crate::io::Checkpointer`]
+//!   and [`crate::io::restore`], every value read back checked, for comparison with `dd`.
 //! - [`median`]: the statistic quoted for repeated measurements, here and in [`crate::scale`].
 //!
-//! Both check before they allocate that every node has the memory for their buffers
+//! All three check before they allocate that every node has the memory for their buffers
 //! ([`crate::node::ensure_fits`]), and the latencies that every message fits MPI's counts: a
 //! size too large is refused on every rank ([`Error::Invalid`], exit code 2), never an abort.
 
+mod checkpoint;
 mod stats;
 
+pub use checkpoint::{cell_value, checkpoint, mount_in, CheckpointBench, CheckpointOptions, Mount};
 pub use stats::median;
 
 use crate::comm::{Comm, ReduceOp};

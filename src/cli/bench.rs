@@ -1,8 +1,10 @@
-//! `halo bench`: memory bandwidth and collective latency, as MPI jobs that print figures.
+//! `halo bench`: memory bandwidth, collective latency and checkpoint throughput, as MPI jobs
+//! that print figures.
 
-use halo::bench::{self, Op};
+use halo::bench::{self, CheckpointBench, CheckpointOptions, Op};
 use halo::comm::Comm;
 use halo::Error;
+use std::path::PathBuf;
 
 /// `halo bench`'s subcommands.
 #[derive(clap::Subcommand)]
@@ -41,6 +43,24 @@ pub enum BenchCmd {
         /// on a noisy machine.
         #[arg(long)]
         compare: bool,
+    },
+    /// Checkpoint write and read throughput: every rank writes its share of a field into one
+    /// checkpoint file (halo's checkpoints: MPI-IO, checksums, sync and rename) and reads it back,
+    /// every value checked; MB/s of file bytes, medians over rounds, to compare with `dd`.
+    Checkpoint {
+        /// The field's cells NXxNY (8 bytes each: 11585x11585 makes a file of about 1 GiB).
+        #[arg(long, default_value = "11585x11585", value_parser = super::args::grid)]
+        grid: (usize, usize),
+        /// Rounds of a write then a read.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Where to write: the benchmark makes a directory of its own in it, removed at the end.
+        /// On a tmpfs (often /tmp) the figures are the memory's, not a disk's.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Also print the figures as one JSON line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -138,6 +158,61 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                 }
             }
         }
+        BenchCmd::Checkpoint {
+            grid: (nx, ny),
+            rounds,
+            ref dir,
+            json,
+        } => {
+            let opts = CheckpointOptions {
+                nx,
+                ny,
+                rounds,
+                dir: dir.clone(),
+            };
+            let c = bench::checkpoint(world, &opts)?;
+            if world.rank() == 0 {
+                print_checkpoint(&c);
+                if json {
+                    println!("{}", serde_json::to_string(&c).expect("serialisable"));
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// The checkpoint benchmark's figures: the rate line, then where and how the reads were made.
+fn print_checkpoint(c: &CheckpointBench) {
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        format!("min {lo:.1}, max {hi:.1}")
+    };
+    println!(
+        "checkpoint: {} ranks, {}x{}, {:.1} MB a file, {} rounds: write median {:.1} MB/s ({}), read median {:.1} MB/s ({})",
+        c.ranks,
+        c.nx,
+        c.ny,
+        c.file_bytes as f64 / 1e6,
+        c.rounds,
+        c.write_median_mb_per_s,
+        spread(&c.write_mb_per_s),
+        c.read_median_mb_per_s,
+        spread(&c.read_mb_per_s)
+    );
+    let fs = c
+        .mount
+        .as_ref()
+        .map_or("an unknown file system".to_string(), |m| {
+            format!("{} ({} mounted at {})", m.fstype, m.source, m.target)
+        });
+    println!(
+        "written in {} on {fs}; writes timed through MPI_File_sync, rename and directory sync",
+        c.dir
+    );
+    match &c.cache_note {
+        None => println!("page cache dropped before every read: the reads come from the disk"),
+        Some(why) => println!("read figures may come from the page cache: {why}"),
+    }
 }
