@@ -203,3 +203,123 @@ fn triad_counts_beyond_reason_are_refused_up_front_in_one_line() {
         assert!(run.stdout.is_empty(), "{both}");
     }
 }
+
+#[test]
+fn checkpoint_throughput_checks_what_it_reads_and_cleans_up() {
+    // 70000 columns: 7 rows a band, so 40 rows make 6 bands, spread over the ranks.
+    let (nx, ny) = (70_000u64, 40u64);
+    for n in [1usize, 3] {
+        let dir =
+            std::env::temp_dir().join(format!("halo-test-bench-ckpt-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display().to_string();
+        let args = [
+            "bench",
+            "checkpoint",
+            "--grid",
+            "70000x40",
+            "--rounds",
+            "2",
+            "--dir",
+            &d,
+            "--json",
+        ];
+        let run = mpirun(n, &halo_bin(), &args);
+        run.assert_ok("bench checkpoint");
+        let json = run.json();
+        assert_eq!(json["ranks"].as_u64(), Some(n as u64));
+        assert_eq!(
+            (json["nx"].as_u64(), json["ny"].as_u64()),
+            (Some(nx), Some(ny))
+        );
+        assert_eq!(json["rounds"].as_u64(), Some(2));
+        // The data, after a header padded to a multiple of 4096 bytes.
+        let bytes = json["file_bytes"].as_u64().unwrap();
+        let data = 8 * nx * ny;
+        assert!(
+            bytes > data && (bytes - data).is_multiple_of(4096),
+            "{bytes} bytes"
+        );
+        // Every round writes and reads the whole file within the job's wall time, so no rate is
+        // below that (a rate in the wrong unit, or of the wrong bytes, falls below it).
+        let floor = bytes as f64 / run.elapsed.as_secs_f64() / 1e6;
+        for key in ["write_mb_per_s", "read_mb_per_s"] {
+            let rates: Vec<f64> = json[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(rates.len(), 2, "{key}");
+            for r in rates {
+                assert!(
+                    r >= floor && r.is_finite(),
+                    "{key}: {r} MB/s, floor {floor}"
+                );
+            }
+        }
+        let (w, r) = (
+            json["write_median_mb_per_s"].as_f64().unwrap(),
+            json["read_median_mb_per_s"].as_f64().unwrap(),
+        );
+        let line = format!(
+            "checkpoint: {n} ranks, 70000x40, {:.1} MB a file, 2 rounds: write median {w:.1} MB/s",
+            bytes as f64 / 1e6
+        );
+        assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(&format!("read median {r:.1} MB/s")),
+            "{}",
+            run.stdout
+        );
+        assert!(!json["mount"]["fstype"].as_str().unwrap().is_empty());
+        let cache = run.stdout.contains("page cache dropped before every read")
+            || run
+                .stdout
+                .contains("read figures may come from the page cache: ");
+        assert!(cache, "{}", run.stdout);
+        // Its own directory inside --dir is gone, checkpoints and all.
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn checkpoint_bench_refuses_bad_input_in_one_line() {
+    let missing =
+        std::env::temp_dir().join(format!("halo-test-no-such-dir-{}", std::process::id()));
+    let missing = missing.display().to_string();
+    let file = env!("CARGO_MANIFEST_DIR").to_string() + "/Cargo.toml";
+    for (args, says) in [
+        (
+            vec!["--rounds", "0"],
+            "--rounds 0: the checkpoint benchmark needs at least one round".to_string(),
+        ),
+        (
+            vec!["--grid", "64x64", "--dir", &missing],
+            format!("--dir {missing}: cannot make the benchmark's directory there: "),
+        ),
+        (
+            vec!["--grid", "64x64", "--dir", &file],
+            format!("--dir {file}: cannot make the benchmark's directory there: "),
+        ),
+    ] {
+        let mut all = vec!["bench", "checkpoint"];
+        all.extend_from_slice(&args);
+        let run = mpirun(2, &halo_bin(), &all);
+        let both = format!(
+            "{args:?}\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(run.code, Some(2), "{both}");
+        let lines = run.rank_error_lines();
+        assert_eq!(lines.len(), 1, "{both}");
+        assert!(
+            lines[0].starts_with(&format!("halo: error: {says}")),
+            "{both}"
+        );
+        assert!(run.stdout.is_empty(), "{both}");
+    }
+}
