@@ -8,8 +8,15 @@
   bench-tables.py textbook < tagged runs                         # multigrid's cycle counts and work
   bench-tables.py dots < tagged runs                             # exact against plain dot products
   bench-tables.py levels < one `halo solve --json` line             # its multigrid levels
+  bench-tables.py io < tagged runs                               # checkpoints against dd
+  bench-tables.py splice FILE HEADING [BEFORE] < section         # put a section into FILE
 Tagged runs are lines `TAG<TAB>JSON`: `triad` for `halo bench triad --json`-style lines, and
 `solve` plus the extra arguments (`solve --time-block 4`) for `halo solve --json` lines.
+For `io` the tags are `dd write` and `dd read` (bodies {"bytes": N, "seconds": S} from dd's
+report) and `halo` (`halo bench checkpoint --json`, one round each).
+`splice` replaces FILE's section that starts with the line HEADING, up to the next `## ` heading
+outside a code block, with the section on stdin; where FILE has no such section, the new one goes
+before the heading BEFORE, or at the end.
 For `versus` the tag is `SIDE VARIANT NXxNY` (`petsc cg+mg 1023x1023`, `halo fmg 4095x4095`), SIDE
 being petsc (benches/petsc/poisson) or halo (`halo solve --json`); a run that printed no JSON has
 an empty body and is counted as failed. TAG=SECONDS asks for a verdict: median under SECONDS.
@@ -232,6 +239,75 @@ def levels():
         print(f"{k:>5} {lv['nx']:>6}x{lv['ny']:<6} {lv['ranks']:>4} {lv['seconds']:>8.4f}")
 
 
+def io():
+    """dd against `halo bench checkpoint`: MB/s medians, the ratios, the verdicts."""
+    dd = {"write": [], "read": []}
+    halo = {"write": [], "read": []}
+    failed, last = 0, None
+    for line in sys.stdin:
+        tag, _, body = line.rstrip("\n").partition("\t")
+        if not body.strip():
+            failed += tag == "halo"
+            continue
+        d = json.loads(body)
+        if tag.startswith("dd "):
+            dd[tag[3:]].append(d["bytes"] / d["seconds"] / 1e6)
+        elif tag == "halo":
+            last = d
+            halo["write"] += d["write_mb_per_s"]
+            halo["read"] += d["read_mb_per_s"]
+    if last is None:
+        print(f"(No `halo bench checkpoint` run finished: {failed} failed.)")
+        return
+    each = lambda v: ", ".join(f"{x:.0f}" for x in v)
+    med = {k: {s: st.median(v[s]) for s in v} for k, v in (("dd", dd), ("halo", halo))}
+    print("| | write MB/s (median) | each | read MB/s (median) | each |")
+    print("|---|---|---|---|---|")
+    print(f"| dd, bs=4M | {med['dd']['write']:.0f} | {each(dd['write'])} | {med['dd']['read']:.0f} "
+          f"| {each(dd['read'])} |")
+    print(f"| halo, 2 ranks | {med['halo']['write']:.0f} | {each(halo['write'])} "
+          f"| {med['halo']['read']:.0f} | {each(halo['read'])} |")
+    ratio = {s: med["halo"][s] / med["dd"][s] for s in ("write", "read")}
+    print(f"| halo / dd | {ratio['write']:.2f} | | {ratio['read']:.2f} | |")
+    print()
+    m = last.get("mount") or {}
+    fs = f"{m.get('fstype', '?')} ({m.get('source', '?')})"
+    cache = ("the page cache dropped before every read" if last["cache_dropped"]
+             else f"reads possibly from the page cache ({last.get('cache_note')})")
+    lost = f"; {failed} halo run(s) failed" if failed else ""
+    print(f"File: {last['file_bytes']} bytes ({last['nx']}x{last['ny']} doubles and the header), "
+          f"on {fs}, {cache}{lost}.")
+    print()
+    for s in ("write", "read"):
+        verdict = "met." if ratio[s] >= 0.5 else f"missed ({ratio[s]:.2f} of dd's)."
+        print(f"- {s}: halo {med['halo'][s]:.0f} MB/s against dd's {med['dd'][s]:.0f} MB/s, "
+              f"{ratio[s]:.2f}; the target is at least 0.5: {verdict}")
+
+
+def splice(path, heading, before=None):
+    """Replaces the section of `path` that starts with the line `heading` by stdin."""
+    new = sys.stdin.read().rstrip("\n").split("\n")
+    lines = open(path).read().rstrip("\n").split("\n")
+    fence, starts = False, []  # the `## ` headings outside code blocks
+    for k, line in enumerate(lines):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("## "):
+            starts.append(k)
+    at = next((k for k in starts if lines[k] == heading), None)
+    if at is not None:
+        end = next((k for k in starts if k > at), len(lines))
+        tail = lines[end:]
+        lines = lines[:at] + new + ([""] if tail else []) + tail
+    else:
+        at = next((k for k in starts if lines[k] == before), None) if before else None
+        if at is None:
+            lines = lines + [""] + new
+        else:
+            lines = lines[:at] + new + [""] + lines[at:]
+    open(path, "w").write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "rounds":
@@ -250,5 +326,9 @@ if __name__ == "__main__":
         levels()
     elif what == "steady":
         steady()
+    elif what == "io":
+        io()
+    elif what == "splice":
+        splice(*sys.argv[2:5])
     else:
         sys.exit(__doc__)
