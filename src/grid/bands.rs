@@ -10,7 +10,8 @@
 //! - [`Assembly::Root`]: every band on one rank, in order, one band per round. Memory on that
 //!   rank: one band; on the others, their piece of one band. For what must see the field in order
 //!   (its SHA-256, its row-major sum).
-//! - [`Assembly::Spread`]: band `k` on rank `k mod P`, P bands a round, so every rank works on
+//! - [`Assembly::Spread`]: each band on a rank that holds part of it (a run of consecutive bands
+//!   per rank, most of each band already there), up to P bands a round, so every rank works on
 //!   its share of the bands at once (checkpoints, the digest of band hashes). Memory per rank: one
 //!   band, and its pieces of one round's bands (at most its block).
 //!
@@ -20,6 +21,7 @@
 
 use super::DistArray;
 use crate::comm::{counts_and_displs, Comm};
+use crate::decomp::Decomposition;
 use crate::error::Result;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::traits::*;
@@ -74,17 +76,39 @@ impl Bands {
 pub enum Assembly {
     /// Every band on this rank, in order.
     Root(usize),
-    /// Band `k` on rank `k mod P`.
+    /// Each band on a rank that holds a share of it: of the process row holding most of its
+    /// rows, the `k mod PX`-th rank. With a row-strip decomposition a band is put together
+    /// where it already is; every rank gets a run of consecutive bands, in order.
     Spread,
 }
 
 impl Assembly {
-    /// Bands per round on `size` ranks, and the rank of the `q`-th band of a round.
-    fn round(self, size: usize) -> (usize, impl Fn(usize) -> usize) {
+    /// The rank band `k` is assembled on.
+    pub fn rank_of(self, decomp: &Decomposition, bands: &Bands, k: usize) -> usize {
         match self {
-            Assembly::Root(r) => (1, Box::new(move |_| r) as Box<dyn Fn(usize) -> usize>),
-            Assembly::Spread => (size, Box::new(|q| q) as Box<dyn Fn(usize) -> usize>),
+            Assembly::Root(r) => r,
+            Assembly::Spread => {
+                let rows = bands.rows_of(k);
+                let g = decomp.grid;
+                let first = decomp.owner(rows.start, 0);
+                let last = decomp.owner(rows.end - 1, 0);
+                let (_, cy0) = g.coords(first);
+                let (_, cy1) = g.coords(last);
+                let held = |cy: usize| overlap(&rows, &decomp.block(g.rank_at(0, cy)).rows).len();
+                // The first process row holding the most rows of the band.
+                let cy = (cy0..=cy1).rev().max_by_key(|&cy| held(cy)).unwrap_or(cy0);
+                g.rank_at(k % g.px, cy)
+            }
         }
+    }
+
+    /// The bands each rank assembles, in order: `[rank][t]` is its band of round `t`.
+    pub fn assignment(self, decomp: &Decomposition, bands: &Bands) -> Vec<Vec<usize>> {
+        let mut of = vec![Vec::new(); decomp.grid.size()];
+        for k in 0..bands.count() {
+            of[self.rank_of(decomp, bands, k)].push(k);
+        }
+        of
     }
 }
 
@@ -98,6 +122,9 @@ fn overlap(a: &Range<usize>, b: &Range<usize>) -> Range<usize> {
 /// band's cells row-major. Collective. After `f` fails on a rank, it is not called there again;
 /// the first failure is returned on every rank once all bands have travelled (so that no rank is
 /// left waiting in a round).
+///
+/// Rounds: in round `t` every rank assembles its `t`-th band ([`Assembly::assignment`]), one
+/// `MPI_Alltoallv` bringing the pieces other ranks hold; its own piece is copied directly.
 pub fn assemble_bands(
     comm: &Comm,
     field: &DistArray,
@@ -112,62 +139,66 @@ pub fn assemble_bands(
     }
     let mine = decomp.block(me);
     let local = field.interior();
-    let (per_round, rank_of) = at.round(size);
+    let plan = at.assignment(decomp, bands);
+    let rounds = plan.iter().map(Vec::len).max().unwrap_or(0);
     let mut failed: Result<()> = Ok(());
     let mut band = Vec::new();
-    for first in (0..bands.count()).step_by(per_round) {
-        let round: Vec<usize> = (first..(first + per_round).min(bands.count())).collect();
-        // What this rank sends: its piece of each band of the round, to the band's rank.
+    let mut send: Vec<f64> = Vec::new();
+    let mut recv: Vec<f64> = Vec::new();
+    for t in 0..rounds {
+        // What this rank sends: its piece of each other rank's band of the round.
         let mut send_lens = vec![0; size];
-        let mut send: Vec<f64> = Vec::new();
-        for (q, &k) in round.iter().enumerate() {
-            let rows = overlap(&bands.rows_of(k), &mine.rows);
-            send_lens[rank_of(q)] += rows.len() * mine.cols.len();
-        }
-        // Pieces in destination order: sort the round's bands by their rank (Root: one band).
-        let mut order: Vec<usize> = (0..round.len()).collect();
-        order.sort_by_key(|&q| rank_of(q));
-        for &q in &order {
-            let rows = overlap(&bands.rows_of(round[q]), &mine.rows);
-            for i in rows {
-                let row = local.row(i - mine.rows.start);
-                send.extend(row.iter());
+        send.clear();
+        for (q, len) in send_lens.iter_mut().enumerate() {
+            let Some(&k) = plan[q].get(t).filter(|_| q != me) else {
+                continue;
+            };
+            for i in overlap(&bands.rows_of(k), &mine.rows) {
+                send.extend(local.row(i - mine.rows.start).iter());
+                *len += mine.cols.len();
             }
         }
-        // What this rank receives: the pieces of its band, if it assembles one this round.
-        let my_band = round.iter().enumerate().find(|&(q, _)| rank_of(q) == me);
+        // What it receives: the other ranks' pieces of its own band, if it has one.
+        let my_band = plan[me].get(t).copied();
         let recv_lens: Vec<usize> = (0..size)
             .map(|s| match my_band {
-                Some((_, &k)) => {
+                Some(k) if s != me => {
                     let b = decomp.block(s);
                     overlap(&bands.rows_of(k), &b.rows).len() * b.cols.len()
                 }
-                None => 0,
+                _ => 0,
             })
             .collect();
-        let mut recv = vec![0.0; recv_lens.iter().sum()];
+        recv.clear();
+        recv.resize(recv_lens.iter().sum(), 0.0);
         let (sc, sd) = counts_and_displs("assemble_bands", &send_lens)?;
         let (rc, rd) = counts_and_displs("assemble_bands", &recv_lens)?;
         comm.raw().all_to_all_varcount_into(
             &Partition::new(&send[..], sc, &sd[..]),
             &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
         );
-        if let Some((_, &k)) = my_band {
-            let rows = bands.rows_of(k);
-            band.clear();
-            band.resize(bands.cells(k), 0.0);
-            let mut at = 0;
-            for s in 0..size {
-                let b = decomp.block(s);
-                for i in overlap(&rows, &b.rows) {
-                    let start = (i - rows.start) * bands.nx + b.cols.start;
-                    band[start..start + b.cols.len()].copy_from_slice(&recv[at..at + b.cols.len()]);
+        let Some(k) = my_band else { continue };
+        let rows = bands.rows_of(k);
+        band.clear();
+        band.resize(bands.cells(k), 0.0);
+        let mut at = 0;
+        for s in 0..size {
+            let b = decomp.block(s);
+            for i in overlap(&rows, &b.rows) {
+                let start = (i - rows.start) * bands.nx + b.cols.start;
+                let dest = &mut band[start..start + b.cols.len()];
+                if s == me {
+                    for (x, &v) in dest.iter_mut().zip(local.row(i - mine.rows.start)) {
+                        *x = v;
+                    }
+                } else {
+                    dest.copy_from_slice(&recv[at..at + b.cols.len()]);
                     at += b.cols.len();
                 }
             }
-            if failed.is_ok() {
-                failed = f(k, &band);
-            }
+        }
+        if failed.is_ok() {
+            failed = f(k, &band);
         }
     }
     comm.agree(failed)
@@ -177,7 +208,7 @@ pub fn assemble_bands(
 /// `at` takes it from, and each rank receives the pieces of its block. Collective. After
 /// `source` fails on a rank it is not called there again (its bands travel as zeros), and the
 /// first failure is returned on every rank once all bands have travelled; the field is then
-/// not to be used.
+/// not to be used. Rounds as in [`assemble_bands`].
 pub fn scatter_bands(
     comm: &Comm,
     field: &mut DistArray,
@@ -191,50 +222,65 @@ pub fn scatter_bands(
         comm.root(r)?;
     }
     let mine = decomp.block(me);
-    let (per_round, rank_of) = at.round(size);
+    let plan = at.assignment(&decomp, bands);
+    let rounds = plan.iter().map(Vec::len).max().unwrap_or(0);
     let mut failed: Result<()> = Ok(());
     let mut band = Vec::new();
-    for first in (0..bands.count()).step_by(per_round) {
-        let round: Vec<usize> = (first..(first + per_round).min(bands.count())).collect();
-        let my_band = round.iter().enumerate().find(|&(q, _)| rank_of(q) == me);
-        // This rank's band, read, then cut into the pieces of every rank's block, in rank order.
+    let mut send: Vec<f64> = Vec::new();
+    let mut recv: Vec<f64> = Vec::new();
+    for t in 0..rounds {
+        let my_band = plan[me].get(t).copied();
+        // This rank's band, read, then cut into the pieces of the other ranks' blocks (its own
+        // piece goes straight into its interior).
         let mut send_lens = vec![0; size];
-        let mut send = Vec::new();
-        if let Some((_, &k)) = my_band {
+        send.clear();
+        if let Some(k) = my_band {
             band.clear();
             band.resize(bands.cells(k), 0.0);
             if failed.is_ok() {
                 failed = source(k, &mut band);
             }
             let rows = bands.rows_of(k);
+            let mut interior = field.interior_mut();
             for (s, len) in send_lens.iter_mut().enumerate() {
                 let b = decomp.block(s);
                 for i in overlap(&rows, &b.rows) {
                     let start = (i - rows.start) * bands.nx + b.cols.start;
-                    send.extend_from_slice(&band[start..start + b.cols.len()]);
-                    *len += b.cols.len();
+                    let piece = &band[start..start + b.cols.len()];
+                    if s == me {
+                        let mut row = interior.row_mut(i - mine.rows.start);
+                        for (x, &v) in row.iter_mut().zip(piece) {
+                            *x = v;
+                        }
+                    } else {
+                        send.extend_from_slice(piece);
+                        *len += b.cols.len();
+                    }
                 }
             }
         }
-        // This rank's pieces of the round's bands, from each band's rank.
+        // This rank's pieces of the other ranks' bands of the round.
         let mut recv_lens = vec![0; size];
-        for (q, &k) in round.iter().enumerate() {
-            recv_lens[rank_of(q)] += overlap(&bands.rows_of(k), &mine.rows).len() * mine.cols.len();
+        for (q, len) in recv_lens.iter_mut().enumerate() {
+            if let Some(&k) = plan[q].get(t).filter(|_| q != me) {
+                *len = overlap(&bands.rows_of(k), &mine.rows).len() * mine.cols.len();
+            }
         }
-        let mut recv = vec![0.0; recv_lens.iter().sum()];
+        recv.clear();
+        recv.resize(recv_lens.iter().sum(), 0.0);
         let (sc, sd) = counts_and_displs("scatter_bands", &send_lens)?;
         let (rc, rd) = counts_and_displs("scatter_bands", &recv_lens)?;
         comm.raw().all_to_all_varcount_into(
             &Partition::new(&send[..], sc, &sd[..]),
             &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
         );
-        // Pieces arrive in source-rank order; within a rank's part, in band order.
-        let mut order: Vec<usize> = (0..round.len()).collect();
-        order.sort_by_key(|&q| rank_of(q));
         let mut interior = field.interior_mut();
         let mut at = 0;
-        for &q in &order {
-            for i in overlap(&bands.rows_of(round[q]), &mine.rows) {
+        for (q, band_of_q) in plan.iter().enumerate() {
+            let Some(&k) = band_of_q.get(t).filter(|_| q != me) else {
+                continue;
+            };
+            for i in overlap(&bands.rows_of(k), &mine.rows) {
                 let n = mine.cols.len();
                 let mut row = interior.row_mut(i - mine.rows.start);
                 for (x, &v) in row.iter_mut().zip(&recv[at..at + n]) {
@@ -268,6 +314,50 @@ mod tests {
             assert_eq!(next, ny);
         }
         assert_eq!(Bands::new(8192, 8192).rows, 64);
+    }
+
+    #[test]
+    fn spread_bands_go_to_a_rank_holding_them_in_runs_and_shared_fairly() {
+        use crate::decomp::ProcGrid;
+        for (nx, ny, px, py, rows) in [
+            (100, 1000, 1, 4, 7),
+            (100, 1000, 3, 2, 5),
+            (64, 17, 2, 3, 1),
+            (10, 5, 1, 4, 5),
+        ] {
+            let d = Decomposition::new(nx, ny, ProcGrid::new(px, py).unwrap()).unwrap();
+            let b = Bands { nx, ny, rows };
+            let plan = Assembly::Spread.assignment(&d, &b);
+            assert_eq!(plan.iter().map(Vec::len).sum::<usize>(), b.count());
+            for (q, ks) in plan.iter().enumerate() {
+                let mine = d.block(q);
+                for w in ks.windows(2) {
+                    assert!(w[0] < w[1], "in order");
+                }
+                for &k in ks {
+                    // The assembler holds rows of the band, and at least as many as any other
+                    // process row.
+                    let held = overlap(&b.rows_of(k), &mine.rows).len();
+                    assert!(held > 0, "{nx}x{ny} on {px}x{py}: band {k} on rank {q}");
+                    assert!(d
+                        .blocks()
+                        .all(|o| overlap(&b.rows_of(k), &o.rows).len() <= held));
+                }
+            }
+            // A row strip assembles exactly the bands that start in it: nothing moves.
+            if px == 1 {
+                for k in 0..b.count() {
+                    let q = Assembly::Spread.rank_of(&d, &b, k);
+                    let r = b.rows_of(k);
+                    if d.owner(r.start, 0) == d.owner(r.end - 1, 0) {
+                        assert_eq!(q, d.owner(r.start, 0));
+                    }
+                }
+            }
+        }
+        let d = Decomposition::new(10, 10, crate::decomp::ProcGrid::new(2, 2).unwrap()).unwrap();
+        let b = Bands::new(10, 10);
+        assert_eq!(Assembly::Root(3).assignment(&d, &b)[3], vec![0]);
         assert_eq!(overlap(&(0..4), &(6..9)), 6..6);
         assert_eq!(overlap(&(0..7), &(6..9)), 6..7);
     }

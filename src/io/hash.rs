@@ -97,16 +97,18 @@ pub fn band_digest(comm: &Comm, field: &DistArray) -> Result<String> {
         mine.extend_from_slice(&band_sha256(band));
         Ok(())
     })?;
-    // Rank q holds the hashes of bands q, q + P, q + 2P, … in order.
+    // Each rank holds the hashes of the bands it assembled, in order.
     let all = comm.all_gather_varcount(&mine)?;
-    let p = comm.size();
-    let hashes: Vec<[u8; 32]> = (0..bands.count())
-        .map(|k| {
-            let chunk = all.chunk(k % p);
-            let at = 32 * (k / p);
-            chunk[at..at + 32].try_into().expect("32 bytes a hash")
-        })
-        .collect();
+    let mut hashes = vec![[0u8; 32]; bands.count()];
+    for (q, ks) in Assembly::Spread
+        .assignment(&field.layout().decomp, &bands)
+        .iter()
+        .enumerate()
+    {
+        for (t, &k) in ks.iter().enumerate() {
+            hashes[k].copy_from_slice(&all.chunk(q)[32 * t..32 * (t + 1)]);
+        }
+    }
     Ok(digest_of_bands(&bands, &hashes))
 }
 

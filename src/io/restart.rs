@@ -1,8 +1,9 @@
 //! Checkpoints of a distributed run, written and read by every rank at once through MPI-IO, in
 //! the [`super::checkpoint`] format: no rank holds more than its block and a band.
 //!
-//! **Writing.** Each field is cut into the header's row bands ([`crate::grid::Bands`]), band `k`
-//! assembled on rank `k mod P` ([`assemble_bands`]), hashed there and written there at its place
+//! **Writing.** Each field is cut into the header's row bands ([`crate::grid::Bands`]), each band
+//! assembled on a rank that holds part of it ([`assemble_bands`], [`Assembly::Spread`]: a run of
+//! consecutive bands per rank, most of each already there), hashed there and written there at its place
 //! in the one shared file: each rank writes whole bands, large contiguous pieces of the global
 //! row-major layout, the aggregation that collective MPI-IO would otherwise do behind the scenes.
 //! Rank 0 gathers the bands' checksums and writes the header; every rank syncs the file
@@ -11,7 +12,8 @@
 //! the new one, never half of one. With a limit (`keep`), rank 0 then removes the oldest.
 //!
 //! **Reading.** Rank 0 finds the newest checkpoint, verifies its header and that it belongs to
-//! the run, and shares the header; band `k` is read by rank `k mod P`, verified against its
+//! the run, and shares the header; each band is read by the rank it would be assembled on,
+//! verified against its
 //! checksum (a damaged band is named in the error, on every rank), and scattered into the
 //! blocks of whatever decomposition the restarted run has ([`scatter_bands`]). Every byte is read
 //! once, by one rank, and verified before it is used.
@@ -158,10 +160,9 @@ fn write_parallel(
 ) -> Result<()> {
     let mut file = comm.open_file(tmp, FileMode::Create)?;
     let bands = header.band_layout();
-    let size = comm.size();
     let mut bytes = Vec::new();
     for (f, (_, field)) in fields.iter().enumerate() {
-        // This rank's bands' checksums, in band order (bands f, f + P, … of rank f).
+        // This rank's bands' checksums, in the order it assembled them.
         let mut hashes: Vec<u8> = Vec::new();
         let layout = &*header;
         assemble_bands(comm, field, &bands, Assembly::Spread, |k, band| {
@@ -170,9 +171,11 @@ fn write_parallel(
             file.write_at(layout.band_offset(f, k), &bytes)
         })?;
         if let Some(all) = comm.gather_varcount(0, &hashes)? {
-            for (k, slot) in header.bands[f].iter_mut().enumerate() {
-                let at = 32 * (k / size);
-                *slot = hex(&all.chunk(k % size)[at..at + 32]);
+            let plan = Assembly::Spread.assignment(&field.layout().decomp, &bands);
+            for (q, ks) in plan.iter().enumerate() {
+                for (t, &k) in ks.iter().enumerate() {
+                    header.bands[f][k] = hex(&all.chunk(q)[32 * t..32 * (t + 1)]);
+                }
             }
         }
     }
