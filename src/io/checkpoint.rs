@@ -175,12 +175,6 @@ pub fn checkpoint_name(iters: usize) -> String {
     format!("ckpt-{iters:010}.halo")
 }
 
-/// The little-endian bytes of `values`.
-pub(crate) fn le_bytes(values: &[f64], out: &mut Vec<u8>) {
-    out.clear();
-    out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
-}
-
 /// Why band `k` of field `name` cannot be used: its checksum does not match.
 pub(crate) fn damaged_band(name: &str, k: usize, bands: &Bands) -> String {
     let rows = bands.rows_of(k);

@@ -19,11 +19,10 @@
 //! once, by one rank, and verified before it is used.
 
 use super::checkpoint::{
-    checkpoint_name, le_bytes, newest_head, newest_header, prune_checkpoints, verify_band,
-    CheckpointHeader,
+    checkpoint_name, newest_head, newest_header, prune_checkpoints, verify_band, CheckpointHeader,
 };
 use super::files::{io_err, sync_dir, temporary};
-use super::hash::{hex, sha256_raw};
+use super::hash::{hex, le_bytes, le_bytes_mut, sha256_raw};
 use crate::comm::{Comm, FileMode};
 use crate::error::{Error, Result};
 use crate::grid::{assemble_bands, scatter_bands, Assembly, DistArray, Layout};
@@ -166,9 +165,9 @@ fn write_parallel(
         let mut hashes: Vec<u8> = Vec::new();
         let layout = &*header;
         assemble_bands(comm, field, &bands, Assembly::Spread, |k, band| {
-            le_bytes(band, &mut bytes);
-            hashes.extend_from_slice(&sha256_raw(&bytes));
-            file.write_at(layout.band_offset(f, k), &bytes)
+            let bytes = le_bytes(band, &mut bytes);
+            hashes.extend_from_slice(&sha256_raw(bytes));
+            file.write_at(layout.band_offset(f, k), bytes)
         })?;
         if let Some(all) = comm.gather_varcount(0, &hashes)? {
             let plan = Assembly::Spread.assignment(&field.layout().decomp, &bands);
@@ -218,23 +217,66 @@ pub fn restore(
     let path = PathBuf::from(comm.broadcast_string(0, path.as_deref())?);
     let mut file = comm.open_file(&path, FileMode::Read)?;
     let bands = header.band_layout();
+    // This rank reads a run of consecutive bands of each field: ask the kernel to start reading
+    // them all now, so that the disk works while the bands already read are verified and sent.
+    let mine = &Assembly::Spread.assignment(&layout.decomp, &bands)[comm.rank()];
+    if let (Some(&first), Some(&last)) = (mine.first(), mine.last()) {
+        let runs: Vec<(u64, u64)> = (0..names.len())
+            .map(|f| {
+                let start = header.band_offset(f, first);
+                (start, header.band_offset(f, last + 1) - start)
+            })
+            .collect();
+        read_ahead(&path, &runs);
+    }
     let mut fields = Vec::with_capacity(names.len());
     let mut bytes = Vec::new();
     for f in 0..names.len() {
         // Allocated, and agreed on, first: a rank without the memory must not leave the others
         // waiting.
         let mut a = comm.agree(DistArray::try_zeros(layout.clone()))?;
-        scatter_bands(comm, &mut a, &bands, Assembly::Spread, |k, band| {
-            bytes.resize(8 * band.len(), 0);
-            file.read_at(header.band_offset(f, k), &mut bytes)?;
-            for (x, b) in band.iter_mut().zip(bytes.chunks_exact(8)) {
-                *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
-            }
-            verify_band(&header, f, k, band).map_err(|why| Error::Io {
-                path: path.display().to_string(),
-                message: format!("not a usable checkpoint: {why}"),
-            })
+        // Bands are verified on a thread of their own while the next is read: the disk and the
+        // hashing work at once. No band is used before every one is verified: a damaged band
+        // fails the whole restore, on every rank.
+        let checked = std::thread::scope(|s| {
+            let (to_check, checking) = std::sync::mpsc::sync_channel::<(usize, Vec<f64>)>(2);
+            let (to_reuse, reusable) = std::sync::mpsc::channel::<Vec<f64>>();
+            let header = &header;
+            let checker = s.spawn(move || {
+                for (k, band) in checking {
+                    verify_band(header, f, k, &band)?;
+                    let _ = to_reuse.send(band);
+                }
+                Ok(())
+            });
+            let read = scatter_bands(comm, &mut a, &bands, Assembly::Spread, |k, band| {
+                let at = header.band_offset(f, k);
+                if let Some(view) = le_bytes_mut(band) {
+                    file.read_at(at, view)?;
+                } else {
+                    bytes.resize(8 * band.len(), 0);
+                    file.read_at(at, &mut bytes)?;
+                    for (x, b) in band.iter_mut().zip(bytes.chunks_exact(8)) {
+                        *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+                    }
+                }
+                let mut copy = reusable.try_recv().unwrap_or_default();
+                copy.clear();
+                copy.extend_from_slice(band);
+                // A checker that stopped has found a damaged band: it says so below.
+                let _ = to_check.send((k, copy));
+                Ok(())
+            });
+            drop(to_check);
+            let verified: std::result::Result<(), String> = checker
+                .join()
+                .unwrap_or_else(|_| Err("its check failed".into()));
+            read.map(|()| verified)
         })?;
+        comm.agree(checked.map_err(|why| Error::Io {
+            path: path.display().to_string(),
+            message: format!("not a usable checkpoint: {why}"),
+        }))?;
         a.apply_boundaries();
         fields.push(a);
     }
@@ -246,6 +288,24 @@ pub fn restore(
         bytes: header.data_offset + header.payload_bytes,
         driver: header.driver,
     })
+}
+
+/// Asks the kernel to read the byte ranges `runs` (offset, length) of the file at `path` ahead
+/// (`posix_fadvise(WILLNEED)`). A hint: where it cannot be given, nothing is lost but speed.
+fn read_ahead(path: &Path, runs: &[(u64, u64)]) {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    for &(offset, len) in runs {
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len))
+        else {
+            continue;
+        };
+        // SAFETY: posix_fadvise takes an open descriptor, which `file` owns and keeps open for
+        // the call, and two integers; it reads or writes no memory of ours.
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+    }
 }
 
 /// Refuses a checkpoint of another problem, grid or parameters, or one already at the run's end.
