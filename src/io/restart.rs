@@ -25,7 +25,7 @@ use super::files::{io_err, sync_dir, temporary};
 use super::hash::{hex, le_bytes, le_bytes_mut, sha256_raw};
 use crate::comm::{Comm, FileMode};
 use crate::error::{Error, Result};
-use crate::grid::{assemble_bands, scatter_bands, Assembly, DistArray, Layout};
+use crate::grid::{assemble_bands, scatter_bands, Assembly, DistArray};
 use std::path::{Path, PathBuf};
 
 /// What identifies a run's state: a checkpoint belongs to a run with the same problem, grid and
@@ -62,8 +62,6 @@ pub struct Restored {
     pub iters: usize,
     /// Simulated time reached.
     pub time: f64,
-    /// The fields, laid out for this run, in the order asked for.
-    pub fields: Vec<DistArray>,
     /// The driver's state, as [`Checkpointer::save`] was given it.
     pub driver: Vec<(String, String)>,
     /// The checkpoint file's size.
@@ -189,16 +187,17 @@ fn write_parallel(
 }
 
 /// Reads the newest checkpoint in `dir`, checks on rank 0 that it belongs to `run` (and is not
-/// already at or past `iters`), and fills the fields `names` laid out as `layout`, every rank
-/// reading its share of the bands (see the module docs). Collective; a missing, damaged or
-/// foreign checkpoint is the same error on every rank.
+/// already at or past `iters`), and fills the interiors of `fields` with its fields `names`,
+/// every rank reading its share of the bands (see the module docs); the fields' own layouts say
+/// where. Collective; a missing, damaged or foreign checkpoint is the same error on every rank,
+/// and the fields are then not to be used.
 pub fn restore(
     comm: &Comm,
     dir: &Path,
     run: &RunIdentity,
     iters: usize,
-    layout: &Layout,
     names: &[&str],
+    fields: &mut [&mut DistArray],
 ) -> Result<Restored> {
     let found = if comm.rank() == 0 {
         let fits = |h: &CheckpointHeader| check_fits(dir, run, iters, h, names);
@@ -219,7 +218,10 @@ pub fn restore(
     let bands = header.band_layout();
     // This rank reads a run of consecutive bands of each field: ask the kernel to start reading
     // them all now, so that the disk works while the bands already read are verified and sent.
-    let mine = &Assembly::Spread.assignment(&layout.decomp, &bands)[comm.rank()];
+    let Some(decomp) = fields.first().map(|f| f.layout().decomp) else {
+        return Err(Error::Config("restore: no fields to restore".into()));
+    };
+    let mine = &Assembly::Spread.assignment(&decomp, &bands)[comm.rank()];
     if let (Some(&first), Some(&last)) = (mine.first(), mine.last()) {
         let runs: Vec<(u64, u64)> = (0..names.len())
             .map(|f| {
@@ -229,12 +231,8 @@ pub fn restore(
             .collect();
         read_ahead(&path, &runs);
     }
-    let mut fields = Vec::with_capacity(names.len());
     let mut bytes = Vec::new();
-    for f in 0..names.len() {
-        // Allocated, and agreed on, first: a rank without the memory must not leave the others
-        // waiting.
-        let mut a = comm.agree(DistArray::try_zeros(layout.clone()))?;
+    for (f, a) in fields.iter_mut().enumerate() {
         // Bands are verified on a thread of their own while the next is read: the disk and the
         // hashing work at once. No band is used before every one is verified: a damaged band
         // fails the whole restore, on every rank.
@@ -249,7 +247,7 @@ pub fn restore(
                 }
                 Ok(())
             });
-            let read = scatter_bands(comm, &mut a, &bands, Assembly::Spread, |k, band| {
+            let read = scatter_bands(comm, a, &bands, Assembly::Spread, |k, band| {
                 let at = header.band_offset(f, k);
                 if let Some(view) = le_bytes_mut(band) {
                     file.read_at(at, view)?;
@@ -278,13 +276,11 @@ pub fn restore(
             message: format!("not a usable checkpoint: {why}"),
         }))?;
         a.apply_boundaries();
-        fields.push(a);
     }
     file.close()?;
     Ok(Restored {
         iters: header.iters,
         time: header.time,
-        fields,
         bytes: header.data_offset + header.payload_bytes,
         driver: header.driver,
     })

@@ -105,9 +105,13 @@ pub trait Solver {
     /// The state a restart needs, by name, in a fixed order.
     fn state(&self) -> Vec<(&'static str, &DistArray)>;
 
-    /// Takes the state back from a checkpoint: the fields in [`Solver::state`]'s order and the
-    /// simulated time. Collective; an error is the same on every rank.
-    fn restore(&mut self, fields: Vec<DistArray>, time: f64) -> Result<()>;
+    /// The state's arrays, to be filled from a checkpoint: [`Solver::state`]'s, in its order.
+    fn state_mut(&mut self) -> Vec<&mut DistArray>;
+
+    /// Takes up the state after a checkpoint was read into [`Solver::state_mut`]'s arrays (their
+    /// interiors; the ghosts are stale), with the simulated time it holds. Collective; an error
+    /// is the same on every rank.
+    fn restored(&mut self, time: f64) -> Result<()>;
 
     /// The simulated time after `done` iterations, for time-dependent problems.
     fn time(&self, done: usize) -> Option<f64>;

@@ -191,9 +191,11 @@ impl Solver for Implicit {
         vec![("u", self.u)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
-        let u = fields.into_iter().next().expect("the field u");
-        self.u.interior_mut().assign(&u.interior());
+    fn state_mut(&mut self) -> Vec<&mut DistArray> {
+        vec![&mut self.u]
+    }
+
+    fn restored(&mut self, _time: f64) -> Result<()> {
         Ok(())
     }
 

@@ -288,8 +288,11 @@ impl Solver for Jacobi {
         vec![("u", self.u)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
-        self.u = fields.into_iter().next().expect("one field");
+    fn state_mut(&mut self) -> Vec<&mut DistArray> {
+        vec![&mut self.u]
+    }
+
+    fn restored(&mut self, _time: f64) -> Result<()> {
         // Into the array there is: a clone would need memory the run was not checked for.
         self.v.as_slice_mut().copy_from_slice(self.u.as_slice());
         // A checkpoint holds no ghosts.

@@ -246,13 +246,11 @@ impl Solver for Cg {
         vec![("u", self.x)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, _time: f64) -> Result<()> {
-        let mut fields = fields.into_iter();
-        for mine in [&mut self.x, &mut self.mg.fine_mut().b, &mut self.p] {
-            if let Some(f) = fields.next() {
-                mine.interior_mut().assign(&f.interior());
-            }
-        }
+    fn state_mut(&mut self) -> Vec<&mut DistArray> {
+        vec![&mut self.x, &mut self.mg.fine_mut().b, &mut self.p]
+    }
+
+    fn restored(&mut self, _time: f64) -> Result<()> {
         self.mg.fine_mut().exchange_b();
         // Collective, like restore itself: recompute z and γ from r, to the same bits.
         (self.gamma, self.norm) = self.precondition_residual()?;

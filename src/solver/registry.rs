@@ -23,14 +23,11 @@ pub(crate) struct Built {
     pub stores: Stores,
 }
 
-/// What the solver for a problem keeps on each rank: ghosted arrays of the local shape in all,
-/// and how many of them are its state (gathered at the end, written to checkpoints). Scratch
-/// (halo buffers, tiles) is small beside them. Read by the memory check before building.
+/// What the solver for a problem keeps on each rank: ghosted arrays of the local shape in all.
+/// Scratch (halo buffers, tiles) is small beside them. Read by the memory check before building.
 pub(crate) struct Footprint {
     /// Ghosted arrays (or flat vectors of that size) it holds.
     pub arrays: usize,
-    /// Of those, the fields of its state.
-    pub state: usize,
 }
 
 /// The [`Footprint`] of the solver `cfg` asks for.
@@ -42,30 +39,18 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
     let hierarchy = 6;
     match method {
         Method::Jacobi => {}
-        Method::Mg | Method::Fmg => {
-            return Footprint {
-                arrays: hierarchy,
-                state: 1,
-            }
-        }
+        Method::Mg | Method::Fmg => return Footprint { arrays: hierarchy },
         // x, r, p, w beside the hierarchy (the finest level alone for cg).
-        Method::Cg => {
-            return Footprint {
-                arrays: 7,
-                state: 3,
-            }
-        }
+        Method::Cg => return Footprint { arrays: 7 },
         Method::Mgcg => {
             return Footprint {
                 arrays: 4 + hierarchy,
-                state: 3,
             }
         }
         // x, r, u, w, p, s, q, z, m, n beside the hierarchy.
         Method::Pipecg => {
             return Footprint {
                 arrays: 10 + hierarchy,
-                state: 1,
             }
         }
     }
@@ -73,25 +58,17 @@ pub(crate) fn footprint(cfg: &Config) -> Footprint {
         // u beside the hierarchy.
         return Footprint {
             arrays: 1 + hierarchy,
-            state: 1,
         };
     }
     match problem {
         // u and the array the next sweep writes, and for Poisson the right-hand side.
-        Problem::Laplace | Problem::Heat => Footprint {
-            arrays: 2,
-            state: 1,
-        },
-        Problem::Poisson => Footprint {
-            arrays: 3,
-            state: 1,
-        },
+        Problem::Laplace | Problem::Heat => Footprint { arrays: 2 },
+        Problem::Poisson => Footprint { arrays: 3 },
         // ψ, ω and the next ω; with Anderson acceleration its history (depth m): ΔF of ω and
         // ΔG of ψ and ω per window, the window's start (ω) and last end (ψ, ω), its last change,
         // and while a window closes its new change, end (ψ, ω) and differences (ΔF, ΔG).
         Problem::Cavity => Footprint {
             arrays: 3 + cfg.cavity.anderson.map_or(0, |a| 3 * a.depth + 7),
-            state: 2,
         },
     }
 }

@@ -108,9 +108,10 @@ pub fn solve_reserving(
         Some(dir) => {
             let names: Vec<&str> = solver.state().iter().map(|(n, _)| *n).collect();
             let t = Comm::wtime();
-            let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &layout, &names)?;
+            let mut fields = solver.state_mut();
+            let r = crate::io::restore(comm, dir, &identity, cfg.stop.iters, &names, &mut fields)?;
             read = (r.bytes, Comm::wtime() - t);
-            solver.restore(r.fields, r.time)?;
+            solver.restored(r.time)?;
             Start {
                 done: r.iters,
                 state: r.driver,
@@ -158,13 +159,13 @@ pub fn solve_reserving(
 /// more once the run is over (see [`solve_reserving`]).
 ///
 /// With L the bytes of a ghosted array, B of a block without ghosts, W of a band of the global
-/// array ([`crate::grid::Bands`]) and k the fields of the solver's state, every rank holds its
+/// array ([`crate::grid::Bands`]), every rank holds its
 /// solver's arrays ([`super::registry::footprint`]) and the halo exchange's buffers (four faces
 /// and corners of `ghost` layers, sent and received) throughout and, beside them, for anything
 /// that moves bands (a checkpoint written or read, the final field's fingerprints) the band it
 /// assembles, its bytes, the pieces it receives and sends: 4·W + min(B, P·W) on every rank alike,
-/// with P ranks. A restart holds the k restored fields (k·L) while it reads. After the run the
-/// solver's arrays go but its result (the solution; ψ and ω for the cavity: r fields), r·L, and
+/// with P ranks. A restart reads into the solver's own arrays, with up to three bands queued for
+/// the thread that verifies them (3·W). After the run the solver's arrays go but its result (the solution; ψ and ω for the cavity: r fields), r·L, and
 /// `after`. No rank holds a global field.
 pub(crate) fn bytes_needed(
     cfg: &Config,
@@ -173,7 +174,7 @@ pub(crate) fn bytes_needed(
     after: After<'_>,
 ) -> u64 {
     let fp = super::registry::footprint(cfg);
-    let (arrays, k) = (fp.arrays as u64, fp.state as u64);
+    let arrays = fp.arrays as u64;
     let (rows, cols) = decomp.block(rank).shape();
     let b = rows as u64 * cols as u64 * 8;
     let w = 2 * cfg.domain.ghost as u64;
@@ -181,7 +182,7 @@ pub(crate) fn bytes_needed(
     let bands = crate::grid::Bands::new(decomp.nx, decomp.ny);
     let band = 8 * (bands.rows * decomp.nx) as u64;
     let moving = 4 * band + b.min(decomp.grid.size() as u64 * band);
-    let restart = if cfg.restart.is_some() { k * l } else { 0 };
+    let restart = if cfg.restart.is_some() { 3 * band } else { 0 };
     // The halo exchange's send and receive buffers: at most four faces and four corners of
     // `ghost` layers each way (wide when the ghost width is).
     let gw = cfg.domain.ghost as u64;
@@ -439,7 +440,7 @@ mod tests {
             restart: Some("ckpt".into()),
             ..laplace
         };
-        assert_eq!(need(&restarted, 1, none), 3 * l + x + m);
-        assert_eq!(need(&restarted, 0, none), 3 * l + x + m);
+        assert_eq!(need(&restarted, 1, none), 2 * l + x + m + 3 * 4_000_000);
+        assert_eq!(need(&restarted, 0, none), 2 * l + x + m + 3 * 4_000_000);
     }
 }

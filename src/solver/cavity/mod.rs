@@ -347,10 +347,11 @@ impl Solver for CavitySolver {
         vec![("psi", self.psi), ("omega", self.omega)]
     }
 
-    fn restore(&mut self, fields: Vec<DistArray>, time: f64) -> Result<()> {
-        let mut f = fields.into_iter();
-        self.psi = f.next().expect("psi");
-        self.omega = f.next().expect("omega");
+    fn state_mut(&mut self) -> Vec<&mut DistArray> {
+        vec![&mut self.psi, &mut self.omega]
+    }
+
+    fn restored(&mut self, time: f64) -> Result<()> {
         self.time = time;
         Ok(())
     }
