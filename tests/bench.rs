@@ -234,6 +234,7 @@ fn checkpoint_throughput_checks_what_it_reads_and_cleans_up() {
             (Some(nx), Some(ny))
         );
         assert_eq!(json["rounds"].as_u64(), Some(2));
+        assert_eq!(json["warmup"].as_u64(), Some(1));
         // The data, after a header padded to a multiple of 4096 bytes.
         let bytes = json["file_bytes"].as_u64().unwrap();
         let data = 8 * nx * ny;
@@ -264,7 +265,7 @@ fn checkpoint_throughput_checks_what_it_reads_and_cleans_up() {
             json["read_median_mb_per_s"].as_f64().unwrap(),
         );
         let line = format!(
-            "checkpoint: {n} ranks, 70000x40, {:.1} MB a file, 2 rounds: write median {w:.1} MB/s",
+            "checkpoint: {n} ranks, 70000x40, {:.1} MB a file, 2 rounds after 1 untimed: write median {w:.1} MB/s",
             bytes as f64 / 1e6
         );
         assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);

@@ -2,7 +2,8 @@
 //! ([`crate::io::Checkpointer::save`]) and read it back ([`crate::io::restore`]), for comparison
 //! with what `dd` reaches on the same disk.
 //!
-//! Each round writes a checkpoint, drops the page cache where it can, and restores it; both are
+//! Each round writes a checkpoint, drops the page cache where it can, and restores it (after
+//! untimed warm-up rounds, one by default); both are
 //! timed from a barrier before the call to its return, the slowest rank's time, and so include
 //! everything a run pays: band assembly and checksums, `MPI_File_sync`, the rename and the
 //! directory sync on writing, the header check and every band's checksum on reading. The field
@@ -31,6 +32,10 @@ pub struct CheckpointOptions {
     pub ny: usize,
     /// Write-and-read rounds (at least one).
     pub rounds: usize,
+    /// Rounds run first and not timed: the first touch of memory a process has not used yet
+    /// (the page cache a checkpoint fills, fresh pages under a virtual machine) costs as much as
+    /// the disk, and a benchmark of the disk should not count it.
+    pub warmup: usize,
     /// The directory the benchmark makes its own inside (it must exist and be writable).
     pub dir: PathBuf,
 }
@@ -57,8 +62,10 @@ pub struct CheckpointBench {
     pub ny: usize,
     /// Bytes of one checkpoint file (header, padding and data).
     pub file_bytes: u64,
-    /// Rounds run.
+    /// Rounds timed.
     pub rounds: usize,
+    /// Rounds run first, untimed.
+    pub warmup: usize,
     /// The benchmark's own directory, where the checkpoints went (removed by now).
     pub dir: String,
     /// The file system holding it, when `/proc/self/mountinfo` tells.
@@ -198,10 +205,13 @@ fn measure(
     let mut file_bytes = 0;
     let mut dropped = true;
     let mut note = None;
-    for round in 1..=opts.rounds {
+    for round in 1..=opts.warmup + opts.rounds {
         if round > 1 {
             field.interior_mut().mapv_inplace(|v| -v);
         }
+        // The disk's queue empty first (what earlier rounds or other work left to write), as
+        // dd's writes start in scripts/benchmarks.
+        flush_disks(comm);
         comm.barrier();
         let t = Comm::wtime();
         saver.save(comm, round, 0.0, &[("u", &field)], &[])?;
@@ -228,8 +238,10 @@ fn measure(
             Ok(())
         };
         comm.agree(removed)?;
-        writes.push(size as f64 / write / 1e6);
-        reads.push(size as f64 / read / 1e6);
+        if round > opts.warmup {
+            writes.push(size as f64 / write / 1e6);
+            reads.push(size as f64 / read / 1e6);
+        }
     }
     Ok(CheckpointBench {
         ranks: comm.size(),
@@ -237,6 +249,7 @@ fn measure(
         ny,
         file_bytes,
         rounds: opts.rounds,
+        warmup: opts.warmup,
         dir: own.display().to_string(),
         mount,
         cache_dropped: dropped,
@@ -286,6 +299,15 @@ fn check(comm: &Comm, field: &DistArray, nx: usize, round: usize) -> Result<()> 
     comm.agree(local)
 }
 
+/// Writes out every node's dirty pages (`sync`, by the node's first rank), so that a timed write
+/// does not also pay for what was written before it.
+fn flush_disks(comm: &Comm) {
+    if comm.raw().split_shared(comm.rank() as i32).rank() == 0 {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+}
+
 /// Drops the page cache on every node (`sync`, then `3` into `/proc/sys/vm/drop_caches`, by the
 /// node's first rank), so that a read comes from the disk. `Some(why)` when some node could not
 /// (not root, or a container that does not allow it): the read then may come from memory.
@@ -300,16 +322,18 @@ fn drop_page_cache(comm: &Comm) -> Result<Option<String>> {
     } else {
         None
     };
-    // The lowest rank that could not says why, on every rank.
+    // The lowest rank that could not says why, on every rank ("none" is the rank count, not
+    // u64::MAX: MPICH 4.0's MPI_MIN compares u64 as signed).
+    let none = comm.size() as u64;
     let failed = comm.all_reduce_value(
         if why.is_some() {
             comm.rank() as u64
         } else {
-            u64::MAX
+            none
         },
         ReduceOp::Min,
     )?;
-    if failed == u64::MAX {
+    if failed == none {
         return Ok(None);
     }
     let text = comm.broadcast_string(failed as usize, why.as_deref())?;
