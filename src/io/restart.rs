@@ -230,31 +230,19 @@ pub fn restore(
         return Err(Error::Config("restore: no fields to restore".into()));
     };
     let mine = &Assembly::Spread.assignment(&decomp, &bands)[comm.rank()];
-    if let (Some(&first), Some(&last)) = (mine.first(), mine.last()) {
-        let runs: Vec<(u64, u64)> = (0..names.len())
-            .map(|f| {
-                let start = header.band_offset(f, first);
-                (start, header.band_offset(f, last + 1) - start)
-            })
-            .collect();
-        read_ahead(&path, &runs);
-    }
     let mut bytes = Vec::new();
     for (f, a) in fields.iter_mut().enumerate() {
-        // Bands are verified on a thread of their own while the next is read: the disk and the
-        // hashing work at once. No band is used before every one is verified: a damaged band
-        // fails the whole restore, on every rank.
+        // A thread brings this rank's bands from the disk into the page cache in order, ahead of
+        // the reads (so the disk never waits while bands are verified and handed out); each band
+        // read (MPI-IO) is checked against its SHA-256 before its pieces go out. No band is used
+        // before every one is verified: a damaged band fails the whole restore, on every rank.
+        let runs: Vec<(u64, u64)> = mine
+            .iter()
+            .map(|&k| (header.band_offset(f, k), 8 * bands.cells(k) as u64))
+            .collect();
         let checked = std::thread::scope(|s| {
-            let (to_check, checking) = std::sync::mpsc::sync_channel::<(usize, Vec<f64>)>(2);
-            let (to_reuse, reusable) = std::sync::mpsc::channel::<Vec<f64>>();
-            let header = &header;
-            let checker = s.spawn(move || {
-                for (k, band) in checking {
-                    verify_band(header, f, k, &band)?;
-                    let _ = to_reuse.send(band);
-                }
-                Ok(())
-            });
+            s.spawn(|| read_ahead(&path, &runs));
+            let mut verified: std::result::Result<(), String> = Ok(());
             let read = scatter_bands(comm, a, &bands, Assembly::Spread, |k, band| {
                 let at = header.band_offset(f, k);
                 if let Some(view) = le_bytes_mut(band) {
@@ -266,17 +254,11 @@ pub fn restore(
                         *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
                     }
                 }
-                let mut copy = reusable.try_recv().unwrap_or_default();
-                copy.clear();
-                copy.extend_from_slice(band);
-                // A checker that stopped has found a damaged band: it says so below.
-                let _ = to_check.send((k, copy));
+                if verified.is_ok() {
+                    verified = verify_band(&header, f, k, band);
+                }
                 Ok(())
             });
-            drop(to_check);
-            let verified: std::result::Result<(), String> = checker
-                .join()
-                .unwrap_or_else(|_| Err("its check failed".into()));
             read.map(|()| verified)
         })?;
         comm.agree(checked.map_err(|why| Error::Io {
@@ -318,22 +300,28 @@ fn write_out(file: &std::fs::File, offset: u64, len: u64) {
     let _ = (file, offset, len);
 }
 
-/// Asks the kernel to read the byte ranges `runs` (offset, length) of the file at `path` ahead
-/// (`posix_fadvise(WILLNEED)`). A hint: where it cannot be given, nothing is lost but speed.
+/// Brings the byte ranges `runs` (offset, length) of the file at `path` into the page cache, one
+/// after another, each call returning once its range is read (`readahead(2)`), so that the reads
+/// that follow find them there. A hint: where it cannot be given, nothing is lost but speed.
 fn read_ahead(path: &Path, runs: &[(u64, u64)]) {
-    use std::os::fd::AsRawFd;
-    let Ok(file) = std::fs::File::open(path) else {
-        return;
-    };
-    for &(offset, len) in runs {
-        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len))
-        else {
-            continue;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let Ok(file) = std::fs::File::open(path) else {
+            return;
         };
-        // SAFETY: posix_fadvise takes an open descriptor, which `file` owns and keeps open for
-        // the call, and two integers; it reads or writes no memory of ours.
-        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+        for &(offset, len) in runs {
+            let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), usize::try_from(len))
+            else {
+                continue;
+            };
+            // SAFETY: readahead takes an open descriptor, which `file` owns and keeps open for
+            // the call, and two integers; it reads or writes no memory of ours.
+            unsafe { libc::readahead(file.as_raw_fd(), offset, len) };
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (path, runs);
 }
 
 /// Refuses a checkpoint of another problem, grid or parameters, or one already at the run's end.

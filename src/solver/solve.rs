@@ -164,8 +164,8 @@ pub fn solve_reserving(
 /// and corners of `ghost` layers, sent and received) throughout and, beside them, for anything
 /// that moves bands (a checkpoint written or read, the final field's fingerprints) the band it
 /// assembles, its bytes, the pieces it receives and sends: 4·W + min(B, P·W) on every rank alike,
-/// with P ranks. A restart reads into the solver's own arrays, with up to three bands queued for
-/// the thread that verifies them (3·W). After the run the solver's arrays go but its result (the solution; ψ and ω for the cavity: r fields), r·L, and
+/// with P ranks (a restart reads into the solver's own arrays). After the run the solver's arrays
+/// go but its result (the solution; ψ and ω for the cavity: r fields), r·L, and
 /// `after`. No rank holds a global field.
 pub(crate) fn bytes_needed(
     cfg: &Config,
@@ -182,12 +182,11 @@ pub(crate) fn bytes_needed(
     let bands = crate::grid::Bands::new(decomp.nx, decomp.ny);
     let band = 8 * (bands.rows * decomp.nx) as u64;
     let moving = 4 * band + b.min(decomp.grid.size() as u64 * band);
-    let restart = if cfg.restart.is_some() { 3 * band } else { 0 };
     // The halo exchange's send and receive buffers: at most four faces and four corners of
     // `ghost` layers each way (wide when the ghost width is).
     let gw = cfg.domain.ghost as u64;
     let exchange = 2 * (2 * gw * (rows as u64 + cols as u64) + 4 * gw * gw) * 8;
-    let during = arrays * l + exchange + restart + moving;
+    let during = arrays * l + exchange + moving;
     let results = if cfg.problem == super::Problem::Cavity {
         2
     } else {
@@ -440,7 +439,7 @@ mod tests {
             restart: Some("ckpt".into()),
             ..laplace
         };
-        assert_eq!(need(&restarted, 1, none), 2 * l + x + m + 3 * 4_000_000);
-        assert_eq!(need(&restarted, 0, none), 2 * l + x + m + 3 * 4_000_000);
+        assert_eq!(need(&restarted, 1, none), 2 * l + x + m);
+        assert_eq!(need(&restarted, 0, none), 2 * l + x + m);
     }
 }
