@@ -139,6 +139,11 @@ pub fn abort_on_panic(code: i32) {
         let line = format!("halo: rank {rank} panicked{at}: {msg}\n");
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         if live {
+            // The launcher forwards a rank's stderr through a pipe, and MPI_Abort tears the job
+            // down at once: MPICH's hydra was seen (in CI, under load) to drop a line already
+            // written, leaving the job's end unexplained. A moment's pause lets it through; the
+            // job ends all the same, within a second.
+            std::thread::sleep(std::time::Duration::from_millis(250));
             mpi::topology::SimpleCommunicator::world().abort(code);
         }
     }));
