@@ -363,7 +363,7 @@ pub fn mount_in(mountinfo: &str, path: &str) -> Option<Mount> {
         else {
             continue;
         };
-        let (target, source) = (unescape(target), unescape(source));
+        let (target, source) = (crate::node::unescape(target), crate::node::unescape(source));
         let inside = path == target
             || target == "/"
             || path
@@ -378,29 +378,6 @@ pub fn mount_in(mountinfo: &str, path: &str) -> Option<Mount> {
         }
     }
     best
-}
-
-/// A mountinfo field with its octal escapes (`\040` for a space) undone.
-fn unescape(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
