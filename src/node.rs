@@ -550,11 +550,16 @@ pub fn ensure_fits(comm: &Comm, demand: &Demand) -> Result<()> {
     } else {
         need
     };
-    let have = node.all_reduce_value(memory.map_or(u64::MAX, |m| m.bytes), ReduceOp::Min)?;
+    // "Unknown" is 2^63 − 1, not u64::MAX: MPICH 4.0's MPI_MIN compares u64 as signed, and a
+    // rank that knows nothing would otherwise win over every figure.
+    const UNKNOWN: u64 = i64::MAX as u64;
+    let known = memory.map_or(UNKNOWN, |m| m.bytes.min(UNKNOWN - 1));
+    let have = node.all_reduce_value(known, ReduceOp::Min)?;
+    let have = if have == UNKNOWN { u64::MAX } else { have };
     // Which figure was the least, as the rank that read it says.
     let source = memory
-        .filter(|m| m.bytes == have)
-        .map_or(u64::MAX, |m| m.source.code());
+        .filter(|m| m.bytes.min(UNKNOWN - 1) == have)
+        .map_or(UNKNOWN, |m| m.source.code());
     let source = Source::from_code(node.all_reduce_value(source, ReduceOp::Min)?);
     // The override stands for every figure read from the system, `ulimit -v` included.
     let overridden = memory.is_some_and(|m| m.source == Source::Override);
