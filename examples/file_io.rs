@@ -42,18 +42,23 @@ fn main() -> halo::Result<()> {
     let mine = split(n, size, rank);
     let block: Vec<f64> = mine.clone().map(value).collect();
     let mut file = world.open_file(&path, FileMode::Create)?;
-    if rank == 0 {
-        file.write_at(0, &(n as u64).to_le_bytes())?;
-    }
+    // A rank-local call's error must be agreed before the next collective, or the other ranks
+    // would wait in it for a rank that has left.
+    let header = if rank == 0 {
+        file.write_at(0, &(n as u64).to_le_bytes())
+    } else {
+        Ok(())
+    };
+    world.agree(header)?;
     file.write_f64_at_all(at(mine.start), &block)?;
     file.sync()?;
     file.close()?;
 
     // Read back: every rank reads the header and the next rank's block, of another length.
     let mut file = world.open_file(&path, FileMode::Read)?;
-    assert_eq!(file.size()?, at(n), "the file's size");
+    assert_eq!(world.agree(file.size())?, at(n), "the file's size");
     let mut header = [0u8; 8];
-    file.read_at(0, &mut header)?;
+    world.agree(file.read_at(0, &mut header))?;
     assert_eq!(u64::from_le_bytes(header), n as u64, "the header");
     let theirs = split(n, size, (rank + 1) % size);
     let mut got = vec![f64::NAN; theirs.len()];
