@@ -89,9 +89,11 @@ fn main() -> ExitCode {
         };
     }
     comm::abort_on_panic(EXIT_PANIC);
-    // rayon threads compute, the main thread alone calls MPI.
+    // rayon threads compute, and a restart's read-ahead thread reads, the main thread alone
+    // calls MPI.
     let threading = match &cli.cmd {
-        Cmd::Solve(a) if a.problem.threads > 1 => Threading::Funneled,
+        Cmd::Solve(a) if a.problem.threads > 1 || a.restart.is_some() => Threading::Funneled,
+        Cmd::Bench(cli::bench::BenchCmd::Checkpoint { .. }) => Threading::Funneled,
         _ => Threading::Single,
     };
     let mpi = match comm::init_with_threading(threading) {
