@@ -149,6 +149,16 @@ impl CheckpointHeader {
         if payload != Some(self.payload_bytes) || self.band_rows == 0 {
             return Err("its size does not fit its grid and fields".into());
         }
+        // A reader holds a band at a time: bands larger than halo's would cost memory that no
+        // check counted.
+        if self.band_rows != Bands::new(self.nx, self.ny).rows {
+            return Err(format!(
+                "its bands of {} rows are not the {} rows halo cuts a {}-wide field into",
+                self.band_rows,
+                Bands::new(self.nx, self.ny).rows,
+                self.nx
+            ));
+        }
         let count = self.band_layout().count();
         if self.bands.len() != self.fields.len() || self.bands.iter().any(|b| b.len() != count) {
             return Err("its header does not list one checksum for every band".into());
@@ -445,10 +455,12 @@ pub fn newest_checkpoint_if(dir: &Path, accept: Accept<'_>) -> Result<Checkpoint
     read_checkpoint_if(&path, accept)
 }
 
-/// Removes all but the newest `keep` checkpoint files of `dir` (by the iteration in their
-/// names); returns the paths removed.
-pub fn prune_checkpoints(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
-    let files = checkpoint_files(dir)?;
+/// Removes all but the newest `keep` checkpoint files of `dir` up to iteration `upto` (by the
+/// iteration in their names); later ones (of an earlier run of the same job, say) are left
+/// alone. Returns the paths removed.
+pub fn prune_checkpoints(dir: &Path, keep: usize, upto: usize) -> Result<Vec<PathBuf>> {
+    let mut files = checkpoint_files(dir)?;
+    files.retain(|(iters, _)| *iters <= upto);
     let old = files.len().saturating_sub(keep);
     let mut removed = Vec::new();
     for (_, path) in files.into_iter().take(old) {
@@ -564,7 +576,8 @@ mod tests {
         assert_eq!(e, Error::Config("not this run's".into()));
         assert_eq!(seen.get(), Some((80, 3, 2)));
         // Pruning keeps the newest.
-        assert_eq!(prune_checkpoints(&d, 1).unwrap().len(), 1);
+        assert_eq!(prune_checkpoints(&d, 1, 40).unwrap().len(), 0);
+        assert_eq!(prune_checkpoints(&d, 1, 80).unwrap().len(), 1);
         assert_eq!(checkpoint_files(&d).unwrap().len(), 1);
         assert_eq!(newest_checkpoint(&d).unwrap().header.iters, 80);
         let _ = std::fs::remove_dir_all(&d);
@@ -733,6 +746,13 @@ mod tests {
             .check_sizes(0)
             .unwrap_err()
             .contains("one checksum for every band"));
+        // Bands other than halo's (a whole field in one, say) would cost unchecked memory.
+        let mut h = header();
+        h.lay_out();
+        h.band_rows = 1;
+        h.bands = vec![vec!["0".repeat(64); 2]];
+        let e = h.check_sizes(0).unwrap_err();
+        assert!(e.contains("bands of 1 rows are not the 2 rows"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -130,7 +130,7 @@ enum Owner {
 
 /// Takes an exclusive `flock` on `file`: waiting for it, or failing at once if another holds
 /// it (`try`).
-fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
+pub(crate) fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let op = if r#try {
         libc::LOCK_EX | libc::LOCK_NB

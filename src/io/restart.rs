@@ -1,9 +1,10 @@
 //! Checkpoints of a distributed run, written and read by every rank at once through MPI-IO, in
-//! the [`super::checkpoint`] format: no rank holds more than its block and a band.
+//! the [`super::checkpoint`] format: no rank holds more than its block and a few bands.
 //!
 //! **Writing.** Each field is cut into the header's row bands ([`crate::grid::Bands`]), each band
-//! assembled on a rank that holds part of it ([`assemble_bands`], [`Assembly::Spread`]: a run of
-//! consecutive bands per rank, most of each already there), hashed there and written there at its place
+//! assembled on a rank that holds part of it ([`assemble_bands`], [`Assembly::Spread`]: on row
+//! strips, a run of consecutive bands per rank, each already there; with PX ranks along x, every
+//! PX-th band of its process row), hashed there and written there at its place
 //! in the one shared file: each rank writes whole bands, large contiguous pieces of the global
 //! row-major layout, the aggregation that collective MPI-IO would otherwise do behind the scenes.
 //! Rank 0 gathers the bands' checksums and writes the header; every rank syncs the file
@@ -21,7 +22,7 @@
 use super::checkpoint::{
     checkpoint_name, newest_head, newest_header, prune_checkpoints, verify_band, CheckpointHeader,
 };
-use super::files::{io_err, sync_dir, temporary};
+use super::files::{io_err, lock, sync_dir, temporary};
 use super::hash::{hex, le_bytes, le_bytes_mut, sha256_raw};
 use crate::comm::{Comm, FileMode};
 use crate::error::{Error, Result};
@@ -127,10 +128,11 @@ impl Checkpointer {
         let tmp = PathBuf::from(comm.broadcast_string(0, tmp.as_deref())?);
         let written = write_parallel(comm, &tmp, &mut header, fields);
         let finished = match written {
-            Ok(()) if root => std::fs::rename(&tmp, &path)
+            // Rank 0 holds the temporary's lock until it is renamed.
+            Ok(_held) if root => std::fs::rename(&tmp, &path)
                 .map_err(|e| io_err(&path, e))
                 .and_then(|()| sync_dir(&self.dir)),
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(e) => Err(e),
         };
         let finished = comm.agree(finished);
@@ -139,7 +141,7 @@ impl Checkpointer {
         }
         finished?;
         let pruned = match self.keep {
-            Some(keep) if root => prune_checkpoints(&self.dir, keep).map(|_| ()),
+            Some(keep) if root => prune_checkpoints(&self.dir, keep, iters).map(|_| ()),
             _ => Ok(()),
         };
         comm.agree(pruned)?;
@@ -149,13 +151,20 @@ impl Checkpointer {
 
 /// Writes the checkpoint file `tmp`: every field's bands where they are assembled, then the
 /// header with their checksums (filled into `header` on rank 0), synced and closed. Collective.
+/// Rank 0 gets the temporary file locked (`flock`), as [`super::write_atomic`]'s are, so that a
+/// run tidying the directory from another PID namespace of this host sees a live writer: it
+/// holds the lock until it drops the handle, after the rename.
 fn write_parallel(
     comm: &Comm,
     tmp: &Path,
     header: &mut CheckpointHeader,
     fields: &[(&str, &DistArray)],
-) -> Result<()> {
+) -> Result<Option<std::fs::File>> {
     let mut file = comm.open_file(tmp, FileMode::Create)?;
+    let held = (comm.rank() == 0)
+        .then(|| std::fs::File::open(tmp).ok())
+        .flatten()
+        .filter(|f| lock(f, true).is_ok());
     // The same file through the kernel directly, to start writing each band out to the disk as
     // soon as it is handed over (a hint: without it, everything waits for MPI_File_sync).
     let flusher = std::fs::OpenOptions::new().write(true).open(tmp).ok();
@@ -191,7 +200,8 @@ fn write_parallel(
     };
     file.write_at_all(0, &head)?;
     file.sync()?;
-    file.close()
+    file.close()?;
+    Ok(held)
 }
 
 /// Reads the newest checkpoint in `dir`, checks on rank 0 that it belongs to `run` (and is not
@@ -224,8 +234,6 @@ pub fn restore(
     let path = PathBuf::from(comm.broadcast_string(0, path.as_deref())?);
     let mut file = comm.open_file(&path, FileMode::Read)?;
     let bands = header.band_layout();
-    // This rank reads a run of consecutive bands of each field: ask the kernel to start reading
-    // them all now, so that the disk works while the bands already read are verified and sent.
     let Some(decomp) = fields.first().map(|f| f.layout().decomp) else {
         return Err(Error::Config("restore: no fields to restore".into()));
     };
