@@ -10,8 +10,9 @@
 //! - [`Assembly::Root`]: every band on one rank, in order, one band per round. Memory on that
 //!   rank: one band; on the others, their piece of one band. For what must see the field in order
 //!   (its SHA-256, its row-major sum).
-//! - [`Assembly::Spread`]: each band on a rank that holds part of it (a run of consecutive bands
-//!   per rank, most of each band already there), up to P bands a round, so every rank works on
+//! - [`Assembly::Spread`]: each band on a rank that holds part of it (with one column of ranks,
+//!   a run of consecutive bands per rank, each already there; with PX columns, every PX-th band
+//!   of its process row's, a PX-th of each already there), up to P bands a round, so every rank works on
 //!   its share of the bands at once (checkpoints, the digest of band hashes). Memory per rank: one
 //!   band, and its pieces of one round's bands (at most its block).
 //!
@@ -77,8 +78,9 @@ pub enum Assembly {
     /// Every band on this rank, in order.
     Root(usize),
     /// Each band on a rank that holds a share of it: of the process row holding most of its
-    /// rows, the `k mod PX`-th rank. With a row-strip decomposition a band is put together
-    /// where it already is; every rank gets a run of consecutive bands, in order.
+    /// rows, the `k mod PX`-th rank. With a row-strip decomposition (PX = 1) a band is put
+    /// together where it already is, and every rank gets a run of consecutive bands, in order;
+    /// with PX > 1, the ranks of a process row take its bands in turn.
     Spread,
 }
 

@@ -209,7 +209,7 @@ struct Clocks {
     read: (u64, f64),
 }
 
-/// The report, every rank's figures and the gathered state. Collective.
+/// The report, every rank's figures and the result's fields, fingerprinted. Collective.
 fn sum_up(
     comm: &Comm,
     cfg: &Config,
