@@ -929,3 +929,35 @@ fn a_failed_write_of_the_outputs_still_reports_the_result() {
     assert_eq!(r["field_sha256"], straight["field_sha256"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--digest-only` skips the SHA-256 streamed through rank 0 (and the row-major checksum that
+/// comes with it); the band digest it keeps is the full run's, on any rank count.
+#[test]
+fn digest_only_keeps_the_band_digest_and_skips_the_streamed_hash() {
+    let args = ["--grid", "70001x23", "--iters", "5"];
+    let full = solve_json(1, &args);
+    assert!(
+        full["field_sha256"].is_string() && full["checksum"].is_f64(),
+        "{full}"
+    );
+    let mut only = args.to_vec();
+    only.push("--digest-only");
+    for n in [1, 3] {
+        let r = solve_json(n, &only);
+        assert_eq!(r["field_digest"], full["field_digest"], "{n} ranks");
+        assert!(
+            r.get("field_sha256").is_none() && r.get("checksum").is_none(),
+            "{r}"
+        );
+    }
+    let mut text = vec!["solve"];
+    text.extend_from_slice(&only);
+    let run = mpirun(2, &halo_bin(), &text);
+    run.assert_ok("--digest-only, text");
+    let digest = full["field_digest"].as_str().unwrap();
+    assert!(
+        run.stdout.contains(&format!("field digest {digest} (")),
+        "{}",
+        run.stdout
+    );
+}

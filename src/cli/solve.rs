@@ -259,6 +259,11 @@ pub struct SolveArgs {
     /// into this directory (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Skip the field's SHA-256 (and `checksum`), which streams the whole field through rank 0
+    /// (about 1–2 GB/s): for fields too large for that. `field_digest`, hashed by every rank at
+    /// once, is reported all the same.
+    #[arg(long)]
+    pub digest_only: bool,
     /// Write a checkpoint (the whole state, checksummed, atomically) every N iterations: one
     /// file every rank writes its share of in parallel (MPI-IO).
     #[arg(long, value_name = "N", requires = "checkpoint_dir")]
@@ -550,6 +555,11 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     let cfg = Config {
         checkpoint,
         restart: args.restart.clone(),
+        fingerprints: if args.digest_only {
+            solver::Fingerprints::Digest
+        } else {
+            solver::Fingerprints::Both
+        },
         ..args.problem.config()
     };
     args.problem.validate()?;
@@ -709,11 +719,13 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         if let Some(q) = &r.cavity {
             print_vortices(q);
         }
-        println!(
-            "checksum {:.17e}, field sha256 {}",
-            r.checksum,
-            r.field_sha256.as_deref().unwrap_or("-")
-        );
+        match (r.checksum, &r.field_sha256) {
+            (Some(sum), Some(sha)) => println!("checksum {sum:.17e}, field sha256 {sha}"),
+            _ => println!(
+                "field digest {} (of its bands' SHA-256s; the field's own was not computed)",
+                r.field_digest.as_deref().unwrap_or("-")
+            ),
+        }
         if let Some(io) = &r.checkpoint_io {
             print_checkpoint_io(io);
         }

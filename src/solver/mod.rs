@@ -52,8 +52,8 @@ pub mod tiling;
 
 pub use driver::{drive, Driven, Monitor, Progress, Solver, Start, Timings, Unwatched};
 pub use options::{
-    AndersonParams, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured, Method,
-    Problem, Solving, Stopping, Sweeps,
+    AndersonParams, CavityParams, Checkpointing, Config, Domain, Fingerprints, HeatParams,
+    Manufactured, Method, Problem, Solving, Stopping, Sweeps,
 };
 pub use problems::{point, sine_mode};
 pub use report::{imbalance, memory_imbalance, CheckpointIo, LevelStats, RankStats, Report};

@@ -831,6 +831,18 @@ impl Solving {
     }
 }
 
+/// Which fingerprints of its final field a run computes (see [`crate::io::distributed_sha256`]
+/// and [`crate::io::band_digest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fingerprints {
+    /// `field_sha256` and `checksum`, streamed through rank 0, and `field_digest`.
+    #[default]
+    Both,
+    /// `field_digest` alone, computed by all ranks at once: for fields too large to stream
+    /// through one rank in reasonable time.
+    Digest,
+}
+
 /// A whole run for [`super::solve`]: the problem, its parameters, the domain, the stopping rules,
 /// checkpoints and restart. Each part goes to the room that uses it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -855,6 +867,8 @@ pub struct Config {
     pub manufactured: Manufactured,
     /// How laplace and poisson are solved.
     pub solving: Solving,
+    /// The final field's fingerprints.
+    pub fingerprints: Fingerprints,
 }
 
 impl Config {

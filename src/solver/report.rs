@@ -51,8 +51,10 @@ pub struct Report {
     /// stopped falling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stalled_at: Option<usize>,
-    /// The sum of the final interior field, in row-major order.
-    pub checksum: f64,
+    /// The sum of the final interior field, in row-major order (root only; absent when the run
+    /// computed `field_digest` alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<f64>,
     /// SHA-256 of the final field as little-endian `f64` in row-major order, hex (root only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field_sha256: Option<String>,

@@ -272,7 +272,7 @@ fn sum_up(
         residual: run.residual,
         converged: run.converged,
         stalled_at: run.stalled,
-        checksum: 0.0,
+        checksum: None,
         field_sha256: None,
         field_digest: None,
         compute_seconds: max(t.compute)?,
@@ -337,9 +337,11 @@ fn sum_up(
         .map(|(n, f)| (n.to_string(), f))
         .collect();
     let primary = &fields[0].1;
-    if let Some(print) = crate::io::distributed_sha256(comm, primary, 0)? {
-        report.checksum = print.sum;
-        report.field_sha256 = Some(print.sha256);
+    if cfg.fingerprints == super::Fingerprints::Both {
+        if let Some(print) = crate::io::distributed_sha256(comm, primary, 0)? {
+            report.checksum = Some(print.sum);
+            report.field_sha256 = Some(print.sha256);
+        }
     }
     report.field_digest = Some(crate::io::band_digest(comm, primary)?);
     Ok(Solution {
