@@ -87,6 +87,13 @@ fn main() -> halo::Result<()> {
         .to_string();
     assert_eq!(world.broadcast_string(0, Some(gone.as_str()))?, gone);
     assert!(gone.contains(&*missing.to_string_lossy()), "{gone}");
+    // Nor for writing one that must exist already (FileMode::Write creates nothing).
+    assert!(world.open_file(&missing, FileMode::Write).is_err());
+    assert!(
+        !missing.exists(),
+        "FileMode::Write created {}",
+        missing.display()
+    );
 
     world.barrier();
     if rank == 0 {

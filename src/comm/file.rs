@@ -34,6 +34,9 @@ pub enum FileMode {
     /// Write-only; created if missing, and truncated to 0 bytes on open if it exists (a
     /// collective `MPI_File_set_size(0)`), so no byte of an older, longer file survives.
     Create,
+    /// Write-only, like [`FileMode::Create`], but the file must exist already (one rank made
+    /// it, under a name it controls): a file removed in the meantime is an error, not made anew.
+    Write,
     /// Read-only; the file must exist.
     Read,
 }
@@ -96,6 +99,7 @@ impl Comm {
             )?;
         let amode = match mode {
             FileMode::Create => (ffi::MPI_MODE_WRONLY | ffi::MPI_MODE_CREATE) as c_int,
+            FileMode::Write => ffi::MPI_MODE_WRONLY as c_int,
             FileMode::Read => ffi::MPI_MODE_RDONLY as c_int,
         };
         let mut fh = MaybeUninit::<ffi::MPI_File>::uninit();
@@ -126,7 +130,7 @@ impl Comm {
             open: true,
             path: shown,
         };
-        if mode == FileMode::Create {
+        if mode != FileMode::Read {
             // SAFETY: `file.fh` is an open handle; MPI_File_set_size is collective, and every
             // rank reaches it (the open was agreed above).
             let rc = unsafe { ffi::MPI_File_set_size(file.fh, 0) };

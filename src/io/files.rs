@@ -41,6 +41,22 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates the temporary file `tmp` (a name from [`temporary`]) for a writer other than
+/// [`write_atomic`] (the ranks of a checkpoint), and locks it as `write_atomic` locks its own:
+/// refused once the process is exiting ([`abandon_writes`]), so that no temporary is begun after
+/// the watchdog has tidied. The lock lasts as long as the returned handle.
+pub(crate) fn create_temporary(tmp: &Path) -> std::io::Result<fs::File> {
+    let f = {
+        let creating = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+        if !*creating {
+            return Err(std::io::Error::other("not written: the process is exiting"));
+        }
+        fs::File::create(tmp)?
+    };
+    lock(&f, false)?;
+    Ok(f)
+}
+
 /// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
 /// renamed over `path`. A crash leaves the old file or the new one, never a torn one (and a
 /// temporary file that the next run into the directory removes).
@@ -130,7 +146,7 @@ enum Owner {
 
 /// Takes an exclusive `flock` on `file`: waiting for it, or failing at once if another holds
 /// it (`try`).
-pub(crate) fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
+fn lock(file: &fs::File, r#try: bool) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let op = if r#try {
         libc::LOCK_EX | libc::LOCK_NB

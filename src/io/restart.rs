@@ -22,7 +22,7 @@
 use super::checkpoint::{
     checkpoint_name, newest_head, newest_header, prune_checkpoints, verify_band, CheckpointHeader,
 };
-use super::files::{io_err, lock, sync_dir, temporary};
+use super::files::{create_temporary, io_err, sync_dir, temporary};
 use super::hash::{hex, le_bytes, le_bytes_mut, sha256_raw};
 use crate::comm::{Comm, FileMode};
 use crate::error::{Error, Result};
@@ -151,20 +151,25 @@ impl Checkpointer {
 
 /// Writes the checkpoint file `tmp`: every field's bands where they are assembled, then the
 /// header with their checksums (filled into `header` on rank 0), synced and closed. Collective.
-/// Rank 0 gets the temporary file locked (`flock`), as [`super::write_atomic`]'s are, so that a
-/// run tidying the directory from another PID namespace of this host sees a live writer: it
-/// holds the lock until it drops the handle, after the rename.
+///
+/// Rank 0 creates the temporary file first and locks it (`flock`), as [`super::write_atomic`]
+/// does its own: a run tidying the directory from another PID namespace of this host sees a live
+/// writer, and a process whose watchdog has already tidied (it is exiting) begins none. The
+/// ranks then open the file without creating it, so one removed in between is an error, not a
+/// new temporary left behind. Rank 0 holds the lock until it drops the handle, after the rename.
 fn write_parallel(
     comm: &Comm,
     tmp: &Path,
     header: &mut CheckpointHeader,
     fields: &[(&str, &DistArray)],
 ) -> Result<Option<std::fs::File>> {
-    let mut file = comm.open_file(tmp, FileMode::Create)?;
-    let held = (comm.rank() == 0)
-        .then(|| std::fs::File::open(tmp).ok())
-        .flatten()
-        .filter(|f| lock(f, true).is_ok());
+    let held = if comm.rank() == 0 {
+        create_temporary(tmp).map(Some).map_err(|e| io_err(tmp, e))
+    } else {
+        Ok(None)
+    };
+    let held = comm.agree(held)?;
+    let mut file = comm.open_file(tmp, FileMode::Write)?;
     // The same file through the kernel directly, to start writing each band out to the disk as
     // soon as it is handed over (a hint: without it, everything waits for MPI_File_sync).
     let flusher = std::fs::OpenOptions::new().write(true).open(tmp).ok();
