@@ -477,6 +477,20 @@ for p in sys.argv[1:]:
                 .unwrap();
         assert_eq!(summary["field_sha256"], r["field_sha256"]);
         pictures.push(std::fs::read(dir.join("field.png")).unwrap());
+        if n == 4 {
+            // Again into the same directory on 2 ranks: the 4-rank run's last two pieces go.
+            let again = [
+                "solve", "--grid", "50x30", "--iters", "200", "--out", d, "--json",
+            ];
+            mpirun(2, &halo_bin(), &again).assert_ok("solve --out again on 2 ranks");
+            let mut left: Vec<String> = std::fs::read_dir(dir.join("field"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            left.sort();
+            assert_eq!(left, ["piece-0000.vti", "piece-0001.vti"]);
+            assert_eq!(read_pvti(&dir)["pieces"], 2);
+        }
     }
     // Drawn from the field sampled across the ranks: the same picture on any decomposition.
     assert!(pictures.windows(2).all(|w| w[0] == w[1]));

@@ -176,8 +176,16 @@ pub fn write_pvti(
     }
     let pieces_dir = dir.join(stem);
     let root = comm.rank() == 0;
+    let pvti = dir.join(format!("{stem}.pvti"));
+    // An earlier run's .pvti goes first: while the pieces are rewritten, or if this write fails
+    // half-way, no .pvti names a mix of old pieces and new.
     comm.agree(if root {
-        super::files::ensure_dir(&pieces_dir)
+        super::files::ensure_dir(&pieces_dir).and_then(|()| match std::fs::remove_file(&pvti) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(super::files::io_err(&pvti, e))
+            }
+            _ => Ok(()),
+        })
     } else {
         Ok(())
     })?;
@@ -229,9 +237,12 @@ pub fn write_pvti(
             x: (0, decomp.nx - 1),
             y: (0, decomp.ny - 1),
         };
-        let pvti = dir.join(format!("{stem}.pvti"));
         let bytes = pvti_bytes(whole, origin, spacing, &names, &pieces);
-        write_atomic(&pvti, &bytes).map(|()| {
+        let done = write_atomic(&pvti, &bytes);
+        if done.is_ok() {
+            remove_pieces_beyond(dir, stem, comm.size());
+        }
+        done.map(|()| {
             std::iter::once(pvti)
                 .chain(pieces.iter().map(|(_, s)| dir.join(s)))
                 .collect()
@@ -240,6 +251,29 @@ pub fn write_pvti(
         Ok(Vec::new())
     };
     comm.agree(written)
+}
+
+/// Removes the pieces of ranks `size` and up from `DIR/STEM` (an earlier run's, on more ranks),
+/// which the new .pvti does not name; files of any other name are left alone, and so are those
+/// that cannot be removed (tidying, not a condition of the write).
+fn remove_pieces_beyond(dir: &Path, stem: &str, size: usize) {
+    let Ok(entries) = std::fs::read_dir(dir.join(stem)) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rank = name
+            .strip_prefix("piece-")
+            .and_then(|n| n.strip_suffix(".vti"))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(r) = rank.filter(|&r| r >= size) {
+            // Exactly as written, and a regular file.
+            let ours = piece_name(stem, r) == format!("{stem}/{name}");
+            if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 fn first_name<'a>(arrays: &'a [PieceArray<'_>]) -> &'a str {
