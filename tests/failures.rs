@@ -389,9 +389,12 @@ fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
             })
         })
         .expect("rank 0 among mpirun's children");
+    // A piece's temporary too, in the pieces' own directory.
+    std::fs::create_dir_all(out.join("field")).unwrap();
     let planted = [
         ckpt.join(temporary("ckpt-0000099999.halo", rank0)),
         out.join(temporary("field.pvti", rank0)),
+        out.join("field").join(temporary("piece-0000.vti", rank0)),
     ];
     for f in &planted {
         std::fs::write(f, b"half a file").unwrap();
@@ -406,6 +409,7 @@ fn a_run_stopped_by_its_watchdog_leaves_no_temporary_files() {
     assert!(!checkpoints(&ckpt).is_empty(), "no checkpoint was written");
     assert_eq!(temporaries(&ckpt), Vec::<String>::new());
     assert_eq!(temporaries(&out), Vec::<String>::new());
+    assert_eq!(temporaries(&out.join("field")), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&base);
 }
 

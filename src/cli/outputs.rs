@@ -18,7 +18,7 @@ use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
 /// The stem of the VTK files: `field.pvti` and its pieces in `field/`.
-const STEM: &str = "field";
+pub(super) const STEM: &str = "field";
 
 /// The bytes [`write_outputs`] holds at its peak on rank 0 (the rank that holds the most: the
 /// largest block, and the pictures) over the `ranks` of the run, beyond the run's result, for

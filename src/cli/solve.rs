@@ -578,8 +578,10 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     }
     // The parser let through only a positive `--timeout` of at most a year.
     let watch = args.timeout.map(|t| {
-        let dirs = [&args.out, &args.checkpoint_dir].into_iter().flatten();
-        watchdog(world.rank(), t, dirs.cloned().collect())
+        // --out's pieces are written in a directory of their own, inside it.
+        let pieces = args.out.as_ref().map(|o| o.join(super::outputs::STEM));
+        let dirs = [args.out.clone(), pieces, args.checkpoint_dir.clone()];
+        watchdog(world.rank(), t, dirs.into_iter().flatten().collect())
     });
     let root = world.rank() == 0;
     // Find an unwritable output or checkpoint directory before computing, not after.
