@@ -172,29 +172,14 @@ impl File<'_> {
     /// Writes `values` at byte `offset`, little-endian whatever the host, as
     /// [`File::write_at_all`] does (collective, agreed).
     pub fn write_f64_at_all(&mut self, offset: u64, values: &[f64]) -> Result<()> {
-        if cfg!(target_endian = "little") {
-            self.write_at_all(offset, f64_bytes(values))
-        } else {
-            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            self.write_at_all(offset, &bytes)
-        }
+        let mut spare = Vec::new();
+        self.write_at_all(offset, le_bytes(values, &mut spare))
     }
 
     /// Fills `values` from byte `offset`, read as little-endian whatever the host, as
     /// [`File::read_at_all`] does (collective, agreed).
     pub fn read_f64_at_all(&mut self, offset: u64, values: &mut [f64]) -> Result<()> {
-        if cfg!(target_endian = "little") {
-            self.read_at_all(offset, f64_bytes_mut(values))
-        } else {
-            let mut bytes = vec![0u8; std::mem::size_of_val(values)];
-            self.read_at_all(offset, &mut bytes)?;
-            for (v, b) in values.iter_mut().zip(bytes.chunks_exact(8)) {
-                let mut le = [0u8; 8];
-                le.copy_from_slice(b);
-                *v = f64::from_le_bytes(le);
-            }
-            Ok(())
-        }
+        read_le(values, |bytes| self.read_at_all(offset, bytes))
     }
 
     /// Writes `bytes` at `offset` from this rank alone (`MPI_File_write_at`). Not collective and
@@ -207,6 +192,12 @@ impl File<'_> {
     /// of the file is an error. Not collective and not agreed.
     pub fn read_at(&mut self, offset: u64, bytes: &mut [u8]) -> Result<()> {
         self.transfer(offset, Buf::Read(bytes), CHUNK)
+    }
+
+    /// Fills `values` from byte `offset`, read as little-endian whatever the host, as
+    /// [`File::read_at`] does (this rank alone, not agreed).
+    pub fn read_f64_at(&mut self, offset: u64, values: &mut [f64]) -> Result<()> {
+        read_le(values, |bytes| self.read_at(offset, bytes))
     }
 
     /// The file's size in bytes (`MPI_File_get_size`). Not collective.
@@ -483,26 +474,49 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// `values` as the bytes they are stored in (little-endian on a little-endian host).
-fn f64_bytes(values: &[f64]) -> &[u8] {
-    // SAFETY: the same memory, `size_of_val(values)` bytes, borrowed for the same lifetime; an
-    // f64 has no padding, so every byte is initialised; u8 needs no alignment.
-    unsafe {
-        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+/// The little-endian bytes of `values`: on a little-endian host the values' own memory, with
+/// no copy; elsewhere converted into `spare`.
+pub(crate) fn le_bytes<'a>(values: &'a [f64], spare: &'a mut Vec<u8>) -> &'a [u8] {
+    if cfg!(target_endian = "little") {
+        // SAFETY: the slice covers exactly the memory of `values` (size_of_val bytes from its
+        // start), borrowed for as long as the view lives; an f64 has no padding, so every byte
+        // is initialised, and u8 needs no alignment.
+        unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        }
+    } else {
+        spare.clear();
+        spare.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+        spare
     }
 }
 
-/// `values` as writable bytes: any bytes written there leave valid f64s (every bit pattern is
-/// one).
-fn f64_bytes_mut(values: &mut [f64]) -> &mut [u8] {
-    // SAFETY: as in `f64_bytes`, and the mutable borrow is exclusive for the same lifetime;
-    // every 8-byte pattern is a valid f64, so writing any bytes keeps the values valid.
-    unsafe {
+/// `values` as the little-endian bytes to read them into, on a little-endian host (their own
+/// memory, so a read fills them with no copy); `None` elsewhere.
+pub(crate) fn le_bytes_mut(values: &mut [f64]) -> Option<&mut [u8]> {
+    // SAFETY: the slice covers exactly the memory of `values`, borrowed mutably for as long as
+    // the view lives; every 8-byte pattern is a valid f64, so whatever is written through it
+    // leaves `values` valid, and u8 needs no alignment.
+    cfg!(target_endian = "little").then(|| unsafe {
         std::slice::from_raw_parts_mut(
             values.as_mut_ptr().cast::<u8>(),
             std::mem::size_of_val(values),
         )
+    })
+}
+
+/// Fills `values` by `read` into their bytes: straight into them where the host is
+/// little-endian, else through a buffer, converted.
+fn read_le(values: &mut [f64], read: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<()> {
+    if let Some(view) = le_bytes_mut(values) {
+        return read(view);
     }
+    let mut bytes = vec![0u8; std::mem::size_of_val(values)];
+    read(&mut bytes)?;
+    for (v, b) in values.iter_mut().zip(bytes.chunks_exact(8)) {
+        *v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

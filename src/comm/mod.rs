@@ -67,6 +67,7 @@ pub use ::mpi;
 pub use check::{run_checks, CheckResult};
 pub use collectives::{ReduceOp, Reducible};
 pub use env::{abort_on_panic, init, init_with_threading, launcher_rank, Mpi};
+pub(crate) use file::le_bytes;
 pub use file::{File, FileMode};
 pub use mpi::traits::Equivalence;
 pub use mpi::Threading;

@@ -6,7 +6,7 @@
 //! band where it is assembled, all ranks at once, then the bands' hashes in order (a different
 //! number, the same on any decomposition: for fields too large to stream).
 
-use crate::comm::Comm;
+use crate::comm::{le_bytes, Comm};
 use crate::error::Result;
 use crate::grid::{assemble_bands, Assembly, Bands, DistArray};
 use ndarray::Array2;
@@ -59,32 +59,6 @@ pub fn distributed_sha256(
 pub(crate) fn band_sha256(band: &[f64]) -> [u8; 32] {
     let mut spare = Vec::new();
     sha256_raw(le_bytes(band, &mut spare))
-}
-
-/// The little-endian bytes of `values`: on a little-endian host the values' own memory, with
-/// no copy; elsewhere converted into `spare`.
-pub(crate) fn le_bytes<'a>(values: &'a [f64], spare: &'a mut Vec<u8>) -> &'a [u8] {
-    if cfg!(target_endian = "little") {
-        // SAFETY: the slice covers exactly the memory of `values` (size_of_val bytes from its
-        // start), which is initialised, and u8 has no alignment or validity requirement; the
-        // borrow of `values` lasts as long as the view.
-        unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
-    } else {
-        spare.clear();
-        spare.extend(values.iter().flat_map(|x| x.to_le_bytes()));
-        spare
-    }
-}
-
-/// `values` as the little-endian bytes to read them into, on a little-endian host (their own
-/// memory, so a read fills them with no copy); `None` elsewhere.
-pub(crate) fn le_bytes_mut(values: &mut [f64]) -> Option<&mut [u8]> {
-    // SAFETY: the slice covers exactly the memory of `values`, borrowed mutably for as long as
-    // the view lives; any 8 bytes are a valid f64, so whatever is written through it leaves
-    // `values` valid, and u8 has no alignment requirement.
-    cfg!(target_endian = "little").then(|| unsafe {
-        std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), size_of_val(values))
-    })
 }
 
 /// The digest of the band hashes `hashes` (in band order) of an array cut into `bands`:

@@ -23,8 +23,8 @@ use super::checkpoint::{
     checkpoint_name, newest_head, newest_header, prune_checkpoints, verify_band, CheckpointHeader,
 };
 use super::files::{create_temporary, io_err, sync_dir, temporary};
-use super::hash::{hex, le_bytes, le_bytes_mut, sha256_raw};
-use crate::comm::{Comm, FileMode};
+use super::hash::{hex, sha256_raw};
+use crate::comm::{le_bytes, Comm, FileMode};
 use crate::error::{Error, Result};
 use crate::grid::{assemble_bands, scatter_bands, Assembly, DistArray};
 use std::path::{Path, PathBuf};
@@ -243,7 +243,6 @@ pub fn restore(
         return Err(Error::Config("restore: no fields to restore".into()));
     };
     let mine = &Assembly::Spread.assignment(&decomp, &bands)[comm.rank()];
-    let mut bytes = Vec::new();
     for (f, a) in fields.iter_mut().enumerate() {
         // A thread brings this rank's bands from the disk into the page cache in order, ahead of
         // the reads (so the disk never waits while bands are verified and handed out); each band
@@ -257,16 +256,7 @@ pub fn restore(
             s.spawn(|| read_ahead(&path, &runs));
             let mut verified: std::result::Result<(), String> = Ok(());
             let read = scatter_bands(comm, a, &bands, Assembly::Spread, |k, band| {
-                let at = header.band_offset(f, k);
-                if let Some(view) = le_bytes_mut(band) {
-                    file.read_at(at, view)?;
-                } else {
-                    bytes.resize(8 * band.len(), 0);
-                    file.read_at(at, &mut bytes)?;
-                    for (x, b) in band.iter_mut().zip(bytes.chunks_exact(8)) {
-                        *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
-                    }
-                }
+                file.read_f64_at(header.band_offset(f, k), band)?;
                 if verified.is_ok() {
                     verified = verify_band(&header, f, k, band);
                 }
