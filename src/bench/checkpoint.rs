@@ -17,7 +17,7 @@ use crate::comm::{Comm, ReduceOp};
 use crate::decomp::Stencil;
 use crate::error::{Error, Result};
 use crate::grid::{decompose, Boundaries, Boundary, DistArray, Layout, BAND_BYTES};
-use crate::io::{checkpoint_name, restore, Checkpointer, RunIdentity};
+use crate::io::{checkpoint_name, io_err, restore, Checkpointer, RunIdentity};
 use mpi::traits::Communicator;
 use std::path::{Path, PathBuf};
 
@@ -211,7 +211,7 @@ fn measure(
         }
         // The disk's queue empty first (what earlier rounds or other work left to write), as
         // dd's writes start in scripts/benchmarks.
-        flush_disks(comm);
+        let _ = flush_disks(comm);
         comm.barrier();
         let t = Comm::wtime();
         saver.save(comm, round, 0.0, &[("u", &field)], &[])?;
@@ -261,14 +261,6 @@ fn measure(
     })
 }
 
-/// An [`Error::Io`] naming `path`.
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// The slowest rank's `seconds` (at least a nanosecond, so that a rate stays finite).
 fn slowest(comm: &Comm, seconds: f64) -> Result<f64> {
     Ok(comm.all_reduce_value(seconds, ReduceOp::Max)?.max(1e-9))
@@ -301,21 +293,21 @@ fn check(comm: &Comm, field: &DistArray, nx: usize, round: usize) -> Result<()> 
 
 /// Writes out every node's dirty pages (`sync`, by the node's first rank), so that a timed write
 /// does not also pay for what was written before it.
-fn flush_disks(comm: &Comm) {
-    if comm.raw().split_shared(comm.rank() as i32).rank() == 0 {
+/// Returns whether this rank is its node's first, the one that synced.
+fn flush_disks(comm: &Comm) -> bool {
+    let first_on_node = comm.raw().split_shared(comm.rank() as i32).rank() == 0;
+    if first_on_node {
         // SAFETY: sync(2) takes no arguments and cannot fail.
         unsafe { libc::sync() };
     }
+    first_on_node
 }
 
 /// Drops the page cache on every node (`sync`, then `3` into `/proc/sys/vm/drop_caches`, by the
 /// node's first rank), so that a read comes from the disk. `Some(why)` when some node could not
 /// (not root, or a container that does not allow it): the read then may come from memory.
 fn drop_page_cache(comm: &Comm) -> Result<Option<String>> {
-    let first_on_node = comm.raw().split_shared(comm.rank() as i32).rank() == 0;
-    let why = if first_on_node {
-        // SAFETY: sync(2) takes no arguments and cannot fail.
-        unsafe { libc::sync() };
+    let why = if flush_disks(comm) {
         std::fs::write("/proc/sys/vm/drop_caches", "3")
             .err()
             .map(|e| format!("could not drop the page cache: /proc/sys/vm/drop_caches: {e}"))

@@ -17,6 +17,7 @@ pub use checkpoint::{
     checkpoint_files, checkpoint_name, newest_checkpoint, newest_file, newest_head,
     prune_checkpoints, read_checkpoint, read_head, write_checkpoint, Checkpoint, CheckpointHeader,
 };
+pub(crate) use files::io_err;
 pub use files::{abandon_writes, ensure_dir, remove_stale_temporaries, write_atomic};
 pub use hash::{band_digest, distributed_sha256, field_sha256, Fingerprint};
 pub use pieces::{piece_cells, piece_name, pvti_bytes_held, write_pvti, PieceArray};

@@ -348,16 +348,10 @@ fn check_fits(
         ));
     }
     if h.params != run.params || h.fields != names {
-        let show = |p: &[(String, String)]| {
-            p.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         return refuse(format!(
             "the checkpoint was made with {}, this run has {}",
-            show(&h.params),
-            show(&run.params)
+            list_params(&h.params),
+            list_params(&run.params)
         ));
     }
     if h.iters >= iters {
@@ -374,6 +368,11 @@ fn show_params(p: &[(String, String)]) -> String {
     if p.is_empty() {
         return String::new();
     }
+    format!(", with {}", list_params(p))
+}
+
+/// `alpha 1, dt 0.001` for parameters.
+fn list_params(p: &[(String, String)]) -> String {
     let list: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    format!(", with {}", list.join(", "))
+    list.join(", ")
 }
