@@ -13,6 +13,7 @@
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
 //! | `MPI_Iallreduce` | | [`Comm::immediate_all_reduce`] (owns its buffers), [`ImmediateScope::all_reduce_into`] (borrows them) |
+//! | `MPI_Cart_*` (topology) | [`Comm::cartesian`], [`Comm::cart_dims`], [`Comm::cart_coords`], [`Comm::cart_rank`], [`Comm::cart_shift`] | |
 //! | `MPI_File_*` (MPI-IO) | [`Comm::open_file`], [`File::write_at_all`], [`File::read_at_all`], [`File::write_f64_at_all`], [`File::read_f64_at_all`], [`File::sync`], [`File::close`] | [`File::write_at`], [`File::read_at`] (this rank alone, not agreed) |
 //!
 //! **Checked forms** validate their arguments, make every rank agree on the outcome (a root-only
@@ -57,6 +58,7 @@ mod collectives;
 mod env;
 mod file;
 mod nonblocking;
+mod topology;
 mod varcount;
 
 /// rsmpi, the MPI binding underneath: for what `halo` does not wrap (user-defined datatypes,
