@@ -105,6 +105,110 @@ pub fn frame(outer: &Rect, inner: &Rect) -> Vec<Rect> {
     parts.into_iter().filter(|r| r.cells() > 0).collect()
 }
 
+/// How a ghost update travels (`halo solve --exchange`); every method fills the same ghost cells
+/// with the same values, so a solver's field is the same to the last bit whichever is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExchangeKind {
+    /// Fresh `MPI_Irecv`/`MPI_Isend` for every message of every exchange, packed by hand: one
+    /// message per neighbour (8 for a box stencil).
+    #[default]
+    P2p,
+    /// The same messages as persistent requests (`MPI_Recv_init`/`MPI_Send_init` once,
+    /// `MPI_Startall` per exchange) on buffers set up once.
+    Persistent,
+    /// `MPI_Neighbor_alltoallw` on a Cartesian communicator, rows and columns described by
+    /// derived datatypes so that nothing is packed by hand; a box stencil's corners travel with
+    /// the rows of a second call (the grid's neighbourhood has faces only).
+    Neighbor,
+    /// For box stencils, x first and then y with the corners in the rows: 4 messages instead of
+    /// 8, in two rounds. A star stencil has no corners to carry: it exchanges as `P2p` does.
+    TwoPhase,
+}
+
+impl ExchangeKind {
+    /// Every method, in the order the CLI lists them.
+    pub const ALL: [ExchangeKind; 4] = [
+        ExchangeKind::P2p,
+        ExchangeKind::Persistent,
+        ExchangeKind::Neighbor,
+        ExchangeKind::TwoPhase,
+    ];
+
+    /// The name `--exchange` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangeKind::P2p => "p2p",
+            ExchangeKind::Persistent => "persistent",
+            ExchangeKind::Neighbor => "neighbor",
+            ExchangeKind::TwoPhase => "two-phase",
+        }
+    }
+
+    /// Whether a box stencil's corners travel in a second round, in the rows (x first, then y).
+    pub fn corners_in_rows(self) -> bool {
+        matches!(self, ExchangeKind::Neighbor | ExchangeKind::TwoPhase)
+    }
+}
+
+impl std::fmt::Display for ExchangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ExchangeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ExchangeKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ExchangeKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown exchange '{s}' (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// The rounds of a ghost update: for each, the directions whose messages travel in it.
+///
+/// One round with every direction of the stencil, or, when a box stencil's corners travel in the
+/// rows (`kind.corners_in_rows()`), two: west and east, then north and south (see
+/// [`row_rect`]).
+pub fn rounds(stencil: Stencil, kind: ExchangeKind) -> Vec<Vec<Dir>> {
+    if stencil == Stencil::Box && kind.corners_in_rows() {
+        vec![Dir::ALL[2..4].to_vec(), Dir::ALL[0..2].to_vec()]
+    } else {
+        vec![Dir::of(stencil).to_vec()]
+    }
+}
+
+/// The region of a north or south message (`d.dx == 0`) in the second round of a ghost update
+/// whose corners travel in the rows: the face grown by `w` columns on each side that has a
+/// neighbour along x (`west`, `east`), whose ghost columns the first round has just filled. A
+/// block and its north or south neighbour share their column of the process grid, so they grow
+/// alike, and the grown cells are exactly the corners the diagonal neighbours would have sent.
+pub fn row_rect(
+    nx: usize,
+    ny: usize,
+    w: usize,
+    d: Dir,
+    send: bool,
+    west: bool,
+    east: bool,
+) -> Rect {
+    debug_assert_eq!(d.dx, 0);
+    let face = if send {
+        send_rect(nx, ny, w, d)
+    } else {
+        recv_rect(nx, ny, w, d)
+    };
+    Rect {
+        rows: face.rows,
+        cols: face.cols.start - if west { w } else { 0 }..face.cols.end + if east { w } else { 0 },
+    }
+}
+
 /// The range along one axis: the `w` cells before the interior (`step = -1` receiving), the
 /// first/last `w` interior cells (sending), the interior itself (`step = 0`), or the `w` cells
 /// after it.
@@ -234,6 +338,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn two_rounds_fill_what_eight_messages_fill() {
+        // A block with neighbours on every side: the rows of the second round cover the faces
+        // and the four corners, the first round the side faces; together every ghost cell once.
+        let (nx, ny, w) = (5, 4, 2);
+        let rounds = rounds(Stencil::Box, ExchangeKind::TwoPhase);
+        assert_eq!(rounds.len(), 2);
+        assert_eq!(rounds.iter().map(Vec::len).sum::<usize>(), 4);
+        let mut hits = vec![vec![0; nx + 2 * w]; ny + 2 * w];
+        for d in &rounds[0] {
+            let r = recv_rect(nx, ny, w, *d);
+            r.rows
+                .for_each(|i| r.cols.clone().for_each(|j| hits[i][j] += 1));
+        }
+        for d in &rounds[1] {
+            let r = row_rect(nx, ny, w, *d, false, true, true);
+            let s = row_rect(nx, ny, w, *d, true, true, true);
+            assert_eq!((s.rows.len(), s.cols.len()), (r.rows.len(), r.cols.len()));
+            r.rows
+                .for_each(|i| r.cols.clone().for_each(|j| hits[i][j] += 1));
+        }
+        for (i, row) in hits.iter().enumerate() {
+            for (j, &h) in row.iter().enumerate() {
+                let interior = (w..w + ny).contains(&i) && (w..w + nx).contains(&j);
+                assert_eq!(h, usize::from(!interior), "cell ({i},{j})");
+            }
+        }
+        // Without a west neighbour the rows stop at the west ghost columns, as the corner
+        // messages would (no north-west neighbour either).
+        let n = Dir { dx: 0, dy: -1 };
+        assert_eq!(
+            row_rect(nx, ny, w, n, false, false, true).cols,
+            w..nx + 2 * w
+        );
+        assert_eq!(rounds_of_star(), 1);
+    }
+
+    fn rounds_of_star() -> usize {
+        rounds(Stencil::Star, ExchangeKind::TwoPhase).len()
+    }
+
+    #[test]
+    fn exchange_kinds_parse_their_names() {
+        for k in ExchangeKind::ALL {
+            assert_eq!(k.name().parse::<ExchangeKind>(), Ok(k));
+        }
+        let e = "p2P".parse::<ExchangeKind>().unwrap_err();
+        assert!(e.contains("p2p, persistent, neighbor, two-phase"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod split;
 mod stats;
 
 pub use block::{Block, Decomposition};
-pub use halo::{frame, recv_rect, send_rect, Dir, Rect, Stencil};
+pub use halo::{frame, recv_rect, rounds, row_rect, send_rect, Dir, ExchangeKind, Rect, Stencil};
 pub use proc_grid::{parse_pair, ProcGrid};
 pub use split::{part_of, split};
 pub use stats::{compare, cost, rank_cost, DecompCost, RankCost, LISTED_RANKS};

@@ -1,7 +1,7 @@
 //! One rank's view of a distributed grid: its block, ghost width, neighbours and boundaries.
 
 use super::boundary::{Boundaries, Side};
-use crate::decomp::{Block, Decomposition, Dir, Rect, Stencil};
+use crate::decomp::{Block, Decomposition, Dir, ExchangeKind, Rect, Stencil};
 use crate::error::{Error, Result};
 use std::ops::Range;
 
@@ -22,10 +22,14 @@ pub struct Layout {
     pub stencil: Stencil,
     /// The conditions on the edges of the global domain.
     pub bc: Boundaries,
+    /// How ghost updates travel ([`crate::grid::HaloExchange`]); the cells they fill are the
+    /// same whichever.
+    pub exchange: ExchangeKind,
 }
 
 impl Layout {
-    /// The layout of `rank`'s block. Fails when `ghost` is 0 or wider than any block (a ghost
+    /// The layout of `rank`'s block, its ghosts updated by [`ExchangeKind::default`] (see
+    /// [`Layout::with_exchange`]). Fails when `ghost` is 0 or wider than any block (a ghost
     /// region must come from the direct neighbour alone), or the boundaries are inconsistent.
     pub fn new(
         decomp: Decomposition,
@@ -65,7 +69,13 @@ impl Layout {
             ghost,
             stencil,
             bc,
+            exchange: ExchangeKind::default(),
         })
+    }
+
+    /// This layout with its ghost updates made by `exchange`.
+    pub fn with_exchange(self, exchange: ExchangeKind) -> Self {
+        Layout { exchange, ..self }
     }
 
     /// The ghosted array's shape, `(ny + 2·ghost, nx + 2·ghost)`.

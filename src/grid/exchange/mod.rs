@@ -1,26 +1,56 @@
-//! Halo exchange: nonblocking, split into begin and end.
+//! Halo exchange: nonblocking, split into begin and end, by any of four methods.
+//!
+//! A [`HaloExchange`] is planned once for a [`Layout`] (its neighbours, regions, buffers and
+//! requests) and run every step. How its messages travel is the layout's [`ExchangeKind`]:
+//!
+//! | method | messages (star / box) | what MPI sees |
+//! |---|---|---|
+//! | `p2p` | 4 / 8, one round | fresh `MPI_Irecv`/`MPI_Isend` per message, packed by hand |
+//! | `persistent` | 4 / 8, one round | `MPI_Recv_init`/`MPI_Send_init` once, `MPI_Startall` per exchange |
+//! | `neighbor` | 4 / 4, one / two rounds | `MPI_Neighbor_alltoallw` on a Cartesian communicator, derived datatypes, nothing packed |
+//! | `two-phase` | 4 / 4, one / two rounds | as `p2p`, with a box stencil's corners in the rows of a second round |
+//!
+//! All four fill the same ghost cells with the same values ([`crate::decomp::row_rect`] says why
+//! the two-round forms do), so a solver's field is the same to the last bit with any of them.
+//! Several fields exchanged at the same point of a solver go in the same messages
+//! ([`HaloExchange::for_fields`], [`HaloExchange::begin_all`]).
+//!
+//! When the communicator has a Cartesian topology ([`Comm::cartesian`]), the neighbours are
+//! asked of MPI (`MPI_Cart_rank`, from `MPI_Cart_coords`) and checked against the layout's.
+//!
+//! Example: `examples/halo_exchange.rs` (ghosts filled with the neighbours' ranks by every
+//! method, checked).
+
+mod neighbor;
+mod packed;
 
 use super::array::DistArray;
 use super::layout::Layout;
 use crate::comm::Comm;
-use crate::decomp::{recv_rect, send_rect, Dir, Rect};
-use mpi::ffi;
-use mpi::raw::AsRaw;
+use crate::decomp::{recv_rect, rounds, row_rect, send_rect, Dir, ExchangeKind, Rect};
+use neighbor::Neighborhood;
+use packed::Packed;
 use std::marker::PhantomData;
-use std::os::raw::{c_int, c_void};
 
-/// One neighbour link: what goes out towards `dir`, what comes in from there.
-struct Link {
+/// One message of a round: to and from the neighbour in direction `dir`.
+#[derive(Debug, Clone)]
+struct Message {
     dir: Dir,
-    peer: c_int,
+    peer: usize,
     send: Rect,
     recv: Rect,
-    send_buf: Vec<f64>,
-    recv_buf: Vec<f64>,
+}
+
+/// How the messages travel.
+enum Transport {
+    /// Packed buffers, fresh or persistent requests.
+    Packed(Packed),
+    /// Neighbourhood collectives with derived datatypes.
+    Neighbor(Neighborhood),
 }
 
 /// A planned ghost update for arrays of one [`Layout`]: the neighbours, the regions, and the
-/// message buffers, allocated once and reused every step.
+/// message buffers or datatypes, set up once and reused every step.
 ///
 /// Uses its own duplicate of the communicator, so its messages never match the caller's. Each
 /// message travelling in direction `d` carries tag `d.index()`, which keeps apart two messages
@@ -34,11 +64,10 @@ struct Link {
 /// on_another_thread::<halo::grid::HaloExchange>(); // error: cannot be sent between threads
 /// ```
 pub struct HaloExchange {
-    comm: Comm,
     shape: (usize, usize),
-    links: Vec<Link>,
-    requests: Vec<ffi::MPI_Request>,
-    in_flight: bool,
+    fields: usize,
+    kind: ExchangeKind,
+    transport: Transport,
     bytes_sent: u64,
     messages_sent: u64,
     /// Keeps `HaloExchange` `!Send` and `!Sync` on its own, not only through its `Comm`.
@@ -64,92 +93,99 @@ pub struct Exchange<'a> {
 }
 
 impl HaloExchange {
-    /// Plans the exchange for `layout` on `comm`'s ranks (collective: duplicates `comm`).
+    /// Plans the exchange of one field for `layout` on `comm`'s ranks, by `layout.exchange`
+    /// (collective: duplicates `comm`, or builds a Cartesian communicator for `neighbor`).
     pub fn new(comm: &Comm, layout: &Layout) -> Self {
+        Self::for_fields(comm, layout, 1)
+    }
+
+    /// Plans the exchange of `fields` arrays of `layout` at once, their cells in the same
+    /// messages (collective). Run it with [`HaloExchange::begin_all`] or
+    /// [`HaloExchange::exchange_all`], always with `fields` arrays.
+    ///
+    /// Panics when `comm`'s rank is not `layout.rank`, or when `comm` has a Cartesian topology
+    /// whose neighbours differ from the layout's: both are mistakes in the calling code.
+    pub fn for_fields(comm: &Comm, layout: &Layout, fields: usize) -> Self {
+        assert!(fields >= 1, "an exchange moves at least one field");
+        assert_eq!(
+            comm.rank(),
+            layout.rank,
+            "the layout belongs to another rank of this communicator"
+        );
+        let peer = neighbors(comm, layout);
         let (nx, ny, w) = (layout.block.nx(), layout.block.ny(), layout.ghost);
-        let links: Vec<Link> = Dir::of(layout.stencil)
-            .iter()
-            .filter_map(|&dir| {
-                let peer = layout.neighbor(dir)?;
-                let send = send_rect(nx, ny, w, dir);
-                let recv = recv_rect(nx, ny, w, dir);
-                Some(Link {
-                    dir,
-                    peer: peer as c_int,
-                    send_buf: vec![0.0; send.cells()],
-                    recv_buf: vec![0.0; recv.cells()],
-                    send,
-                    recv,
-                })
+        let west = peer[Dir::ALL[2].index()].is_some();
+        let east = peer[Dir::ALL[3].index()].is_some();
+        let plan: Vec<Vec<Message>> = rounds(layout.stencil, layout.exchange)
+            .into_iter()
+            .enumerate()
+            .map(|(round, dirs)| {
+                dirs.into_iter()
+                    .filter_map(|dir| {
+                        let rect = |send| {
+                            if round == 1 {
+                                row_rect(nx, ny, w, dir, send, west, east)
+                            } else if send {
+                                send_rect(nx, ny, w, dir)
+                            } else {
+                                recv_rect(nx, ny, w, dir)
+                            }
+                        };
+                        Some(Message {
+                            dir,
+                            peer: peer[dir.index()]?,
+                            send: rect(true),
+                            recv: rect(false),
+                        })
+                    })
+                    .collect()
             })
             .collect();
+        let shape = layout.local_shape();
+        let transport = match layout.exchange {
+            ExchangeKind::Neighbor => {
+                Transport::Neighbor(Neighborhood::new(comm, layout, shape, fields, &plan))
+            }
+            kind => Transport::Packed(Packed::new(
+                comm.duplicate(),
+                fields,
+                &plan,
+                kind == ExchangeKind::Persistent,
+            )),
+        };
         HaloExchange {
-            comm: comm.duplicate(),
-            shape: layout.local_shape(),
-            requests: Vec::with_capacity(2 * links.len()),
-            links,
-            in_flight: false,
+            shape,
+            fields,
+            kind: layout.exchange,
+            transport,
             bytes_sent: 0,
             messages_sent: 0,
             _one_thread: PhantomData,
         }
     }
 
-    /// Packs the cells `field`'s neighbours need and posts every receive and send; returns at
-    /// once. Finish with [`Exchange::end`].
+    /// The method this exchange uses.
+    pub fn kind(&self) -> ExchangeKind {
+        self.kind
+    }
+
+    /// Packs the cells `field`'s neighbours need and posts the first round of messages; returns
+    /// at once. Finish with [`Exchange::end`]. (`neighbor` moves everything in `end`: MPI writes
+    /// straight into the ghost cells there, which `begin`'s shared borrow must not allow.)
     pub fn begin(&mut self, field: &DistArray) -> Exchange<'_> {
-        assert_eq!(
-            field.local().dim(),
-            self.shape,
-            "the array's layout differs from the exchange's"
-        );
-        self.wait();
-        let data = field.local();
-        // The raw handle is owned by `self.comm`, which outlives every request posted with it:
-        // `HaloExchange`'s `Drop` waits for them before its fields (the communicator among them)
-        // are dropped. The datatype, `MPI_DOUBLE`, is predefined and never freed.
-        let comm = self.comm.raw().as_raw();
-        for link in &mut self.links {
-            pack(data, &link.send, &mut link.send_buf);
+        self.begin_all(&[field])
+    }
+
+    /// [`HaloExchange::begin`] for the fields this exchange was planned for, in the order
+    /// [`Exchange::end_all`] will be given them.
+    pub fn begin_all(&mut self, fields: &[&DistArray]) -> Exchange<'_> {
+        self.check(fields.iter().map(|f| f.local().dim()));
+        if let Transport::Packed(p) = &mut self.transport {
+            let data: Vec<&ndarray::Array2<f64>> = fields.iter().map(|f| f.local()).collect();
+            let (bytes, messages) = p.post(0, &data);
+            self.bytes_sent += bytes;
+            self.messages_sent += messages;
         }
-        for link in &mut self.links {
-            let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-            // The message from the neighbour in direction `dir` travels the opposite way.
-            let tag = link.dir.opposite().index() as c_int;
-            // SAFETY: the buffer lives in `self`, is not touched until `wait` has completed this
-            // request, and `Drop` waits too, so MPI never writes to freed or aliased memory.
-            unsafe {
-                ffi::MPI_Irecv(
-                    link.recv_buf.as_mut_ptr() as *mut c_void,
-                    link.recv_buf.len() as c_int,
-                    ffi::RSMPI_DOUBLE,
-                    link.peer,
-                    tag,
-                    comm,
-                    &mut req,
-                );
-            }
-            self.requests.push(req);
-        }
-        for link in &self.links {
-            let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-            // SAFETY: as above; the send buffer is not written until the request completes.
-            unsafe {
-                ffi::MPI_Isend(
-                    link.send_buf.as_ptr() as *const c_void,
-                    link.send_buf.len() as c_int,
-                    ffi::RSMPI_DOUBLE,
-                    link.peer,
-                    link.dir.index() as c_int,
-                    comm,
-                    &mut req,
-                );
-            }
-            self.requests.push(req);
-            self.bytes_sent += 8 * link.send_buf.len() as u64;
-            self.messages_sent += 1;
-        }
-        self.in_flight = true;
         Exchange {
             ex: self,
             _one_thread: PhantomData,
@@ -158,7 +194,17 @@ impl HaloExchange {
 
     /// A whole ghost update: [`HaloExchange::begin`] then [`Exchange::end`].
     pub fn exchange(&mut self, field: &mut DistArray) {
-        self.begin(field).end(field);
+        self.exchange_all(&mut [field]);
+    }
+
+    /// A whole ghost update of the fields this exchange was planned for.
+    pub fn exchange_all(&mut self, fields: &mut [&mut DistArray]) {
+        let shared: Vec<&DistArray> = fields.iter().map(|f| &**f).collect();
+        // The shared borrows end before `end_all` takes the arrays mutably: `begin_all` keeps
+        // no reference to them.
+        let pending = self.begin_all(&shared);
+        drop(shared);
+        pending.end_all(fields);
     }
 
     /// Bytes this rank has sent in all exchanges so far.
@@ -171,27 +217,20 @@ impl HaloExchange {
         self.messages_sent
     }
 
-    /// Waits for the requests in flight, if any.
-    fn wait(&mut self) {
-        if !self.in_flight {
-            return;
-        }
-        // SAFETY: the requests were created by MPI_Irecv/MPI_Isend above and not yet completed.
-        unsafe {
-            ffi::MPI_Waitall(
-                self.requests.len() as c_int,
-                self.requests.as_mut_ptr(),
-                ffi::RSMPI_STATUSES_IGNORE,
+    /// Panics unless `shapes` are this exchange's fields' shapes.
+    fn check(&self, shapes: impl ExactSizeIterator<Item = (usize, usize)>) {
+        assert_eq!(
+            shapes.len(),
+            self.fields,
+            "the exchange was planned for {} field(s)",
+            self.fields
+        );
+        for s in shapes {
+            assert_eq!(
+                s, self.shape,
+                "the array's layout differs from the exchange's"
             );
         }
-        self.requests.clear();
-        self.in_flight = false;
-    }
-}
-
-impl Drop for HaloExchange {
-    fn drop(&mut self) {
-        self.wait();
     }
 }
 
@@ -201,39 +240,70 @@ impl Exchange<'_> {
     /// move data only while the program is inside MPI, so a solver that computes while an
     /// exchange is in flight calls this now and then to let the messages travel meanwhile.
     pub fn progress(&mut self) -> bool {
-        let mut done: c_int = 0;
-        // SAFETY: the requests are this exchange's, created by begin and not yet freed; completed
-        // ones become MPI_REQUEST_NULL, which the final MPI_Waitall accepts.
-        unsafe {
-            ffi::MPI_Testall(
-                self.ex.requests.len() as c_int,
-                self.ex.requests.as_mut_ptr(),
-                &mut done,
-                ffi::RSMPI_STATUSES_IGNORE,
-            );
+        match &mut self.ex.transport {
+            Transport::Packed(p) => p.test(),
+            Transport::Neighbor(_) => true,
         }
-        done != 0
     }
 
     /// Waits for every message and writes the received cells into `field`'s ghost cells.
     pub fn end(self, field: &mut DistArray) {
-        assert_eq!(
-            field.local().dim(),
-            self.ex.shape,
-            "the array's layout differs from the exchange's"
-        );
-        self.ex.wait();
-        let data = field.local_mut();
-        for link in &self.ex.links {
-            unpack(&link.recv_buf, &link.recv, data);
-        }
+        self.end_all(&mut [field]);
+    }
+
+    /// [`Exchange::end`] for every field, in the order [`HaloExchange::begin_all`] was given them.
+    pub fn end_all(self, fields: &mut [&mut DistArray]) {
+        let ex = &mut *self.ex;
+        ex.check(fields.iter().map(|f| f.local().dim()));
+        let mut data: Vec<&mut ndarray::Array2<f64>> =
+            fields.iter_mut().map(|f| f.local_mut()).collect();
+        let (bytes, messages) = match &mut ex.transport {
+            Transport::Packed(p) => p.finish(&mut data),
+            Transport::Neighbor(n) => n.run(&mut data),
+        };
+        ex.bytes_sent += bytes;
+        ex.messages_sent += messages;
+        // Everything has completed: nothing for `Drop` to wait for.
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Exchange<'_> {
     fn drop(&mut self) {
-        self.ex.wait();
+        if let Transport::Packed(p) = &mut self.ex.transport {
+            p.wait();
+        }
     }
+}
+
+/// The neighbour in each direction (indexed by [`Dir::index`]): the layout's, or, on a
+/// communicator with a Cartesian topology, MPI's, which must agree with it.
+fn neighbors(comm: &Comm, layout: &Layout) -> [Option<usize>; 8] {
+    let mut peer = [None; 8];
+    for d in Dir::ALL {
+        peer[d.index()] = layout.neighbor(d);
+    }
+    if let Some((dims, periodic)) = comm.cart_dims() {
+        let g = layout.decomp.grid;
+        let bc = &layout.bc;
+        assert!(
+            dims == [g.py, g.px] && periodic == [bc.periodic_y(), bc.periodic_x()],
+            "the communicator's Cartesian grid {dims:?} (periodic {periodic:?}) is not the layout's {}x{} process grid",
+            g.px,
+            g.py
+        );
+        let me = comm.cart_coords(comm.rank());
+        for d in Dir::ALL {
+            let mpi = comm.cart_rank(&me, &[d.dy as isize, d.dx as isize]);
+            assert_eq!(
+                mpi,
+                peer[d.index()],
+                "MPI's neighbour in direction {d:?} differs from the layout's"
+            );
+            peer[d.index()] = mpi;
+        }
+    }
+    peer
 }
 
 /// Copies the cells of `r` row by row into `buf` (which holds exactly `r.cells()`): what

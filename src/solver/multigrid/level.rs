@@ -24,7 +24,7 @@
 
 use super::axis::{Axis, Transfer};
 use crate::comm::Comm;
-use crate::decomp::{Block, Decomposition, ProcGrid, Rect, Stencil};
+use crate::decomp::{Block, Decomposition, ExchangeKind, ProcGrid, Rect, Stencil};
 use crate::error::Result;
 use crate::grid::{Boundaries, DistArray, HaloExchange, Layout};
 use crate::solver::exact::ExactSum;
@@ -137,7 +137,8 @@ impl Level {
     /// The layout's `decomp` names the level's size and process grid only: its blocks come from
     /// the cuts, not from `decomp.block(rank)`, so nothing may gather or checkpoint a coarse
     /// level through `decomp`.
-    /// `shift` is σ of the operator `S + σ·M` (0 for `S` alone).
+    /// `shift` is σ of the operator `S + σ·M` (0 for `S` alone); `exchange` is how its ghost
+    /// updates travel.
     pub fn new(
         comm: &Comm,
         (x, y): (&Axis, &Axis),
@@ -145,6 +146,7 @@ impl Level {
         (xcuts, ycuts): (&[usize], &[usize]),
         bc: Boundaries,
         shift: f64,
+        exchange: ExchangeKind,
     ) -> Result<Level> {
         let block = block_of(comm.rank(), grid, xcuts, ycuts);
         let layout = Layout {
@@ -154,6 +156,7 @@ impl Level {
             ghost: GHOST,
             stencil: Stencil::Box,
             bc,
+            exchange,
         };
         let arrays = (|| -> Result<_> {
             // The walls' values come with the zeros (`try_zeros` applies the boundaries).

@@ -291,6 +291,7 @@ impl Multigrid {
                 (x, y),
                 walls,
                 shift,
+                layout.exchange,
             )?);
         }
         let below = if split_levels < axes.len() {
@@ -324,6 +325,7 @@ impl Multigrid {
                                 whole,
                                 zero,
                                 shift,
+                                layout.exchange,
                             )?);
                         }
                         Ok(Box::new(Group {

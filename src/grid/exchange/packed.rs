@@ -1,0 +1,251 @@
+//! Packed messages: each round's cells copied into one buffer per neighbour and sent with
+//! point-to-point requests, fresh every exchange (`p2p`, `two-phase`) or persistent.
+
+use super::{pack, unpack, Message};
+use crate::comm::Comm;
+use crate::decomp::Rect;
+use mpi::ffi;
+use mpi::raw::AsRaw;
+use ndarray::Array2;
+use std::os::raw::{c_int, c_void};
+
+/// One neighbour link of a round: what goes out, what comes in, and their buffers, which hold
+/// the cells of every field one after the other.
+struct Link {
+    peer: c_int,
+    send_tag: c_int,
+    recv_tag: c_int,
+    send: Rect,
+    recv: Rect,
+    send_buf: Vec<f64>,
+    recv_buf: Vec<f64>,
+}
+
+/// The messages of one round and their requests: the receives, then the sends.
+struct Round {
+    links: Vec<Link>,
+    requests: Vec<ffi::MPI_Request>,
+}
+
+/// The packed transport of a [`super::HaloExchange`].
+pub(super) struct Packed {
+    comm: Comm,
+    fields: usize,
+    rounds: Vec<Round>,
+    persistent: bool,
+    /// The round whose requests are active, if any.
+    active: Option<usize>,
+}
+
+impl Packed {
+    /// Buffers (and, if `persistent`, requests bound to them) for the rounds of `plan`.
+    pub(super) fn new(comm: Comm, fields: usize, plan: &[Vec<Message>], persistent: bool) -> Self {
+        let rounds = plan
+            .iter()
+            .map(|msgs| {
+                let links: Vec<Link> = msgs
+                    .iter()
+                    .map(|m| Link {
+                        peer: m.peer as c_int,
+                        send_tag: m.dir.index() as c_int,
+                        // The message from the neighbour in direction `dir` travels the opposite way.
+                        recv_tag: m.dir.opposite().index() as c_int,
+                        send_buf: vec![0.0; fields * m.send.cells()],
+                        recv_buf: vec![0.0; fields * m.recv.cells()],
+                        send: m.send.clone(),
+                        recv: m.recv.clone(),
+                    })
+                    .collect();
+                Round {
+                    requests: Vec::with_capacity(2 * links.len()),
+                    links,
+                }
+            })
+            .collect();
+        let mut p = Packed {
+            comm,
+            fields,
+            rounds,
+            persistent,
+            active: None,
+        };
+        if persistent {
+            let comm = p.comm.raw().as_raw();
+            for round in &mut p.rounds {
+                for link in &mut round.links {
+                    let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+                    // SAFETY: the buffer's heap block belongs to `link`, which lives in `self`
+                    // and is never resized; the request is freed in `Drop` (after any active
+                    // use has completed) before the buffers and the communicator are dropped.
+                    unsafe {
+                        ffi::MPI_Recv_init(
+                            link.recv_buf.as_mut_ptr() as *mut c_void,
+                            link.recv_buf.len() as c_int,
+                            ffi::RSMPI_DOUBLE,
+                            link.peer,
+                            link.recv_tag,
+                            comm,
+                            &mut req,
+                        );
+                    }
+                    round.requests.push(req);
+                }
+                for link in &round.links {
+                    let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+                    // SAFETY: as above, for the send buffer.
+                    unsafe {
+                        ffi::MPI_Send_init(
+                            link.send_buf.as_ptr() as *const c_void,
+                            link.send_buf.len() as c_int,
+                            ffi::RSMPI_DOUBLE,
+                            link.peer,
+                            link.send_tag,
+                            comm,
+                            &mut req,
+                        );
+                    }
+                    round.requests.push(req);
+                }
+            }
+        }
+        p
+    }
+
+    /// Packs round `r`'s cells of `data` and starts its messages; returns the bytes and messages
+    /// sent.
+    pub(super) fn post(&mut self, r: usize, data: &[&Array2<f64>]) -> (u64, u64) {
+        self.wait();
+        let Some(round) = self.rounds.get_mut(r) else {
+            return (0, 0);
+        };
+        for link in &mut round.links {
+            let n = link.send.cells();
+            for (f, field) in data.iter().enumerate() {
+                pack(field, &link.send, &mut link.send_buf[f * n..(f + 1) * n]);
+            }
+        }
+        let comm = self.comm.raw().as_raw();
+        if self.persistent {
+            // SAFETY: the requests were made by MPI_Recv_init/MPI_Send_init in `new` and are
+            // inactive (`wait` above completed any earlier use); their buffers live in `self`.
+            unsafe {
+                ffi::MPI_Startall(round.requests.len() as c_int, round.requests.as_mut_ptr());
+            }
+        } else {
+            for link in &mut round.links {
+                let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+                // SAFETY: the buffer lives in `self` and is not touched until `wait` has
+                // completed this request; `Drop` waits too, so MPI never writes to freed or
+                // aliased memory. The communicator is `self.comm`, dropped after the wait.
+                unsafe {
+                    ffi::MPI_Irecv(
+                        link.recv_buf.as_mut_ptr() as *mut c_void,
+                        link.recv_buf.len() as c_int,
+                        ffi::RSMPI_DOUBLE,
+                        link.peer,
+                        link.recv_tag,
+                        comm,
+                        &mut req,
+                    );
+                }
+                round.requests.push(req);
+            }
+            for link in &round.links {
+                let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+                // SAFETY: as above; the send buffer is not written until the request completes.
+                unsafe {
+                    ffi::MPI_Isend(
+                        link.send_buf.as_ptr() as *const c_void,
+                        link.send_buf.len() as c_int,
+                        ffi::RSMPI_DOUBLE,
+                        link.peer,
+                        link.send_tag,
+                        comm,
+                        &mut req,
+                    );
+                }
+                round.requests.push(req);
+            }
+        }
+        self.active = Some(r);
+        let bytes = round.links.iter().map(|l| 8 * l.send_buf.len() as u64);
+        (bytes.sum(), round.links.len() as u64)
+    }
+
+    /// Lets MPI progress the active round; whether it has completed.
+    pub(super) fn test(&mut self) -> bool {
+        let Some(r) = self.active else {
+            return true;
+        };
+        let round = &mut self.rounds[r];
+        let mut done: c_int = 0;
+        // SAFETY: the round's requests are active (or, fresh ones completed by an earlier test,
+        // MPI_REQUEST_NULL; persistent ones inactive), all of which MPI_Testall accepts.
+        unsafe {
+            ffi::MPI_Testall(
+                round.requests.len() as c_int,
+                round.requests.as_mut_ptr(),
+                &mut done,
+                ffi::RSMPI_STATUSES_IGNORE,
+            );
+        }
+        done != 0
+    }
+
+    /// Waits for the active round, if any.
+    pub(super) fn wait(&mut self) {
+        let Some(r) = self.active.take() else {
+            return;
+        };
+        let round = &mut self.rounds[r];
+        // SAFETY: as in `test`.
+        unsafe {
+            ffi::MPI_Waitall(
+                round.requests.len() as c_int,
+                round.requests.as_mut_ptr(),
+                ffi::RSMPI_STATUSES_IGNORE,
+            );
+        }
+        if !self.persistent {
+            round.requests.clear();
+        }
+    }
+
+    /// Finishes the exchange begun by `post(0, …)`: waits, unpacks, and runs the later rounds
+    /// (which send ghost cells the earlier ones filled); returns the later rounds' bytes and
+    /// messages.
+    pub(super) fn finish(&mut self, data: &mut [&mut Array2<f64>]) -> (u64, u64) {
+        let mut sent = (0, 0);
+        for r in 0..self.rounds.len() {
+            if r > 0 {
+                let shared: Vec<&Array2<f64>> = data.iter().map(|d| &**d).collect();
+                let (b, m) = self.post(r, &shared);
+                sent = (sent.0 + b, sent.1 + m);
+            }
+            self.wait();
+            for link in &self.rounds[r].links {
+                let n = link.recv.cells();
+                for (f, field) in data.iter_mut().enumerate() {
+                    unpack(&link.recv_buf[f * n..(f + 1) * n], &link.recv, field);
+                }
+            }
+        }
+        debug_assert!(data.len() == self.fields);
+        sent
+    }
+}
+
+impl Drop for Packed {
+    fn drop(&mut self) {
+        self.wait();
+        if self.persistent {
+            for round in &mut self.rounds {
+                for req in &mut round.requests {
+                    // SAFETY: the persistent request is inactive (waited for above) and freed
+                    // once; its buffers and communicator are dropped after this.
+                    unsafe { ffi::MPI_Request_free(req) };
+                }
+            }
+        }
+    }
+}
