@@ -150,9 +150,10 @@ pub struct CavitySolver {
     /// Whether the block's `[north, south, west, east]` edges are walls.
     walls: [bool; 4],
     comm: Comm,
-    /// The exchanges of ψ and of ω: two plans, so that both can be in flight at once.
+    /// The exchange of ψ alone (between half-sweeps), and of ψ and ω together (at the start of
+    /// a step: one message per neighbour carries both).
     ex_psi: HaloExchange,
-    ex_omega: HaloExchange,
+    ex_both: HaloExchange,
     /// How a step runs on this ghost width.
     plan: Plan,
     /// The interior grown by 0, 1, … layers towards neighbours, as far as the plan reaches.
@@ -208,7 +209,7 @@ impl CavitySolver {
                 .map(|s| layout.is_physical(s)),
             comm: comm.duplicate(),
             ex_psi: HaloExchange::new(comm, layout),
-            ex_omega: HaloExchange::new(comm, layout),
+            ex_both: HaloExchange::for_fields(comm, layout, 2),
             regions: (0..=plan.step).map(|e| layout.grown(e)).collect(),
             plan,
             psi,
@@ -264,11 +265,9 @@ impl Solver for CavitySolver {
         }
         let (c, b, regions) = (&self.c, &self.b, &self.regions);
         let t0 = Comm::wtime();
-        // ψ and ω together: their messages travel at once.
-        let psi_in = self.ex_psi.begin(&self.psi);
-        let omega_in = self.ex_omega.begin(&self.omega);
-        psi_in.end(&mut self.psi);
-        omega_in.end(&mut self.omega);
+        // ψ and ω together, in the same messages.
+        self.ex_both
+            .exchange_all(&mut [&mut self.psi, &mut self.omega]);
         let t1 = Comm::wtime();
         let wide = &regions[self.plan.step];
         wall_vorticity(
@@ -381,7 +380,7 @@ impl Solver for CavitySolver {
     }
 
     fn traffic(&self) -> (u64, u64) {
-        let (p, o) = (&self.ex_psi, &self.ex_omega);
+        let (p, o) = (&self.ex_psi, &self.ex_both);
         (
             p.bytes_sent() + o.bytes_sent(),
             p.messages_sent() + o.messages_sent(),
