@@ -5,14 +5,14 @@ use super::fault::{Fault, Injector};
 use super::history::{History, Watch};
 use super::progress::ProgressView;
 use halo::comm::Comm;
-use halo::decomp::ProcGrid;
+use halo::decomp::{ExchangeKind, ProcGrid};
 use halo::solver::cavity::CavityQuantities;
 use halo::solver::kernels::Stores;
 use halo::solver::multigrid::{Cycle, Cycling, Smoother};
 use halo::solver::options::Scheme;
 use halo::solver::{
     self, AndersonParams, CavityParams, Checkpointing, Config, Domain, HeatParams, Manufactured,
-    Method, Monitor, Problem, Solving, Stopping, Sweeps,
+    Method, Monitor, Problem, Solving, Stopping, Sweeps, Topology,
 };
 use halo::Error;
 use std::path::PathBuf;
@@ -132,6 +132,16 @@ pub struct ProblemArgs {
     /// line first), or auto: streaming when the node's arrays exceed half its last-level cache.
     #[arg(long, value_enum, default_value_t = StoresArg::Auto)]
     pub stores: StoresArg,
+    /// How halo exchanges travel: p2p (fresh nonblocking sends and receives), persistent (the
+    /// same requests set up once), neighbor (MPI_Neighbor_alltoallw with derived datatypes), or
+    /// two-phase (a box stencil's corners carried by the rows: 4 messages instead of 8). The
+    /// field is the same to the last bit with any.
+    #[arg(long, default_value_t = ExchangeKind::default(), value_name = "METHOD")]
+    pub exchange: ExchangeKind,
+    /// How ranks find their neighbours: index (halo's arithmetic on the job's ranks) or cart (a
+    /// Cartesian communicator from MPI_Cart_create, which MPI may renumber to fit the machine).
+    #[arg(long, default_value_t = Topology::default(), value_name = "KIND")]
+    pub topology: Topology,
 }
 
 /// The choices of `--solver`.
@@ -321,6 +331,8 @@ impl ProblemArgs {
                 procs: self.procs,
                 ghost: self.ghost(),
                 threads: self.threads,
+                exchange: self.exchange,
+                topology: self.topology,
             },
             stop: self.stopping(),
             sweeps: Sweeps {
@@ -568,6 +580,13 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
     if let Some(f) = &args.fault {
         f.check(world.size(), cfg.stop.iters)?;
     }
+    // With --topology cart the whole run (solve, outputs, prints from rank 0) is on MPI's
+    // Cartesian communicator, whose numbering the blocks follow.
+    let cart = match cfg.domain.topology {
+        solver::Topology::Cart => Some(solver::cartesian(world, &cfg)?),
+        solver::Topology::Index => None,
+    };
+    let world = cart.as_ref().unwrap_or(world);
     if world.rank() == 0 {
         for w in [resolution_warning(&cfg), acceleration_warning(&cfg)]
             .into_iter()

@@ -53,8 +53,8 @@ pub mod tiling;
 pub use driver::{drive, Driven, Monitor, Progress, Solver, Start, Timings, Unwatched};
 pub use options::{
     AndersonParams, CavityParams, Checkpointing, Config, Domain, Fingerprints, HeatParams,
-    Manufactured, Method, Problem, Solving, Stopping, Sweeps,
+    Manufactured, Method, Problem, Solving, Stopping, Sweeps, Topology,
 };
 pub use problems::{point, sine_mode};
 pub use report::{imbalance, memory_imbalance, CheckpointIo, LevelStats, RankStats, Report};
-pub use solve::{solve, solve_reserving, After, Solution};
+pub use solve::{cartesian, solve, solve_reserving, After, Solution};

@@ -5,7 +5,7 @@
 //! own option.
 
 use super::kernels::Stores;
-use crate::decomp::ProcGrid;
+use crate::decomp::{ExchangeKind, ProcGrid};
 use crate::error::{Error, Result};
 use std::fmt;
 use std::path::PathBuf;
@@ -120,10 +120,15 @@ pub struct Domain {
     pub ghost: usize,
     /// Rayon threads per rank.
     pub threads: usize,
+    /// How halo exchanges travel; the field is the same to the last bit with any.
+    pub exchange: ExchangeKind,
+    /// Whether the ranks run on a Cartesian communicator (see [`Topology`]).
+    pub topology: Topology,
 }
 
 impl Default for Domain {
-    /// 1024×1024, split as [`ProcGrid::auto`] chooses, ghost width 1, one thread per rank.
+    /// 1024×1024, split as [`ProcGrid::auto`] chooses, ghost width 1, one thread per rank, the
+    /// default exchange, neighbours by index arithmetic.
     fn default() -> Self {
         Domain {
             nx: 1024,
@@ -131,6 +136,49 @@ impl Default for Domain {
             procs: None,
             ghost: 1,
             threads: 1,
+            exchange: ExchangeKind::default(),
+            topology: Topology::Index,
+        }
+    }
+}
+
+/// How a run's ranks find their neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Topology {
+    /// Ranks numbered row-major over the process grid by `halo`'s own arithmetic, on the
+    /// communicator the run was given.
+    #[default]
+    Index,
+    /// A Cartesian communicator made by MPI (`MPI_Cart_create` with reorder allowed, see
+    /// [`crate::solver::cartesian`]): MPI knows the process grid, may renumber ranks to fit the
+    /// machine, and answers neighbour queries. The run must be given that communicator.
+    Cart,
+}
+
+impl Topology {
+    /// The name `--topology` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::Index => "index",
+            Topology::Cart => "cart",
+        }
+    }
+}
+
+impl fmt::Display for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Topology {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "index" => Ok(Topology::Index),
+            "cart" => Ok(Topology::Cart),
+            _ => Err(format!("unknown topology '{s}' (known: index, cart)")),
         }
     }
 }

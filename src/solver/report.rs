@@ -33,6 +33,10 @@ pub struct Report {
     pub time_block: usize,
     /// The stores rank 0's sweeps used: `cached` or `streaming` (non-temporal).
     pub stores: Stores,
+    /// How halo exchanges travelled (`--exchange`).
+    pub exchange: String,
+    /// How ranks found their neighbours (`--topology`).
+    pub topology: String,
     /// Iterations done (time steps, for heat).
     pub iters: usize,
     /// The slowest rank's time in seconds: for Jacobi the iteration loop alone; for the other

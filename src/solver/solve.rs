@@ -2,13 +2,13 @@
 //! it, and sum up what happened across the ranks.
 
 use super::driver::{drive, Driven, Monitor, Solver, Start};
-use super::options::Config;
+use super::options::{Config, Topology};
 use super::registry::{build, Built};
 use super::report::{RankStats, Report};
 use crate::comm::{Comm, ReduceOp};
 use crate::decomp::{Decomposition, Stencil};
 use crate::error::{Error, Result};
-use crate::grid::{DistArray, Layout};
+use crate::grid::{Boundaries, DistArray, Layout};
 use crate::io::{Checkpointer, RunIdentity};
 
 /// A finished run: its report, and the final state, distributed as the run left it.
@@ -50,6 +50,36 @@ pub fn solve(comm: &Comm, cfg: &Config, monitor: &mut dyn Monitor) -> Result<Sol
     solve_reserving(comm, cfg, monitor, &|_, _| 0)
 }
 
+/// The Cartesian communicator a run of `cfg` on `comm`'s ranks uses with
+/// [`Topology::Cart`]: `MPI_Cart_create` over its process grid (dims `[py, px]`, periodic where
+/// the problem is), with reorder allowed, so a rank's number in it may differ from its number in
+/// `comm`. Collective. Run [`solve`] on it and write outputs through it: the run's blocks follow
+/// its numbering.
+pub fn cartesian(comm: &Comm, cfg: &Config) -> Result<Comm> {
+    let d = &cfg.domain;
+    let decomp = crate::grid::decompose(comm, d.nx, d.ny, d.procs)?;
+    let bc = super::problems::boundaries(cfg.problem);
+    let g = decomp.grid;
+    comm.cartesian(&[g.py, g.px], &[bc.periodic_y(), bc.periodic_x()], true)
+}
+
+/// Checks that `comm` is the Cartesian communicator [`cartesian`] makes for `decomp`; the same
+/// on every rank.
+fn check_cartesian(comm: &Comm, decomp: &Decomposition, bc: &Boundaries) -> Result<()> {
+    let want = (
+        vec![decomp.grid.py, decomp.grid.px],
+        vec![bc.periodic_y(), bc.periodic_x()],
+    );
+    match comm.cart_dims() {
+        Some(have) if have == want => Ok(()),
+        have => Err(Error::Config(format!(
+            "the Cartesian topology needs a communicator over the {} process grid (from halo::solver::cartesian); this one has {}",
+            decomp.grid,
+            have.map_or("no topology".to_string(), |(dims, _)| format!("dims {dims:?}"))
+        ))),
+    }
+}
+
 /// [`solve`], for a caller that will hold `after(decomp, rank)` bytes more on each rank once it
 /// returns, beside the result's fields (to write outputs from them): the memory check counts them
 /// too.
@@ -70,7 +100,10 @@ pub fn solve_reserving(
         Stencil::Star
     };
     let bc = super::problems::boundaries(cfg.problem);
-    let layout = Layout::new(decomp, comm.rank(), d.ghost, stencil, bc)?;
+    if d.topology == Topology::Cart {
+        check_cartesian(comm, &decomp, &bc)?;
+    }
+    let layout = Layout::new(decomp, comm.rank(), d.ghost, stencil, bc)?.with_exchange(d.exchange);
     let pool = match d.threads {
         1 => None,
         t => Some(
@@ -266,6 +299,8 @@ fn sum_up(
         threads: d.threads,
         time_block: cfg.sweeps.time_block,
         stores,
+        exchange: d.exchange.to_string(),
+        topology: d.topology.to_string(),
         iters: done,
         seconds,
         mcells_per_s: (d.nx * d.ny) as f64 * (done - run.first) as f64 / seconds / 1e6,

@@ -1,0 +1,193 @@
+//! The halo exchange's methods and the Cartesian topology, as users run them: every method
+//! (`--exchange p2p|persistent|neighbor|two-phase`) and topology (`--topology index|cart`) gives
+//! the fields pinned before they existed, on 1–6 ranks and ghost widths 1–3; the two-round
+//! methods send half the messages of a box stencil; MPI's Cartesian communicator agrees with
+//! halo's arithmetic.
+
+mod common;
+use common::{example, mpirun, solve_json};
+
+const METHODS: [&str; 4] = ["p2p", "persistent", "neighbor", "two-phase"];
+const TOPOLOGIES: [&str; 2] = ["index", "cart"];
+
+/// Laplace, 63x47, 300 iterations: the field every version since the solvers' restructure
+/// gives (tests/solve.rs pins it too).
+const LAPLACE: &str = "90abbbd7e0b0056fc7028f8fab8556163c0aacfd8427a6940e26fb83f0319a4d";
+/// The cavity, 63x47, 300 steps, pinned the same way.
+const CAVITY: &str = "d1247aefbdd9b46c1cbae8b97042737a3d7c0f8144cd4e3a5b688df506986b26";
+
+#[test]
+fn every_method_and_topology_gives_the_pinned_laplace_field() {
+    // Each method and topology on every rank count, the ghost width turning through 1–3 so
+    // that every pair meets each width (and so star and box stencils) on several rank counts.
+    for (i, (method, topology)) in METHODS
+        .iter()
+        .flat_map(|m| TOPOLOGIES.iter().map(move |t| (m, t)))
+        .enumerate()
+    {
+        for n in 1..=6 {
+            let ghost = (1 + (n + i) % 3).to_string();
+            let args = [
+                "--grid",
+                "63x47",
+                "--iters",
+                "300",
+                "--ghost",
+                &ghost,
+                "--exchange",
+                method,
+                "--topology",
+                topology,
+            ];
+            let r = solve_json(n, &args);
+            assert_eq!(r["field_sha256"], LAPLACE, "{n} ranks: {args:?}");
+            assert_eq!(
+                (r["exchange"].as_str(), r["topology"].as_str()),
+                (Some(*method), Some(*topology))
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cavity_exchanges_psi_and_omega_together_to_the_same_bits() {
+    for (n, procs, method, ghost) in [
+        (2, "2x1", "p2p", "1"),
+        (3, "1x3", "persistent", "2"),
+        (4, "2x2", "neighbor", "3"),
+        (4, "2x2", "two-phase", "2"),
+        (6, "3x2", "neighbor", "1"),
+    ] {
+        let args = [
+            "--problem",
+            "cavity",
+            "--grid",
+            "63x47",
+            "--iters",
+            "300",
+            "--procs",
+            procs,
+            "--ghost",
+            ghost,
+            "--exchange",
+            method,
+            "--topology",
+            "cart",
+        ];
+        let r = solve_json(n, &args);
+        assert_eq!(r["field_sha256"], CAVITY, "{n} ranks: {args:?}");
+    }
+}
+
+#[test]
+fn multigrid_gives_the_same_bits_by_every_method() {
+    let base = [
+        "--problem",
+        "poisson",
+        "--solver",
+        "fmg",
+        "--grid",
+        "127x95",
+    ];
+    let reference = solve_json(1, &base);
+    for (n, method) in [
+        (2, "persistent"),
+        (3, "neighbor"),
+        (4, "two-phase"),
+        (6, "neighbor"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--exchange", method, "--topology", "cart"]);
+        let r = solve_json(n, &args);
+        assert_eq!(
+            r["field_sha256"], reference["field_sha256"],
+            "{n} ranks: {args:?}"
+        );
+    }
+}
+
+#[test]
+fn two_rounds_send_half_the_messages_of_a_box_stencil() {
+    // Ghost width 2 makes Jacobi's stencil a box: 8 neighbours on the middle rank of 3x3.
+    let run = |method: &str| {
+        let args = [
+            "--grid",
+            "60x60",
+            "--iters",
+            "20",
+            "--ghost",
+            "2",
+            "--procs",
+            "3x3",
+            "--exchange",
+            method,
+        ];
+        solve_json(9, &args)
+    };
+    let p2p = run("p2p");
+    for method in ["two-phase", "neighbor"] {
+        let r = run(method);
+        assert_eq!(r["field_sha256"], p2p["field_sha256"]);
+        let (half, all) = (
+            r["messages_sent"].as_u64().unwrap(),
+            p2p["messages_sent"].as_u64().unwrap(),
+        );
+        // Four per exchange instead of eight on the middle rank; fewer saved at the edges.
+        assert!(
+            2 * half <= all + all / 4 && half < all,
+            "{method}: {half} messages against p2p's {all}"
+        );
+        // The same ghost cells: the corners travel inside the rows, so the bytes barely change.
+        assert_eq!(r["bytes_sent"], p2p["bytes_sent"], "{method}");
+    }
+    let persistent = run("persistent");
+    assert_eq!(persistent["messages_sent"], p2p["messages_sent"]);
+}
+
+#[test]
+fn mpi_s_cartesian_grid_agrees_with_halo_s_arithmetic() {
+    for (n, grid) in [
+        (1, None),
+        (2, None),
+        (3, Some("3x1")),
+        (4, Some("1x4")),
+        (6, Some("2x3")),
+        (6, None),
+    ] {
+        let args: Vec<&str> = grid.into_iter().collect();
+        let run = mpirun(n, &example("cartesian"), &args);
+        run.assert_ok(&format!("cartesian on {n} ranks {args:?}"));
+        assert!(
+            run.stdout.contains(&format!("cartesian: ok, ranks: {n}")),
+            "{}",
+            run.stdout
+        );
+        // One line per grid place, each world rank placed once.
+        let mut placed: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("grid rank "))
+            .filter_map(|l| l.rsplit("world rank ").next())
+            .collect();
+        placed.sort_unstable();
+        let want: Vec<String> = (0..n).map(|r| r.to_string()).collect();
+        assert_eq!(placed, want.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_topology_or_method_halo_does_not_know_is_refused_in_one_line() {
+    for (flag, value, known) in [
+        (
+            "--exchange",
+            "alltoall",
+            "p2p, persistent, neighbor, two-phase",
+        ),
+        ("--topology", "graph", "index, cart"),
+    ] {
+        let run = mpirun(2, &common::halo_bin(), &["solve", flag, value]);
+        assert_ne!(run.code, Some(0));
+        assert!(run.stderr.contains(known), "{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
