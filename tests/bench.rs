@@ -118,6 +118,13 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
         ],
     );
     run.assert_ok("bench collectives --compare");
+    assert!(
+        run.stdout.starts_with(&format!(
+            "# halo Gather latency, halo API against plain rsmpi, alternating, {OSU_TIMING}, ranks: 2\n"
+        )),
+        "{}",
+        run.stdout
+    );
     let rows: Vec<Vec<f64>> = run
         .stdout
         .lines()
@@ -149,6 +156,133 @@ fn collectives_print_the_osu_table_through_halo_and_raw_rsmpi() {
         &["bench", "collectives", "--op", "bcast", "-m", "8:4"],
     );
     assert_eq!(run.code, Some(2));
+}
+
+/// The OSU header's method, as `halo bench collectives` prints it for each `--timing`.
+const OSU_TIMING: &str = "timed the OSU way (each call alone, a barrier after each)";
+const BACK_TO_BACK: &str = "timed back to back (the calls in a row after one barrier)";
+
+/// The latencies of an OSU table's rows, checked to be the sizes `lo`, doubling, up to `hi`.
+fn table_latencies(stdout: &str, lo: u64, hi: u64) -> Vec<f64> {
+    let rows: Vec<(u64, f64)> = stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let size = f.next().unwrap().parse().unwrap();
+            (size, f.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let sizes: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    let want: Vec<u64> = std::iter::successors(Some(lo), |s| Some(2 * s))
+        .take_while(|&s| s <= hi)
+        .collect();
+    assert_eq!(sizes, want, "{stdout}");
+    rows.iter().map(|r| r.1).collect()
+}
+
+#[test]
+fn collectives_time_the_osu_way_by_default_and_say_so() {
+    for extra in [&[][..], &["--timing", "osu"][..]] {
+        let mut args = vec![
+            "bench",
+            "collectives",
+            "--op",
+            "gather",
+            "-m",
+            "8:256",
+            "-i",
+            "50",
+            "-x",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        let run = mpirun(2, &halo_bin(), &args);
+        run.assert_ok("bench collectives, OSU timing");
+        let header = run.stdout.lines().next().unwrap_or("");
+        assert_eq!(
+            header,
+            format!("# halo Gather latency (halo API), {OSU_TIMING}, ranks: 2"),
+            "{extra:?}"
+        );
+        assert!(!run.stdout.contains("back to back"), "{}", run.stdout);
+        let us = table_latencies(&run.stdout, 8, 256);
+        check_latencies(&us, 50.0, run.elapsed, "OSU timing");
+    }
+}
+
+#[test]
+fn collectives_time_back_to_back_when_asked_and_label_it() {
+    for (op, name, raw) in [("bcast", "Bcast", false), ("halo", "Halo", true)] {
+        let mut args = vec![
+            "bench",
+            "collectives",
+            "--op",
+            op,
+            "-m",
+            "8:256",
+            "-i",
+            "50",
+            "-x",
+            "5",
+            "--timing",
+            "back-to-back",
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        let run = mpirun(2, &halo_bin(), &args);
+        run.assert_ok("bench collectives --timing back-to-back");
+        let path = if raw { "plain rsmpi" } else { "halo API" };
+        let header = run.stdout.lines().next().unwrap_or("");
+        assert_eq!(
+            header,
+            format!("# halo {name} latency ({path}), {BACK_TO_BACK}, ranks: 2")
+        );
+        assert!(!run.stdout.contains("OSU way"), "{}", run.stdout);
+        let us = table_latencies(&run.stdout, 8, 256);
+        check_latencies(&us, 50.0, run.elapsed, "back to back");
+    }
+    // --compare alternates with the same method, and says which.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "bench",
+            "collectives",
+            "--op",
+            "allreduce",
+            "-m",
+            "8:8",
+            "-i",
+            "10",
+            "--compare",
+            "--timing",
+            "back-to-back",
+        ],
+    );
+    run.assert_ok("bench collectives --compare --timing back-to-back");
+    assert!(
+        run.stdout.starts_with(&format!(
+            "# halo Allreduce latency, halo API against plain rsmpi, alternating, {BACK_TO_BACK}, ranks: 2\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    // A method that does not exist is refused in one line.
+    let run = mpirun(
+        2,
+        &halo_bin(),
+        &[
+            "bench",
+            "collectives",
+            "--op",
+            "bcast",
+            "--timing",
+            "sideways",
+        ],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
 }
 
 /// `halo ARGS` as a 2-rank job under `ulimit -v` of 4 GiB (mpirun and every rank), so that a

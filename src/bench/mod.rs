@@ -4,10 +4,14 @@
 //! - [`triad`]: `a[i] += b[i] + s·c[i]` over arrays far larger than cache, 32 bytes moved per
 //!   element (read a, b, c; write a), timed per rank and summed over ranks: the memory bandwidth B
 //!   that bounds a stencil sweep at `B / 16` cell updates per second.
-//! - [`collective_latency`]: the OSU Micro-Benchmarks' method: warm-up iterations, a barrier,
-//!   `iters` timed calls, the per-call average, averaged over ranks; through `halo`'s API or, for
-//!   comparison, straight through rsmpi. [`Op::Halo`] times a ghost update the same way and
-//!   checks the ghosts it received.
+//! - [`collective_latency`]: the OSU Micro-Benchmarks' method by default ([`Timing::Osu`]): a
+//!   barrier, then every call, warm-up and timed alike, followed by a barrier outside its timing,
+//!   so that each timed call starts with all ranks together and is timed alone; the sum of the
+//!   timed calls' times over `iters`, averaged over ranks (the "Avg Latency" `osu_bcast`,
+//!   `osu_gather` and the others print). [`Timing::BackToBack`] instead times the `iters` calls
+//!   in a row after one barrier, which lets calls overlap across ranks (a 1 MiB gather on 2 ranks
+//!   reads about 15 % slower that way). Through `halo`'s API or, for comparison, straight through
+//!   rsmpi. [`Op::Halo`] times a ghost update the same way and checks the ghosts it received.
 //! - [`checkpoint`]: checkpoint write and read throughput through [`crate::io::Checkpointer`]
 //!   and [`crate::io::restore`], every value read back checked, for comparison with `dd`.
 //! - [`median`]: the statistic quoted for repeated measurements, here and in [`crate::scale`].
@@ -217,22 +221,53 @@ fn check_count(op: Op, size: usize, value: &str) -> Result<()> {
     })
 }
 
+/// How [`collective_latency`] times its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timing {
+    /// The OSU Micro-Benchmarks' loop: a barrier, then for every call (the warm-up ones too) the
+    /// time just before it and just after it, and a barrier after it that is not timed; the
+    /// timed calls' times summed, over `iters`. Each call starts with the ranks together.
+    #[default]
+    Osu,
+    /// One barrier after the warm-up, then the `iters` calls in a row, timed together, over
+    /// `iters`: a rank may start its next call while others still finish the last, so calls
+    /// overlap (pipelining), and the figure is a throughput more than a latency.
+    BackToBack,
+}
+
+impl Timing {
+    /// How the method reads in a table's header: `timed the OSU way (…)` or `timed back to
+    /// back (…)`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Timing::Osu => "timed the OSU way (each call alone, a barrier after each)",
+            Timing::BackToBack => "timed back to back (the calls in a row after one barrier)",
+        }
+    }
+}
+
+/// How [`collective_latency`] runs its loop: everything but the operation and the message size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyLoop {
+    /// Timed calls per size.
+    pub iters: usize,
+    /// Untimed calls first.
+    pub warmup: usize,
+    /// Call rsmpi directly instead of `halo`'s API, in the identical loop.
+    pub raw: bool,
+    /// How the calls are timed.
+    pub timing: Timing,
+}
+
 /// The average latency of one `op` call on messages of `size` bytes, in microseconds, averaged
-/// over ranks (the OSU method): `warmup` untimed calls, a barrier, then `iters` timed calls.
-/// With `raw`, the identical loop calls rsmpi directly instead of `halo`'s API. Collective; a
-/// size beyond MPI's counts is an [`Error::Invalid`], and buffers that cannot be allocated are
+/// over ranks (the OSU statistic), timed as `how.timing` says after `how.warmup` untimed calls.
+/// With `how.raw`, the identical loop calls rsmpi directly instead of `halo`'s API. Collective;
+/// a size beyond MPI's counts is an [`Error::Invalid`], and buffers that cannot be allocated are
 /// an error on every rank. ([`check_latency_sizes`] checks a whole sweep first.)
-pub fn collective_latency(
-    comm: &Comm,
-    op: Op,
-    size: usize,
-    iters: usize,
-    warmup: usize,
-    raw: bool,
-) -> Result<f64> {
+pub fn collective_latency(comm: &Comm, op: Op, size: usize, how: &LatencyLoop) -> Result<f64> {
     check_count(op, size, &size.to_string())?;
     if op == Op::Halo {
-        return halo_latency(comm, size, iters, warmup, raw);
+        return halo_latency(comm, size, how);
     }
     let n = comm.size();
     let root = comm.raw().process_at_rank(0);
@@ -251,7 +286,7 @@ pub fn collective_latency(
     let (mut send, mut recv, fsend, mut frecv) = comm.agree(buffers)?;
     let is_root = comm.rank() == 0;
     let mut call = |comm: &Comm| -> Result<()> {
-        match (op, raw) {
+        match (op, how.raw) {
             (Op::Bcast, false) => comm.broadcast_into(0, &mut send[..size.max(1)]),
             (Op::Bcast, true) => {
                 root.broadcast_into(&mut send[..size.max(1)]);
@@ -293,33 +328,49 @@ pub fn collective_latency(
             (Op::Halo, _) => unreachable!("timed by halo_latency"),
         }
     };
-    osu_loop(comm, iters, warmup, || call(comm))
+    timed_loop(comm, how, || call(comm))
 }
 
-/// The OSU timing loop: `warmup` untimed calls, a barrier, `iters` timed calls; the per-call
-/// average in microseconds, averaged over ranks. Collective.
-fn osu_loop(
-    comm: &Comm,
-    iters: usize,
-    warmup: usize,
-    mut call: impl FnMut() -> Result<()>,
-) -> Result<f64> {
-    for _ in 0..warmup {
-        call()?;
+/// The timing loop of [`collective_latency`]: `how.warmup` untimed calls and `how.iters` timed
+/// ones, timed as `how.timing` says; the per-call average in microseconds, averaged over ranks.
+/// Collective.
+fn timed_loop(comm: &Comm, how: &LatencyLoop, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
+    let iters = how.iters;
+    let mut seconds = 0.0;
+    match how.timing {
+        Timing::Osu => {
+            comm.barrier();
+            for _ in 0..how.warmup {
+                call()?;
+                comm.barrier();
+            }
+            for _ in 0..iters {
+                let t = Comm::wtime();
+                call()?;
+                seconds += Comm::wtime() - t;
+                comm.barrier();
+            }
+        }
+        Timing::BackToBack => {
+            for _ in 0..how.warmup {
+                call()?;
+            }
+            comm.barrier();
+            let t = Comm::wtime();
+            for _ in 0..iters {
+                call()?;
+            }
+            seconds = Comm::wtime() - t;
+        }
     }
-    comm.barrier();
-    let t = Comm::wtime();
-    for _ in 0..iters {
-        call()?;
-    }
-    let mine = (Comm::wtime() - t) * 1e6 / iters.max(1) as f64;
+    let mine = seconds * 1e6 / iters.max(1) as f64;
     Ok(comm.all_reduce_value(mine, ReduceOp::Sum)? / comm.size() as f64)
 }
 
 /// [`Op::Halo`]: the latency of one ghost update through [`HaloExchange`], or with `raw` the
 /// same update written directly on rsmpi (the same packing, nonblocking sends and receives in a
 /// request scope, the same unpacking). Collective.
-fn halo_latency(comm: &Comm, size: usize, iters: usize, warmup: usize, raw: bool) -> Result<f64> {
+fn halo_latency(comm: &Comm, size: usize, how: &LatencyLoop) -> Result<f64> {
     let (n, m) = (comm.size(), (size / 8).max(1));
     let decomp = Decomposition::new(m, n, ProcGrid::new(1, n)?)?;
     let bc = Boundaries {
@@ -330,11 +381,11 @@ fn halo_latency(comm: &Comm, size: usize, iters: usize, warmup: usize, raw: bool
     let layout = Layout::new(decomp, comm.rank(), 1, Stencil::Star, bc)?;
     let field = DistArray::try_from_fn(layout.clone(), |r, c| (r * m + c) as f64);
     let mut field = comm.agree(field)?;
-    let us = if raw {
-        raw_halo_loop(comm, &layout, &mut field, iters, warmup)?
+    let us = if how.raw {
+        raw_halo_loop(comm, &layout, &mut field, how)?
     } else {
         let mut ex = HaloExchange::new(comm, &layout);
-        osu_loop(comm, iters, warmup, || {
+        timed_loop(comm, how, || {
             ex.exchange(&mut field);
             Ok(())
         })?
@@ -355,13 +406,12 @@ fn halo_latency(comm: &Comm, size: usize, iters: usize, warmup: usize, raw: bool
     Ok(us)
 }
 
-/// The ghost update of [`halo_latency`] written directly on rsmpi, timed the OSU way.
+/// The ghost update of [`halo_latency`] written directly on rsmpi, timed as `how` says.
 fn raw_halo_loop(
     comm: &Comm,
     layout: &Layout,
     field: &mut DistArray,
-    iters: usize,
-    warmup: usize,
+    how: &LatencyLoop,
 ) -> Result<f64> {
     let m = layout.block.nx();
     // Local rows: 0 ghost from the north, 1 this rank's row, 2 ghost from the south; cells 1..=m.
@@ -374,7 +424,7 @@ fn raw_halo_loop(
     // Tags name the direction of travel, as HaloExchange's do: 0 northwards, 1 southwards.
     let (mut to_n, mut to_s) = (vec![0.0f64; m], vec![0.0f64; m]);
     let (mut from_n, mut from_s) = (vec![0.0f64; m], vec![0.0f64; m]);
-    osu_loop(comm, iters, warmup, || {
+    timed_loop(comm, how, || {
         let a = field
             .local_mut()
             .as_slice_mut()

@@ -1,7 +1,7 @@
 //! `halo bench`: memory bandwidth, collective latency and checkpoint throughput, as MPI jobs
 //! that print figures.
 
-use halo::bench::{self, CheckpointBench, CheckpointOptions, Op};
+use halo::bench::{self, CheckpointBench, CheckpointOptions, LatencyLoop, Op, Timing};
 use halo::comm::Comm;
 use halo::Error;
 use std::path::PathBuf;
@@ -19,8 +19,9 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         reps: usize,
     },
-    /// OSU-style latency of a collective per message size: warm-up, barrier, timed loop,
-    /// per-call average, averaged over ranks.
+    /// Latency of a collective per message size, as the OSU Micro-Benchmarks (osu_bcast, ...)
+    /// measure it by default: every call timed alone with a barrier after it (not timed), the
+    /// timed calls' average, averaged over ranks.
     Collectives {
         /// bcast, scatter, gather, allgather, allreduce, or halo (a ghost update: a periodic
         /// column of ranks, each sending SIZE bytes to the ranks above and below).
@@ -43,6 +44,11 @@ pub enum BenchCmd {
         /// on a noisy machine.
         #[arg(long)]
         compare: bool,
+        /// How the calls are timed. Back to back, a rank may start its next call while others
+        /// still finish the last, which reads differently (higher for large gathers) from the
+        /// osu_* tools.
+        #[arg(long, value_enum, default_value_t = TimingArg::Osu)]
+        timing: TimingArg,
     },
     /// Checkpoint write and read throughput: every rank writes its share of a field into one
     /// checkpoint file (halo's checkpoints: MPI-IO, checksums, sync and rename) and reads it back,
@@ -66,6 +72,26 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The choices of `--timing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimingArg {
+    /// Each call timed alone, a barrier after each, warm-up calls too (the OSU Micro-Benchmarks'
+    /// loop).
+    Osu,
+    /// The timed calls in a row after one barrier.
+    BackToBack,
+}
+
+impl TimingArg {
+    /// The library's timing.
+    pub fn timing(self) -> Timing {
+        match self {
+            TimingArg::Osu => Timing::Osu,
+            TimingArg::BackToBack => Timing::BackToBack,
+        }
+    }
 }
 
 fn sizes(s: &str) -> Result<(usize, usize), String> {
@@ -114,6 +140,7 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
             warmup,
             raw,
             compare,
+            timing,
         } => {
             if iters == 0 {
                 return Err(Error::Config("--iters must be at least 1".into()));
@@ -121,23 +148,30 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
             // Every size fits MPI's counts and the node's memory, or nothing runs.
             let sizes = bench::message_sizes(lo, hi);
             bench::check_latency_sizes(world, op, &sizes, &format!("{lo}:{hi}"))?;
+            let how = LatencyLoop {
+                iters,
+                warmup,
+                raw,
+                timing: timing.timing(),
+            };
+            let method = how.timing.label();
             if compare {
                 if world.rank() == 0 {
                     println!(
-                        "# halo OSU-style {op:?} latency, halo API against plain rsmpi, alternating, ranks: {}",
+                        "# halo {op:?} latency, halo API against plain rsmpi, alternating, {method}, ranks: {}",
                         world.size()
                     );
                     println!("# Size        halo(us)       raw(us)   halo/raw");
                 }
+                let (api, plain) = (
+                    LatencyLoop { raw: false, ..how },
+                    LatencyLoop { raw: true, ..how },
+                );
                 for &size in &sizes {
                     let (mut h, mut r) = (Vec::new(), Vec::new());
                     for _ in 0..3 {
-                        h.push(bench::collective_latency(
-                            world, op, size, iters, warmup, false,
-                        )?);
-                        r.push(bench::collective_latency(
-                            world, op, size, iters, warmup, true,
-                        )?);
+                        h.push(bench::collective_latency(world, op, size, &api)?);
+                        r.push(bench::collective_latency(world, op, size, &plain)?);
                     }
                     let median = |v: &[f64]| bench::median(v).unwrap_or(0.0);
                     let (h, r) = (median(&h), median(&r));
@@ -148,15 +182,15 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                 return Ok(());
             }
             if world.rank() == 0 {
-                let how = if raw { "plain rsmpi" } else { "halo API" };
+                let path = if raw { "plain rsmpi" } else { "halo API" };
                 println!(
-                    "# halo OSU-style {op:?} latency ({how}), ranks: {}",
+                    "# halo {op:?} latency ({path}), {method}, ranks: {}",
                     world.size()
                 );
                 println!("# Size       Avg Latency(us)");
             }
             for &size in &sizes {
-                let us = bench::collective_latency(world, op, size, iters, warmup, raw)?;
+                let us = bench::collective_latency(world, op, size, &how)?;
                 if world.rank() == 0 {
                     println!("{size:<10}{us:>18.2}");
                 }
