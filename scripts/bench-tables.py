@@ -9,11 +9,14 @@
   bench-tables.py dots < tagged runs                             # exact against plain dot products
   bench-tables.py levels < one `halo solve --json` line             # its multigrid levels
   bench-tables.py io < tagged runs                               # checkpoints against dd
+  bench-tables.py osu < tagged table rows                        # plain C against halo --raw
   bench-tables.py splice FILE HEADING [BEFORE] < section         # put a section into FILE
 Tagged runs are lines `TAG<TAB>JSON`: `triad` for `halo bench triad --json`-style lines, and
 `solve` plus the extra arguments (`solve --time-block 4`) for `halo solve --json` lines.
 For `io` the tags are `dd write` and `dd read` (bodies {"bytes": N, "seconds": S} from dd's
 report) and `halo` (`halo bench checkpoint --json`, one round each).
+For `osu` the tags are `c OP` (benches/osu_c/osu_style) and `halo OP` (`halo bench collectives
+--raw`), each body one row `SIZE MICROSECONDS` of their tables, one row per size and round.
 `splice` replaces FILE's section that starts with the line HEADING, up to the next `## ` heading
 outside a code block, with the section on stdin; where FILE has no such section, the new one goes
 before the heading BEFORE, or at the end.
@@ -284,6 +287,45 @@ def io():
               f"{ratio[s]:.2f}; the target is at least 0.5: {verdict}")
 
 
+def osu():
+    """Plain C against `halo bench collectives --raw`, both timed the OSU way: per size the
+    medians over rounds, their ratio, and the sizes where they differ by more than the noise."""
+    runs = {}  # side -> size -> latencies
+    op = None
+    for line in sys.stdin:
+        tag, _, body = line.rstrip("\n").partition("\t")
+        f = body.split()
+        if len(f) != 2:
+            continue
+        side, op = tag.split()
+        runs.setdefault(side, {}).setdefault(int(f[0]), []).append(float(f[1]))
+    c, h = runs.get("c", {}), runs.get("halo", {})
+    sizes = sorted(set(c) & set(h))
+    if not sizes:
+        print(f"(No size finished on both sides: C {len(c)} sizes, halo {len(h)}.)")
+        return
+    rounds = min(min(len(c[s]), len(h[s])) for s in sizes)
+    print(f"| {op}: size (B) | C (us) | halo --raw (us) | halo / C | C's rounds (us) |")
+    print("|---|---|---|---|---|")
+    ratios, off = [], []
+    for s in sizes:
+        mc, mh = st.median(c[s]), st.median(h[s])
+        r = mh / mc if mc > 0 else float("nan")
+        ratios.append(r)
+        print(f"| {s} | {mc:.2f} | {mh:.2f} | {r:.3f} | {min(c[s]):.2f}-{max(c[s]):.2f} |")
+        noisy = min(c[s]) <= mh <= max(c[s])
+        if abs(mh - mc) > 0.1 * mc and abs(mh - mc) > 0.05 and not noisy:
+            off.append(f"{s} B ({mh:.2f} against {mc:.2f} us)")
+    print()
+    print(f"Median of halo / C over the {len(sizes)} sizes: {st.median(ratios):.3f} "
+          f"(at least {rounds} rounds each side).")
+    if off:
+        print(f"Sizes beyond the noise: {', '.join(off)}.")
+    else:
+        print(f"At all {len(sizes)} sizes halo --raw is within 10 % of plain C, within 0.05 us, "
+              "or within the range of C's own rounds.")
+
+
 def splice(path, heading, before=None):
     """Replaces the section of `path` that starts with the line `heading` by stdin."""
     new = sys.stdin.read().rstrip("\n").split("\n")
@@ -328,6 +370,8 @@ if __name__ == "__main__":
         steady()
     elif what == "io":
         io()
+    elif what == "osu":
+        osu()
     elif what == "splice":
         splice(*sys.argv[2:5])
     else:
