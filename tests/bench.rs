@@ -458,3 +458,104 @@ fn checkpoint_bench_refuses_bad_input_in_one_line() {
         assert!(run.stdout.is_empty(), "{both}");
     }
 }
+
+#[test]
+fn exchange_methods_are_compared_block_by_block_each_checked() {
+    for (n, ghost, msgs) in [
+        (4, "1", "4/4/4/4"),
+        (4, "2", "8/8/4/4"),
+        (1, "1", "4/4/4/4"),
+    ] {
+        let args = [
+            "bench",
+            "collectives",
+            "--op",
+            "halo",
+            "--exchange",
+            "all",
+            "--blocks",
+            "8:32",
+            "--ghost",
+            ghost,
+            "--rounds",
+            "2",
+            "-i",
+            "20",
+            "-x",
+            "2",
+        ];
+        let run = mpirun(n, &halo_bin(), &args);
+        run.assert_ok(&format!("{args:?} on {n} ranks"));
+        let head = format!("# halo exchange latency by method, {n} ranks on a ");
+        assert!(run.stdout.contains(&head), "{}", run.stdout);
+        assert!(run.stdout.contains("timed the OSU way"), "{}", run.stdout);
+        let rows: Vec<Vec<&str>> = run
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let blocks: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+        assert_eq!(blocks, ["8x8", "16x16", "32x32"], "{}", run.stdout);
+        for r in &rows {
+            // Block, bytes, iterations, four methods' latencies, best/first, messages.
+            assert_eq!(r.len(), 9, "{r:?}");
+            let us: Vec<f64> = r[3..7].iter().map(|x| x.parse().unwrap()).collect();
+            assert!(us.iter().all(|&u| u > 0.0 && u.is_finite()), "{r:?}");
+            let best = us.iter().copied().fold(f64::INFINITY, f64::min) / us[0];
+            // The latencies are printed to 0.01 us, the ratio from the unrounded ones.
+            let slack = 0.01 / us[0] + 2e-3;
+            assert!((r[7].parse::<f64>().unwrap() - best).abs() < slack, "{r:?}");
+            // Two rounds halve a box stencil's messages; a star has no corners to carry.
+            assert_eq!(r[8], msgs, "{r:?}");
+        }
+        // Every rank sends each neighbour its face: 4 faces of b cells (and corners with a box).
+        let b8: u64 = rows[0][1].parse().unwrap();
+        let w: u64 = ghost.parse().unwrap();
+        assert_eq!(b8, 8 * (4 * 8 * w + if w > 1 { 4 * w * w } else { 0 }));
+    }
+}
+
+#[test]
+fn exchange_comparison_refuses_what_it_cannot_compare_in_one_line() {
+    for (args, says) in [
+        (
+            &["--op", "bcast", "--exchange", "p2p"][..],
+            "goes with --op halo",
+        ),
+        (
+            &["--op", "halo", "--exchange", "p2p", "--raw"][..],
+            "leave out --raw",
+        ),
+        (
+            &["--op", "halo", "--exchange", "fast"][..],
+            "unknown exchange 'fast'",
+        ),
+        (
+            &[
+                "--op",
+                "halo",
+                "--exchange",
+                "p2p",
+                "--blocks",
+                "2:8",
+                "--ghost",
+                "3",
+            ][..],
+            "narrower than the ghost width",
+        ),
+        (
+            &["--op", "halo", "--exchange", "p2p", "--procs", "3x1"][..],
+            "--procs 3x1 has 3 ranks",
+        ),
+    ] {
+        let mut all = vec!["bench", "collectives"];
+        all.extend_from_slice(args);
+        let run = mpirun(2, &halo_bin(), &all);
+        assert_ne!(run.code, Some(0), "{all:?}");
+        assert!(run.stderr.contains(says), "{all:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        let lines = run.rank_error_lines();
+        assert!(lines.len() <= 1, "{all:?}: {lines:?}");
+    }
+}

@@ -12,6 +12,9 @@
 //!   in a row after one barrier, which lets calls overlap across ranks (a 1 MiB gather on 2 ranks
 //!   reads about 15 % slower that way). Through `halo`'s API or, for comparison, straight through
 //!   rsmpi. [`Op::Halo`] times a ghost update the same way and checks the ghosts it received.
+//! - [`exchange_latency`]: the halo exchange's methods ([`crate::decomp::ExchangeKind`]) against
+//!   each other on `b × b` blocks per rank, alternating in one job, each timed as above and its
+//!   ghosts checked.
 //! - [`checkpoint`]: checkpoint write and read throughput through [`crate::io::Checkpointer`]
 //!   and [`crate::io::restore`], every value read back checked, for comparison with `dd`.
 //! - [`median`]: the statistic quoted for repeated measurements, here and in [`crate::scale`].
@@ -21,9 +24,11 @@
 //! size too large is refused on every rank ([`Error::Invalid`], exit code 2), never an abort.
 
 mod checkpoint;
+mod exchange;
 mod stats;
 
 pub use checkpoint::{cell_value, checkpoint, mount_in, CheckpointBench, CheckpointOptions, Mount};
+pub use exchange::{exchange_latency, iters_for, ExchangeLatency};
 pub use stats::median;
 
 use crate::comm::{Comm, ReduceOp};

@@ -3,6 +3,7 @@
 
 use halo::bench::{self, CheckpointBench, CheckpointOptions, LatencyLoop, Op, Timing};
 use halo::comm::Comm;
+use halo::decomp::{ExchangeKind, ProcGrid};
 use halo::Error;
 use std::path::PathBuf;
 
@@ -49,6 +50,23 @@ pub enum BenchCmd {
         /// osu_* tools.
         #[arg(long, value_enum, default_value_t = TimingArg::Osu)]
         timing: TimingArg,
+        /// With --op halo: compare these exchange methods (comma-separated: p2p, persistent,
+        /// neighbor, two-phase, or all) on square blocks per rank of --blocks, every rank with
+        /// neighbours on all sides, the methods alternating round by round.
+        #[arg(long, value_delimiter = ',', value_name = "METHODS", value_parser = exchange_kinds)]
+        exchange: Option<Vec<Vec<ExchangeKind>>>,
+        /// With --exchange: the block sides MIN:MAX per rank, doubling from MIN.
+        #[arg(long, default_value = "8:4096", value_parser = sizes, requires = "exchange")]
+        blocks: (usize, usize),
+        /// With --exchange: the ghost width (2 or more makes a box stencil, corners included).
+        #[arg(long, default_value_t = 1, requires = "exchange")]
+        ghost: usize,
+        /// With --exchange: rounds of every method; the medians are printed.
+        #[arg(long, default_value_t = 5, requires = "exchange")]
+        rounds: usize,
+        /// With --exchange: the process grid PXxPY [default: the squarest for the rank count].
+        #[arg(long, requires = "exchange")]
+        procs: Option<ProcGrid>,
     },
     /// Checkpoint write and read throughput: every rank writes its share of a field into one
     /// checkpoint file (halo's checkpoints: MPI-IO, checksums, sync and rename) and reads it back,
@@ -92,6 +110,14 @@ impl TimingArg {
             TimingArg::BackToBack => Timing::BackToBack,
         }
     }
+}
+
+/// One `--exchange` item: a method, or `all` of them.
+fn exchange_kinds(s: &str) -> Result<Vec<ExchangeKind>, String> {
+    if s == "all" {
+        return Ok(ExchangeKind::ALL.to_vec());
+    }
+    Ok(vec![s.parse::<ExchangeKind>()?])
 }
 
 fn sizes(s: &str) -> Result<(usize, usize), String> {
@@ -141,9 +167,32 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
             raw,
             compare,
             timing,
+            ref exchange,
+            blocks,
+            ghost,
+            rounds,
+            procs,
         } => {
             if iters == 0 {
                 return Err(Error::Config("--iters must be at least 1".into()));
+            }
+            if let Some(kinds) = exchange {
+                let how = LatencyLoop {
+                    iters,
+                    warmup,
+                    raw: false,
+                    timing: timing.timing(),
+                };
+                let kinds: Vec<ExchangeKind> = kinds.iter().flatten().copied().collect();
+                let sweep = ExchangeSweep {
+                    op,
+                    blocks,
+                    ghost,
+                    rounds,
+                    procs,
+                    compare: compare || raw,
+                };
+                return exchange_sweep(world, &kinds, &sweep, &how);
             }
             // Every size fits MPI's counts and the node's memory, or nothing runs.
             let sizes = bench::message_sizes(lo, hi);
@@ -217,6 +266,102 @@ fn run_named(world: &Comm, cmd: &BenchCmd) -> halo::Result<()> {
                     println!("{}", serde_json::to_string(&c).expect("serialisable"));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// The settings of `halo bench collectives --op halo --exchange`.
+struct ExchangeSweep {
+    op: Op,
+    blocks: (usize, usize),
+    ghost: usize,
+    rounds: usize,
+    procs: Option<ProcGrid>,
+    compare: bool,
+}
+
+/// `--exchange`: every method on every block size, a table of medians from rank 0.
+fn exchange_sweep(
+    world: &Comm,
+    kinds: &[ExchangeKind],
+    s: &ExchangeSweep,
+    how: &LatencyLoop,
+) -> halo::Result<()> {
+    if s.op != Op::Halo {
+        return Err(Error::Config(format!(
+            "--exchange compares ghost updates: it goes with --op halo, not --op {}",
+            format!("{:?}", s.op).to_lowercase()
+        )));
+    }
+    if s.compare {
+        return Err(Error::Config(
+            "--exchange compares halo's methods with each other: leave out --raw and --compare"
+                .into(),
+        ));
+    }
+    if s.rounds == 0 || s.ghost == 0 {
+        return Err(Error::Config(
+            "--rounds and --ghost must be at least 1".into(),
+        ));
+    }
+    let grid = match s.procs {
+        Some(g) if g.size() != world.size() => {
+            return Err(Error::Config(format!(
+                "--procs {g} has {} ranks, the job {}",
+                g.size(),
+                world.size()
+            )))
+        }
+        Some(g) => g,
+        None => ProcGrid::auto(world.size(), 1 << 20, 1 << 20)?,
+    };
+    let (lo, hi) = s.blocks;
+    if lo < s.ghost {
+        return Err(Error::Config(format!(
+            "--blocks {lo}:{hi}: blocks narrower than the ghost width {} have no neighbour's cells to fill it",
+            s.ghost
+        )));
+    }
+    let sides = bench::message_sizes(lo, hi);
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    if world.rank() == 0 {
+        println!(
+            "# halo exchange latency by method, {} ranks on a {grid} process grid (periodic), ghost {} ({}), {}, {} alternating rounds, medians",
+            world.size(),
+            s.ghost,
+            if s.ghost > 1 { "box stencil" } else { "star stencil" },
+            how.timing.label(),
+            s.rounds
+        );
+        let mut head = format!("# {:<11}{:>12}{:>7}", "Block", "bytes/rank", "iters");
+        for n in &names {
+            head += &format!("{:>16}", format!("{n}(us)"));
+        }
+        head += &format!("{:>12}{:>8}", "best/first", "msgs");
+        println!("{head}");
+    }
+    for &b in &sides {
+        let at = LatencyLoop {
+            iters: bench::iters_for(b, how.iters),
+            warmup: bench::iters_for(b, how.warmup.max(1)).min(how.warmup),
+            ..*how
+        };
+        let r = bench::exchange_latency(world, grid, b, s.ghost, kinds, s.rounds, &at)?;
+        if world.rank() == 0 {
+            let mut line = format!(
+                "{:<13}{:>12}{:>7}",
+                format!("{b}x{b}"),
+                r.bytes_per_rank,
+                r.iters
+            );
+            for us in &r.median_us {
+                line += &format!("{us:>16.2}");
+            }
+            let best = r.median_us.iter().copied().fold(f64::INFINITY, f64::min);
+            let msgs: Vec<String> = r.messages.iter().map(u64::to_string).collect();
+            line += &format!("{:>12.3}{:>8}", best / r.median_us[0], msgs.join("/"));
+            println!("{line}");
         }
     }
     Ok(())
