@@ -73,7 +73,7 @@ pub(crate) use file::le_bytes;
 pub use file::{File, FileMode};
 pub use mpi::traits::Equivalence;
 pub use mpi::Threading;
-pub use nonblocking::{AllReduce, ImmediateScope, Request};
+pub use nonblocking::{AllReduce, Gather, Immediate, ImmediateScope, Request};
 pub use varcount::VarChunks;
 
 use crate::error::{Error, Result};
