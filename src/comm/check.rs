@@ -2,8 +2,9 @@
 //! builds data every rank can predict, runs the collective, verifies the answer on every rank that
 //! receives one, and agrees on the verdict, so all ranks report the same result.
 
-use super::{Comm, FileMode, ReduceOp};
+use super::{Comm, Equivalence, FileMode, ReduceOp};
 use crate::error::{Error, Result};
+use mpi::datatype::UserDatatype;
 
 /// The outcome of one checked collective.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +159,32 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
         ok,
     )?;
 
+    // The other nonblocking collectives, each in both forms (see `check_immediate_*`).
+    let t = Comm::wtime();
+    let ok = check_immediate_broadcast(comm, n)?;
+    record("immediate_broadcast", 16 * n, Comm::wtime() - t, ok)?;
+
+    let t = Comm::wtime();
+    let ok = check_immediate_scatter(comm, n)?;
+    record("immediate_scatter", 12 * n, Comm::wtime() - t, ok)?;
+
+    let t = Comm::wtime();
+    let ok = check_immediate_gather(comm, n)?;
+    let bytes = if rank == 0 || rank == last {
+        8 * n * size
+    } else {
+        16 * n
+    };
+    record("immediate_gather", bytes, Comm::wtime() - t, ok)?;
+
+    let t = Comm::wtime();
+    let ok = check_immediate_all_gather(comm, n)?;
+    record("immediate_all_gather", 9 * n * size, Comm::wtime() - t, ok)?;
+
+    let t = Comm::wtime();
+    let ok = check_immediate_drop(comm, n)?;
+    record("immediate: dropping waits", 16 * n, Comm::wtime() - t, ok)?;
+
     // Error agreement: the last rank fails, every rank gets the same error naming it.
     let t = Comm::wtime();
     let local: Result<()> = if rank == last {
@@ -188,7 +215,193 @@ pub fn run_checks(comm: &Comm, n: usize) -> Result<Vec<CheckResult>> {
     let ok = comm.broadcast(size, 1u8) == Err(Error::RootOutOfRange { root: size, size });
     record("misuse: root out of range", 0, 0.0, ok)?;
 
+    // Misuse of the nonblocking forms: seen alike on every rank, an error before anything starts.
+    let (mut small, mut other) = ([0u8; 1], [0u8; 1]);
+    let ok = comm.immediate_broadcast(size, vec![0u8]).err()
+        == Some(Error::RootOutOfRange { root: size, size })
+        && comm.immediate_scope(|s| {
+            s.all_gather_into(&[1, 2], &mut small).err()
+                == Some(Error::LengthMismatch {
+                    what: "immediate all_gather: the receive buffer",
+                    expected: 2 * size,
+                    found: 1,
+                })
+                && s.scatter_into(size, None, &mut other).err()
+                    == Some(Error::RootOutOfRange { root: size, size })
+        });
+    record("misuse: immediate root, lengths", 0, 0.0, ok)?;
+
     Ok(out)
+}
+
+/// Two `u32`s whose MPI datatype is built anew for every call (rsmpi's `UserDatatype`, freed
+/// when dropped), so that the nonblocking checks run on a datatype a request must keep alive.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C)]
+struct Pair([u32; 2]);
+
+// SAFETY: `Pair` is two contiguous `u32`s with no padding (`repr(C)` over `[u32; 2]`), exactly
+// the datatype below.
+unsafe impl Equivalence for Pair {
+    type Out = UserDatatype;
+    fn equivalent_datatype() -> UserDatatype {
+        UserDatatype::contiguous(2, &u32::equivalent_datatype())
+    }
+}
+
+impl Pair {
+    /// The `k`-th pair: every rank can predict it.
+    fn nth(k: usize) -> Pair {
+        Pair([k as u32, u32::MAX - 3 * k as u32])
+    }
+}
+
+/// Whether `got` is the pairs `from..from + got.len()`.
+fn pairs_from(got: &[Pair], from: usize) -> bool {
+    got.iter()
+        .enumerate()
+        .all(|(i, &p)| p == Pair::nth(from + i))
+}
+
+/// `immediate_broadcast` of `n` `u64`s from the last rank, polled with `test` while every rank
+/// computes the answer it expects; then `broadcast_into` of `n` [`Pair`]s from rank 0, into a
+/// borrowed buffer that `wait` hands back and that is the caller's again after the scope.
+fn check_immediate_broadcast(comm: &Comm, n: usize) -> Result<bool> {
+    let (rank, last) = (comm.rank(), comm.size() - 1);
+    let value = |i: usize| 3 * i as u64 + 1;
+    let buf = if rank == last {
+        (0..n).map(value).collect()
+    } else {
+        vec![0u64; n]
+    };
+    let mut pending = comm.immediate_broadcast(last, buf)?;
+    let mut want = Vec::with_capacity(n);
+    for i in 0..n {
+        want.push(value(i));
+        if i % 256 == 0 {
+            pending.test();
+        }
+    }
+    let owned_ok = pending.wait() == want;
+    let mut pairs = vec![Pair::default(); n];
+    if rank == 0 {
+        pairs
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, p)| *p = Pair::nth(i));
+    }
+    let handed_ok = comm.immediate_scope(|s| -> Result<bool> {
+        let pending = s.broadcast_into(0, &mut pairs)?;
+        Ok(pairs_from(pending.wait(), 0))
+    })?;
+    Ok(owned_ok && handed_ok && pairs_from(&pairs, 0))
+}
+
+/// `immediate_scatter` of `i32`s from rank 0, rank `r` getting `r n .. r n + n`; then
+/// `scatter_into` of [`Pair`]s from the last rank into a borrowed buffer.
+fn check_immediate_scatter(comm: &Comm, n: usize) -> Result<bool> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let last = size - 1;
+    let all: Vec<i32> = (0..(n * size) as i32).collect();
+    let mut pending = comm.immediate_scatter(0, (rank == 0).then_some(all), n)?;
+    pending.test();
+    let owned_ok = pending
+        .wait()
+        .into_iter()
+        .eq((rank * n) as i32..((rank + 1) * n) as i32);
+    let pairs: Vec<Pair> = (0..n * size).map(Pair::nth).collect();
+    let mut mine = vec![Pair::default(); n];
+    let handed_ok = comm.immediate_scope(|s| -> Result<bool> {
+        let pending = s.scatter_into(last, (rank == last).then_some(&pairs[..]), &mut mine)?;
+        Ok(pairs_from(pending.wait(), rank * n))
+    })?;
+    Ok(owned_ok && handed_ok && pairs_from(&mine, rank * n))
+}
+
+/// `immediate_gather` of `f64`s to rank 0, rank `r` sending `r n .. r n + n`, so that the root
+/// holds `0 .. size n`; then `gather_into` of [`Pair`]s to the last rank, whose `wait` hands
+/// back the root's buffer and an empty one elsewhere.
+fn check_immediate_gather(comm: &Comm, n: usize) -> Result<bool> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let last = size - 1;
+    let mine: Vec<f64> = (rank * n..(rank + 1) * n).map(|x| x as f64).collect();
+    let mut pending = comm.immediate_gather(0, mine)?;
+    pending.test();
+    let owned_ok = match pending.wait() {
+        Some(all) => rank == 0 && all.iter().copied().eq((0..n * size).map(|x| x as f64)),
+        None => rank != 0,
+    };
+    let sent: Vec<Pair> = (rank * n..(rank + 1) * n).map(Pair::nth).collect();
+    let mut all = vec![Pair::default(); if rank == last { n * size } else { 0 }];
+    let handed_ok = comm.immediate_scope(|s| -> Result<bool> {
+        let recv = (rank == last).then_some(&mut all[..]);
+        let got = s.gather_into(last, &sent, recv)?.wait();
+        Ok(if rank == last {
+            got.len() == n * size && pairs_from(got, 0)
+        } else {
+            got.is_empty()
+        })
+    })?;
+    Ok(owned_ok && handed_ok && (rank != last || pairs_from(&all, 0)))
+}
+
+/// `immediate_all_gather` of `n` bytes per rank, rank `r`'s all equal to `r`; then, in one
+/// scope, `all_gather_into` of [`Pair`]s and `broadcast_into` in flight together, waited for in
+/// the opposite order.
+fn check_immediate_all_gather(comm: &Comm, n: usize) -> Result<bool> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let mut pending = comm.immediate_all_gather(vec![rank as u8; n])?;
+    pending.test();
+    let got = pending.wait();
+    let owned_ok =
+        got.len() == n * size && got.iter().enumerate().all(|(i, &x)| x == (i / n) as u8);
+    let sent: Vec<Pair> = (rank * n..(rank + 1) * n).map(Pair::nth).collect();
+    let mut all = vec![Pair::default(); n * size];
+    let mut flag = [if rank == 0 { 42u16 } else { 0 }];
+    let handed_ok = comm.immediate_scope(|s| -> Result<bool> {
+        let gather = s.all_gather_into(&sent, &mut all)?;
+        let bcast = s.broadcast_into(0, &mut flag)?;
+        let flag_ok = bcast.wait() == [42];
+        Ok(flag_ok && pairs_from(gather.wait(), 0))
+    })?;
+    Ok(owned_ok && handed_ok && pairs_from(&all, 0) && flag == [42])
+}
+
+/// Dropping a request that has not completed waits for it. The last rank starts its part of two
+/// broadcasts only after a delay, while the others drop their requests at once:
+/// - one owning its buffer, whose memory the allocator is likely to hand to the next vector of
+///   its size; that vector must keep the values written into it, past a barrier by which the
+///   root's data has arrived (were the drop not to wait, MPI would write it into freed memory);
+/// - one borrowing its buffer, which, read after the scope with no MPI call in between, must
+///   hold the root's data.
+fn check_immediate_drop(comm: &Comm, n: usize) -> Result<bool> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let root = size - 1;
+    let delay = std::time::Duration::from_millis(20);
+    let value = |i: usize| (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let data = || -> Vec<u64> {
+        if rank == root {
+            if size > 1 {
+                std::thread::sleep(delay);
+            }
+            (0..n).map(value).collect()
+        } else {
+            vec![0; n]
+        }
+    };
+    drop(comm.immediate_broadcast(root, data())?);
+    // Different on every rank, so that not even the root's reused memory, sent, would match.
+    let mark = u64::MAX - rank as u64;
+    let reused = vec![mark; n];
+    comm.barrier();
+    let owned_ok = reused.iter().all(|&x| x == mark);
+    let mut buf = data();
+    comm.immediate_scope(|s| -> Result<()> {
+        drop(s.broadcast_into(root, &mut buf)?);
+        Ok(())
+    })?;
+    let handed_ok = buf.iter().enumerate().all(|(i, &x)| x == value(i));
+    Ok(owned_ok && handed_ok)
 }
 
 /// The largest piece the file check reads in one MPI call: small, and not a multiple of 8, so
