@@ -46,6 +46,11 @@ fn nonblocking() {
 }
 
 #[test]
+fn overlap_bcast() {
+    run_on_1_to_4("overlap_bcast", &[]);
+}
+
+#[test]
 fn structs() {
     run_on_1_to_4("structs", &[]);
 }
