@@ -12,6 +12,10 @@
 //! | `MPI_Allgather(v)` | [`Comm::all_gather`], [`Comm::all_gather_varcount`] | [`Comm::all_gather_into`] |
 //! | `MPI_Reduce` | [`Comm::reduce`], [`Comm::reduce_value`] | [`Comm::reduce_into`] |
 //! | `MPI_Allreduce` | [`Comm::all_reduce`], [`Comm::all_reduce_value`] | [`Comm::all_reduce_into`] |
+//! | `MPI_Ibcast` | | [`Comm::immediate_broadcast`] (owns its buffer), [`ImmediateScope::broadcast_into`] (borrows it) |
+//! | `MPI_Iscatter` | | [`Comm::immediate_scatter`], [`ImmediateScope::scatter_into`] |
+//! | `MPI_Igather` | | [`Comm::immediate_gather`], [`ImmediateScope::gather_into`] |
+//! | `MPI_Iallgather` | | [`Comm::immediate_all_gather`], [`ImmediateScope::all_gather_into`] |
 //! | `MPI_Iallreduce` | | [`Comm::immediate_all_reduce`] (owns its buffers), [`ImmediateScope::all_reduce_into`] (borrows them) |
 //! | `MPI_Cart_*` (topology) | [`Comm::cartesian`], [`Comm::cart_dims`], [`Comm::cart_coords`], [`Comm::cart_rank`], [`Comm::cart_shift`] | |
 //! | `MPI_File_*` (MPI-IO) | [`Comm::open_file`], [`File::write_at_all`], [`File::read_at_all`], [`File::write_f64_at_all`], [`File::read_f64_at_all`], [`File::sync`], [`File::close`] | [`File::write_at`], [`File::read_at`] (this rank alone, not agreed) |
