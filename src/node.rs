@@ -1,4 +1,5 @@
-//! What the node under a rank can give a job: memory.
+//! What the node under a rank can give a job: memory, and the cores a rank may run on
+//! ([`affinity`]).
 //!
 //! Before a run allocates, each rank's need is set against what its node has, and a job that
 //! cannot fit is refused on every rank with one line ([`ensure_fits`]), instead of dying in the
@@ -21,6 +22,8 @@
 //! The parsing is pure and tested on text; only [`node_memory`], [`address_space_left`] and
 //! [`peak_rss`] read the system. Where none of these files exist (another OS), nothing is known
 //! and nothing refused.
+
+pub mod affinity;
 
 use crate::comm::{Comm, ReduceOp};
 use crate::error::{Error, Result};

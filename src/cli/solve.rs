@@ -595,6 +595,7 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
             eprintln!("halo: warning: {w}");
         }
     }
+    halo::node::affinity::warn_threads(world, cfg.domain.threads)?;
     // The parser let through only a positive `--timeout` of at most a year.
     let watch = args.timeout.map(|t| {
         // --out's pieces are written in a directory of their own, inside it.
