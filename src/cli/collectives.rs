@@ -2,6 +2,7 @@
 
 use halo::comm::{self, Comm, Mpi};
 use halo::grid;
+use halo::node::affinity;
 
 /// `halo check`: every collective, and block scatter/gather, verified; rank 0 prints a line each.
 pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
@@ -38,21 +39,27 @@ pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// `halo info`: the MPI library and every rank's host.
+/// `halo info`: the MPI library, and every rank's host and the cores it may run on.
 pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
     let host = mpi.processor_name();
     let hosts = world
         .gather_varcount(0, host.as_bytes())
         .map_err(|e| e.to_string())?;
-    if let Some(hosts) = hosts {
+    let cores = affinity::gather(world).map_err(|e| e.to_string())?;
+    if let (Some(hosts), Some(cores)) = (hosts, cores) {
         println!("{}", mpi.library_version());
         println!(
             "ranks: {}, thread support: {:?}",
             world.size(),
             mpi.threading()
         );
-        for (rank, h) in hosts.iter().enumerate() {
-            println!("rank {rank}: {}", String::from_utf8_lossy(h));
+        for (rank, (h, c)) in hosts.iter().zip(&cores).enumerate() {
+            let cores = match c.len() {
+                0 => "cores unknown".to_string(),
+                1 => format!("core {} (1)", affinity::compact(c)),
+                n => format!("cores {} ({n})", affinity::compact(c)),
+            };
+            println!("rank {rank}: {}, {cores}", String::from_utf8_lossy(h));
         }
     }
     Ok(())
