@@ -1,6 +1,7 @@
 //! `halo scale`: a strong or weak scaling study, run without mpirun; it starts the jobs itself.
 
 use super::solve::ProblemArgs;
+use halo::node::affinity;
 use halo::scale::{self, Launcher, Mode, Point, Study};
 use halo::solver::Problem;
 use halo::Error;
@@ -137,6 +138,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     let launcher = a.launch.launcher()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     check_rank_limit(a, &launcher, cores)?;
+    let (launcher, mapping) = launcher.give_threads(p.threads, cores, affinity::linked_library());
     halo::io::ensure_dir(&a.out)?;
     let exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "halo".into(),
@@ -161,6 +163,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         launcher,
         timeout: a.launch.timeout(),
         cores,
+        threads: p.threads,
     };
     let stop = p.config().stop;
     let length = match (p.problem, p.iters, p.tol) {
@@ -180,9 +183,18 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         if mode == Mode::Weak { " per rank" } else { "" },
         p.threads
     );
-    let over: Vec<usize> = ranks.iter().copied().filter(|&k| k > cores).collect();
+    if let Some(line) = mapping {
+        eprintln!("scale: {line}");
+    }
+    let t = p.threads;
+    let over: Vec<usize> = ranks.iter().copied().filter(|&k| k * t > cores).collect();
     if !over.is_empty() {
-        eprintln!("scale: this machine has {cores} cores: runs on {over:?} ranks are oversubscribed (ranks share cores), so their times say little about speed");
+        let each = if t > 1 {
+            format!(" of {t} threads each")
+        } else {
+            String::new()
+        };
+        eprintln!("scale: this machine has {cores} cores: runs on {over:?} ranks{each} are oversubscribed (ranks share cores), so their times say little about speed");
     }
     let total = ranks.len() * a.repeat;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -212,7 +224,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         b.finish_and_clear();
     }
     let (points, stopped) = (&outcome.points, outcome.stopped);
-    print_table(mode, &what, cores, points, stopped);
+    print_table(mode, &what, cores, p.threads, points, stopped);
     let (csv, json, png) = (
         a.out.join("scaling.csv"),
         a.out.join("scaling.json"),
@@ -350,6 +362,7 @@ fn print_table(
     mode: Mode,
     what: &str,
     cores: usize,
+    threads: usize,
     points: &[Point],
     stopped: Option<scale::Stop>,
 ) {
@@ -373,8 +386,13 @@ fn print_table(
     for p in points {
         let mut notes = Vec::new();
         if p.oversubscribed {
+            let each = if threads > 1 {
+                format!(" x {threads} threads")
+            } else {
+                String::new()
+            };
             notes.push(format!(
-                "oversubscribed ({} ranks on {cores} cores)",
+                "oversubscribed ({} ranks{each} on {cores} cores)",
                 p.ranks
             ));
         }

@@ -9,6 +9,7 @@
 //! process of that session: SIGTERM, a grace period, then SIGKILL. On systems without `/proc`
 //! only the job's process group is signalled.
 
+use crate::node::affinity::Launch;
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -294,7 +295,8 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> io::Result<Fini
 /// How jobs are started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Launcher {
-    /// `mpirun -n K [args…]`, adding `--oversubscribe` when K exceeds the cores.
+    /// `mpirun -n K [args…]`, adding `--oversubscribe` when K (times the threads per rank)
+    /// exceeds the cores.
     Mpirun(Vec<String>),
     /// `srun -n K [args…]`, inside a Slurm allocation.
     Srun(Vec<String>),
@@ -395,6 +397,130 @@ impl Launcher {
             Some(code) => RunOutcome::Failed(format!("exit {code}{why}")),
             None => RunOutcome::Failed(format!("killed by a signal{why}")),
         }
+    }
+}
+
+/// `mpirun` options that choose where ranks run (OpenMPI's and Hydra's spellings): when the user
+/// passes one, their choice stands and [`Launcher::give_threads`] adds nothing. `=VALUE` forms
+/// are matched by their name.
+const MPIRUN_BINDING: [&str; 10] = [
+    "--map-by",
+    "-map-by",
+    "--bind-to",
+    "-bind-to",
+    "-binding",
+    "--cpus-per-proc",
+    "--cpus-per-rank",
+    "--cpu-set",
+    "--rankfile",
+    "-rf",
+];
+/// `srun` options that choose the cores of a task, likewise.
+const SRUN_BINDING: [&str; 4] = ["--cpus-per-task", "-c", "--cpu-bind", "--cpu_bind"];
+
+impl Launcher {
+    /// This launcher with the options that give each rank `threads` cores, and the one line that
+    /// says what was done; the line is `None` for one thread. `cores` are this machine's; `lib`
+    /// is the MPI library `mpirun` belongs to (that halo is linked with).
+    ///
+    /// - `srun`: `--cpus-per-task=T`.
+    /// - OpenMPI's `mpirun`: `--map-by slot:PE=T`, which binds each rank to T cores (with
+    ///   `--oversubscribe`, which [`Launcher::command`] adds when ranks × threads exceed the cores,
+    ///   ranks then share them); when T exceeds the cores, which OpenMPI refuses to map,
+    ///   `--bind-to none`.
+    /// - MPICH's Hydra: `-bind-to core:T`; when T exceeds the cores nothing, since Hydra binds
+    ///   nothing unless told.
+    ///
+    /// When the user's own launcher arguments hold a binding or mapping option, theirs stands.
+    pub fn give_threads(
+        self,
+        threads: usize,
+        cores: usize,
+        lib: Launch,
+    ) -> (Launcher, Option<String>) {
+        if threads <= 1 {
+            return (self, None);
+        }
+        let t = threads;
+        let (extra, srun) = match &self {
+            Launcher::Mpirun(extra) => (extra, false),
+            Launcher::Srun(extra) => (extra, true),
+        };
+        let prog = if srun { "srun" } else { "mpirun" };
+        let binding = |a: &str| {
+            let name = a.split_once('=').map_or(a, |(n, _)| n);
+            let known = if srun {
+                &SRUN_BINDING[..]
+            } else {
+                &MPIRUN_BINDING[..]
+            };
+            known.contains(&name).then_some(name.len() == a.len())
+        };
+        // Each binding option of the user's, with its value when that is the next argument.
+        let theirs: Vec<String> = extra
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match binding(a)? {
+                true => Some(match extra.get(i + 1) {
+                    Some(v) if !v.starts_with('-') => format!("{a} {v}"),
+                    _ => a.clone(),
+                }),
+                false => Some(a.clone()),
+            })
+            .collect();
+        if !theirs.is_empty() {
+            let line = format!(
+                "{t} threads per rank: keeping {} from --mpirun-args, which decides the cores each \
+                 rank has",
+                theirs.join(" ")
+            );
+            return (self, Some(line));
+        }
+        let (add, line): (Vec<String>, String) = match (srun, lib) {
+            (true, _) => (
+                vec![format!("--cpus-per-task={t}")],
+                format!("each rank gets {t} cores for its {t} threads: srun --cpus-per-task={t}"),
+            ),
+            (false, Launch::OpenMpi) if t <= cores => (
+                vec!["--map-by".into(), format!("slot:PE={t}")],
+                format!(
+                    "each rank gets {t} cores for its {t} threads: mpirun --map-by slot:PE={t}"
+                ),
+            ),
+            (false, Launch::OpenMpi) => (
+                vec!["--bind-to".into(), "none".into()],
+                format!(
+                    "{t} threads per rank, more than this machine's {cores} cores: mpirun \
+                     --bind-to none, each rank may run on any core"
+                ),
+            ),
+            (false, Launch::Mpich) if t <= cores => (
+                vec!["-bind-to".into(), format!("core:{t}")],
+                format!("each rank gets {t} cores for its {t} threads: mpiexec -bind-to core:{t}"),
+            ),
+            (false, Launch::Mpich) => (
+                Vec::new(),
+                format!(
+                    "{t} threads per rank, more than this machine's {cores} cores: MPICH binds \
+                     nothing unless told, each rank may run on any core"
+                ),
+            ),
+            (false, _) => (
+                Vec::new(),
+                format!(
+                    "{t} threads per rank: which MPI {prog} belongs to is unknown, so no binding \
+                     is added; pass the one that gives each rank {t} cores in --mpirun-args"
+                ),
+            ),
+        };
+        let mut extra = extra.clone();
+        extra.extend(add);
+        let launcher = if srun {
+            Launcher::Srun(extra)
+        } else {
+            Launcher::Mpirun(extra)
+        };
+        (launcher, Some(line))
     }
 }
 
@@ -540,6 +666,53 @@ fn hostfile_slots(text: &str, cores: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mpirun(args: &[&str]) -> Launcher {
+        Launcher::Mpirun(args.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[test]
+    fn threads_get_their_cores_from_each_launcher() {
+        let ompi = Launch::OpenMpi;
+        let (l, line) = mpirun(&["-x", "A"]).give_threads(1, 2, ompi);
+        assert_eq!((l, line), (mpirun(&["-x", "A"]), None));
+        let (l, line) = mpirun(&["-x", "A"]).give_threads(2, 2, ompi);
+        assert_eq!(l, mpirun(&["-x", "A", "--map-by", "slot:PE=2"]));
+        assert!(line.unwrap().ends_with("mpirun --map-by slot:PE=2"));
+        // OpenMPI refuses PE above a node's cores: unbound instead.
+        let (l, line) = mpirun(&[]).give_threads(3, 2, ompi);
+        assert_eq!(l, mpirun(&["--bind-to", "none"]));
+        assert!(line.unwrap().contains("--bind-to none"));
+        let (l, _) = mpirun(&[]).give_threads(2, 4, Launch::Mpich);
+        assert_eq!(l, mpirun(&["-bind-to", "core:2"]));
+        let (l, _) = mpirun(&[]).give_threads(8, 4, Launch::Mpich);
+        assert_eq!(l, mpirun(&[]));
+        let (l, line) = mpirun(&[]).give_threads(2, 4, Launch::Unknown);
+        assert_eq!(l, mpirun(&[]));
+        assert!(line.unwrap().contains("--mpirun-args"));
+        let (l, _) = Launcher::Srun(vec![]).give_threads(4, 1, ompi);
+        assert_eq!(l, Launcher::Srun(vec!["--cpus-per-task=4".into()]));
+    }
+
+    #[test]
+    fn a_binding_the_user_chose_stands() {
+        for theirs in [
+            &["--bind-to", "none"][..],
+            &["--map-by", "ppr:1:socket"],
+            &["--map-by=core"],
+            &["-bind-to", "hwthread"],
+        ] {
+            let (l, line) = mpirun(theirs).give_threads(2, 2, Launch::OpenMpi);
+            assert_eq!(l, mpirun(theirs));
+            let line = line.unwrap();
+            assert!(
+                line.contains(&format!("keeping {}", theirs.join(" "))),
+                "{line}"
+            );
+        }
+        let srun = Launcher::Srun(vec!["-c".into(), "8".into()]);
+        assert_eq!(srun.clone().give_threads(2, 2, Launch::OpenMpi).0, srun);
+    }
 
     fn no_env(_: &str) -> Option<String> {
         None

@@ -64,8 +64,11 @@ pub struct Study {
     pub launcher: Launcher,
     /// A run still going after this long is stopped and reported as timed out.
     pub timeout: Duration,
-    /// Cores on this machine; rank counts above it are oversubscribed.
+    /// Cores on this machine; runs whose ranks × threads exceed it are oversubscribed.
     pub cores: usize,
+    /// Threads per rank (`--threads`, also among [`Study::solve_args`]); the launcher gives each
+    /// rank this many cores where it can (see [`Launcher::give_threads`]).
+    pub threads: usize,
 }
 
 /// One rank count's result.
@@ -95,7 +98,7 @@ pub struct Point {
     /// The largest rank's peak resident set size in bytes, in the median run (see
     /// [`largest_peak_rss`]); `None` when no run said.
     pub peak_rss_bytes: Option<u64>,
-    /// Whether the machine had fewer cores than ranks.
+    /// Whether the machine had fewer cores than ranks × threads.
     pub oversubscribed: bool,
     /// Successful repetitions.
     pub runs: usize,
@@ -209,7 +212,7 @@ pub fn run_study(
                 (Some(g), nx, ny)
             }
         };
-        let oversubscribed = k > study.cores;
+        let oversubscribed = k.saturating_mul(study.threads.max(1)) > study.cores;
         let mut point = Point {
             ranks: k,
             px: procs.map(|g| g.px),
