@@ -607,3 +607,91 @@ fn rank_counts_run_once_each_in_increasing_order_against_the_smallest() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_threads_study_gives_each_rank_its_cores_and_says_so() {
+    let dir = out_dir("threads");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // 2 ranks × 2 threads exceed a 2-core machine: the mapping must still launch (oversubscribed).
+    let out = scale_ok(&[
+        "--ranks",
+        "1,2",
+        "--threads",
+        "2",
+        "--grid",
+        "32x32",
+        "--iters",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("threads:") || l.contains("threads per rank"))
+        .collect();
+    let want = if cores >= 2 {
+        "scale: each rank gets 2 cores for its 2 threads: mpirun --map-by slot:PE=2"
+    } else {
+        "scale: 2 threads per rank, more than this machine's 1 cores: mpirun --bind-to none, each rank may run on any core"
+    };
+    assert_eq!(said, [want], "{err}");
+    let (_, json) = read_results(&dir);
+    let points = json["points"].as_array().unwrap();
+    assert!(points.iter().all(|p| p["status"] == "ok"), "{json}");
+    assert_eq!(
+        points[1]["oversubscribed"].as_bool(),
+        Some(2 * 2 > cores),
+        "{json}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_threads_study_launches_with_the_mapping_unless_the_user_chose_one() {
+    let (bin, calls) = fake_mpirun("threads");
+    let out_arg = bin.join("out");
+    let out = out_arg.to_str().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let study = [
+        "--ranks",
+        "1",
+        "--threads",
+        "2",
+        "--grid",
+        "32x32",
+        "--out",
+        out,
+    ];
+    let ours = scale_with_path(&bin, &study);
+    let mut theirs = study.to_vec();
+    theirs.extend(["--mpirun-args", "--bind-to none -x FOO"]);
+    let theirs = scale_with_path(&bin, &theirs);
+    let launched: Vec<String> = std::fs::read_to_string(&calls)
+        .expect("both studies launched")
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(launched.len(), 2, "{launched:?}");
+    let mapping = if cores >= 2 {
+        "--map-by slot:PE=2 "
+    } else {
+        "--bind-to none "
+    };
+    assert!(launched[0].contains(mapping), "{launched:?}");
+    assert!(
+        launched[1].contains("--bind-to none -x FOO ") && !launched[1].contains("--map-by"),
+        "{launched:?}"
+    );
+    let err = String::from_utf8_lossy(&theirs.stderr);
+    assert!(
+        err.contains("scale: 2 threads per rank: keeping --bind-to none from --mpirun-args"),
+        "{err}"
+    );
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        err.contains(&format!("mpirun {}", mapping.trim_end())),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&bin);
+}
