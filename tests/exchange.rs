@@ -109,7 +109,11 @@ fn multigrid_gives_the_same_bits_by_every_method() {
 #[test]
 fn two_rounds_send_half_the_messages_of_a_box_stencil() {
     // Ghost width 2 makes Jacobi's stencil a box: 8 neighbours on the middle rank of 3x3.
-    let run = |method: &str| {
+    let run = |procs: &str, method: &str| {
+        let n = procs
+            .split('x')
+            .map(|k| k.parse::<usize>().unwrap())
+            .product();
         let args = [
             "--grid",
             "60x60",
@@ -118,30 +122,42 @@ fn two_rounds_send_half_the_messages_of_a_box_stencil() {
             "--ghost",
             "2",
             "--procs",
-            "3x3",
+            procs,
             "--exchange",
             method,
         ];
-        solve_json(9, &args)
+        solve_json(n, &args)
     };
-    let p2p = run("p2p");
-    for method in ["two-phase", "neighbor"] {
-        let r = run(method);
-        assert_eq!(r["field_sha256"], p2p["field_sha256"]);
-        let (half, all) = (
-            r["messages_sent"].as_u64().unwrap(),
-            p2p["messages_sent"].as_u64().unwrap(),
+    let messages = |r: &serde_json::Value| r["messages_sent"].as_u64().unwrap();
+    let p2p = run("3x3", "p2p");
+    let two = run("3x3", "two-phase");
+    assert_eq!(two["field_sha256"], p2p["field_sha256"]);
+    let (half, all) = (messages(&two), messages(&p2p));
+    // Four per exchange instead of eight on the middle rank; fewer saved at the edges.
+    assert!(
+        2 * half <= all + all / 4 && half < all,
+        "two-phase: {half} messages against p2p's {all}"
+    );
+    // The same ghost cells: the corners travel inside the rows.
+    assert_eq!(two["bytes_sent"], p2p["bytes_sent"]);
+    // Persistent requests send what p2p sends; neighbourhood collectives one message per
+    // neighbouring rank, which on a 3x3 grid are all different ranks.
+    for method in ["persistent", "neighbor"] {
+        let r = run("3x3", method);
+        assert_eq!(
+            (&r["field_sha256"], messages(&r)),
+            (&p2p["field_sha256"], all),
+            "{method}"
         );
-        // Four per exchange instead of eight on the middle rank; fewer saved at the edges.
-        assert!(
-            2 * half <= all + all / 4 && half < all,
-            "{method}: {half} messages against p2p's {all}"
-        );
-        // The same ghost cells: the corners travel inside the rows, so the bytes barely change.
-        assert_eq!(r["bytes_sent"], p2p["bytes_sent"], "{method}");
     }
-    let persistent = run("persistent");
-    assert_eq!(persistent["messages_sent"], p2p["messages_sent"]);
+    // On 2x1 ranks (not periodic) every rank has one neighbour: p2p sends it a face, two-phase
+    // too, neighbor one message; all the same bytes.
+    let strips = run("2x1", "p2p");
+    for method in ["two-phase", "neighbor"] {
+        let r = run("2x1", method);
+        assert_eq!(messages(&r), messages(&strips), "{method} on 2x1");
+        assert_eq!(r["bytes_sent"], strips["bytes_sent"], "{method} on 2x1");
+    }
 }
 
 #[test]

@@ -4,7 +4,11 @@
 //! then knows who talks to whom, may renumber the ranks to fit the machine (`reorder`: ranks that
 //! exchange most placed on the same node or socket), answers neighbour queries
 //! ([`Comm::cart_shift`], [`Comm::cart_rank`], [`Comm::cart_coords`]), and runs neighbourhood
-//! collectives (`MPI_Neighbor_alltoallw`) over the grid's faces. This layer knows nothing of
+//! collectives (`MPI_Neighbor_alltoallw`) over the grid's faces. [`Comm::neighborhood`] names
+//! each rank's neighbours itself (`MPI_Dist_graph_create_adjacent`), for neighbourhoods a grid's
+//! faces do not cover (diagonals) or cover twice (a periodic dimension one or two ranks wide,
+//! where MPI libraries disagree on which of two messages between the same pair goes where; in a
+//! graph that lists each neighbour once there is only one). This layer knows nothing of
 //! blocks and ghosts: a grid is `dims` (dimension 0 varies slowest, MPI's row-major order) and
 //! whether each dimension wraps around.
 //!
@@ -166,5 +170,51 @@ impl Comm {
         }
         let rank = |r: c_int| (r != unsafe { ffi::RSMPI_PROC_NULL }).then_some(r as usize);
         (rank(src), rank(dst))
+    }
+
+    /// A new communicator over the same ranks, numbered as in this one, whose neighbourhood
+    /// collectives reach `peers` (`MPI_Dist_graph_create_adjacent`, no reordering; collective):
+    /// every rank's messages go to and come from its `peers`, in that order. The relation must
+    /// be symmetric (a rank lists `p` exactly when `p` lists it), and each peer appears once.
+    pub fn neighborhood(&self, peers: &[usize]) -> Result<Comm> {
+        let mut sorted = peers.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != peers.len() || sorted.last().is_some_and(|&p| p >= self.size()) {
+            return Err(Error::Invalid {
+                quantity: "neighbours",
+                value: format!("{peers:?}"),
+                why: format!(
+                    "each must be one of the {} ranks, and appear once",
+                    self.size()
+                ),
+            });
+        }
+        let peers: Vec<c_int> = peers.iter().map(|&p| p as c_int).collect();
+        let n = peers.len() as c_int;
+        let mut raw = unsafe { ffi::RSMPI_COMM_NULL };
+        // SAFETY: `peers` holds `n` ranks of this communicator and is only read; the weights
+        // are MPI_UNWEIGHTED and the info MPI_INFO_NULL, both predefined; `raw` is written.
+        let rc = unsafe {
+            ffi::MPI_Dist_graph_create_adjacent(
+                self.raw().as_raw(),
+                n,
+                peers.as_ptr(),
+                ffi::RSMPI_UNWEIGHTED(),
+                n,
+                peers.as_ptr(),
+                ffi::RSMPI_UNWEIGHTED(),
+                ffi::RSMPI_INFO_NULL,
+                0,
+                &mut raw,
+            )
+        };
+        if rc != 0 || raw == unsafe { ffi::RSMPI_COMM_NULL } {
+            return Err(Error::Config(format!(
+                "MPI_Dist_graph_create_adjacent failed (error {rc})"
+            )));
+        }
+        // SAFETY: as in `cartesian`: a live intra-communicator, owned from here on.
+        Ok(Comm::new(unsafe { SimpleCommunicator::from_raw(raw) }))
     }
 }

@@ -116,9 +116,9 @@ pub enum ExchangeKind {
     /// The same messages as persistent requests (`MPI_Recv_init`/`MPI_Send_init` once,
     /// `MPI_Startall` per exchange) on buffers set up once.
     Persistent,
-    /// `MPI_Neighbor_alltoallw` on a Cartesian communicator, rows and columns described by
-    /// derived datatypes so that nothing is packed by hand; a box stencil's corners travel with
-    /// the rows of a second call (the grid's neighbourhood has faces only).
+    /// One `MPI_Neighbor_alltoallw` over a graph of the neighbouring ranks, rows, columns and
+    /// corners described by derived datatypes so that nothing is packed by hand: one message
+    /// per neighbouring rank, carrying everything the pair exchanges.
     Neighbor,
     /// For box stencils, x first and then y with the corners in the rows: 4 messages instead of
     /// 8, in two rounds. A star stencil has no corners to carry: it exchanges as `P2p` does.
@@ -146,7 +146,7 @@ impl ExchangeKind {
 
     /// Whether a box stencil's corners travel in a second round, in the rows (x first, then y).
     pub fn corners_in_rows(self) -> bool {
-        matches!(self, ExchangeKind::Neighbor | ExchangeKind::TwoPhase)
+        self == ExchangeKind::TwoPhase
     }
 }
 

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `p2p` | 4 / 8, one round | fresh `MPI_Irecv`/`MPI_Isend` per message, packed by hand |
 //! | `persistent` | 4 / 8, one round | `MPI_Recv_init`/`MPI_Send_init` once, `MPI_Startall` per exchange |
-//! | `neighbor` | 4 / 4, one / two rounds | `MPI_Neighbor_alltoallw` on a Cartesian communicator, derived datatypes, nothing packed |
+//! | `neighbor` | one per neighbouring rank (4 / 8), one round | `MPI_Neighbor_alltoallw` on a graph of the neighbours, derived datatypes, nothing packed |
 //! | `two-phase` | 4 / 4, one / two rounds | as `p2p`, with a box stencil's corners in the rows of a second round |
 //!
 //! All four fill the same ghost cells with the same values ([`crate::decomp::row_rect`] says why
@@ -94,7 +94,7 @@ pub struct Exchange<'a> {
 
 impl HaloExchange {
     /// Plans the exchange of one field for `layout` on `comm`'s ranks, by `layout.exchange`
-    /// (collective: duplicates `comm`, or builds a Cartesian communicator for `neighbor`).
+    /// (collective: duplicates `comm`, or builds a graph communicator for `neighbor`).
     pub fn new(comm: &Comm, layout: &Layout) -> Self {
         Self::for_fields(comm, layout, 1)
     }
@@ -144,7 +144,7 @@ impl HaloExchange {
         let shape = layout.local_shape();
         let transport = match layout.exchange {
             ExchangeKind::Neighbor => {
-                Transport::Neighbor(Neighborhood::new(comm, layout, shape, fields, &plan))
+                Transport::Neighbor(Neighborhood::new(comm, shape, fields, &plan))
             }
             kind => Transport::Packed(Packed::new(
                 comm.duplicate(),

@@ -1,36 +1,37 @@
-//! Neighbourhood collectives: a round of a ghost update as one `MPI_Neighbor_alltoallw` on a
-//! Cartesian communicator, each face described by a derived datatype over the arrays themselves,
-//! so that MPI reads the sent cells and writes the ghost cells in place and nothing is packed.
+//! Neighbourhood collectives: a ghost update as one `MPI_Neighbor_alltoallw`, each neighbour's
+//! cells described by a derived datatype over the arrays themselves, so that MPI reads the sent
+//! cells and writes the ghost cells in place and nothing is packed by hand.
 //!
-//! A Cartesian communicator's neighbourhood is its faces, in MPI's order: for each dimension the
-//! rank one step back, then one step on. With dims `[py, px]` that is north, south, west, east,
-//! the order of [`Dir::ALL`]'s first four. A box stencil's corners travel in the rows of a second
-//! round ([`crate::decomp::row_rect`]); in its first round the north and south counts are zero.
+//! The neighbourhood is a distributed graph listing each neighbouring rank once
+//! ([`Comm::neighborhood`]), not the Cartesian communicator's own: a Cartesian neighbourhood has
+//! the four faces only (a box stencil's corners come from the diagonals), and where a periodic
+//! dimension is one or two ranks wide it names the same rank on both sides, after which MPI
+//! libraries disagree on which of the two messages lands in which block (OpenMPI 4.1 and MPICH
+//! 4.0 differ). With each rank listed once there is one message per pair: it carries every
+//! region the pair exchanges, in the order of the sender's directions ([`crate::decomp::Dir::index`]), and the
+//! receiver lays its ghost regions out in the same order (the sender's direction is the opposite
+//! of the receiver's).
 //!
-//! Several fields go in the same call: each face's datatype is a struct of one vector per field,
-//! at the fields' distances from the first one. The distances are those of the arrays handed in;
-//! when they change (other arrays), the datatypes are rebuilt.
+//! Several fields go in the same call: each datatype repeats its regions for every field, at the
+//! fields' distances from the first one. The distances are those of the arrays handed in; when
+//! they change (other arrays), the datatypes are rebuilt.
 
 use super::Message;
 use crate::comm::Comm;
-use crate::decomp::{Dir, Rect};
-use crate::grid::Layout;
+use crate::decomp::Rect;
 use mpi::ffi;
 use mpi::raw::AsRaw;
 use ndarray::Array2;
 use std::os::raw::{c_int, c_void};
 
-/// Faces in a Cartesian communicator's neighbour order.
-const FACES: usize = 4;
-
-/// One round: the region sent to and received from each face, if any.
-struct Round {
-    send: [Option<Rect>; FACES],
-    recv: [Option<Rect>; FACES],
-    send_types: [ffi::MPI_Datatype; FACES],
-    recv_types: [ffi::MPI_Datatype; FACES],
-    send_counts: [c_int; FACES],
-    recv_counts: [c_int; FACES],
+/// What travels between this rank and one neighbouring rank.
+struct Peer {
+    /// The regions sent, in the order of their directions' indices.
+    send: Vec<Rect>,
+    /// The ghost regions received, in the order of the sender's directions' indices.
+    recv: Vec<Rect>,
+    send_type: ffi::MPI_Datatype,
+    recv_type: ffi::MPI_Datatype,
 }
 
 /// The neighbourhood transport of a [`super::HaloExchange`].
@@ -38,60 +39,60 @@ pub(super) struct Neighborhood {
     comm: Comm,
     stride: usize,
     fields: usize,
-    rounds: Vec<Round>,
+    peers: Vec<Peer>,
+    counts: Vec<c_int>,
     /// The byte distances of the fields from the first, for which the datatypes were built.
     built_for: Option<Vec<isize>>,
 }
 
 impl Neighborhood {
-    /// Plans `plan`'s rounds over a Cartesian communicator: `comm` itself when it has the layout's
-    /// topology (duplicated), otherwise one made without reordering, so ranks keep their numbers.
+    /// Plans the messages of `plan` (one round) over a graph communicator of their ranks
+    /// (collective).
     pub(super) fn new(
         comm: &Comm,
-        layout: &Layout,
         shape: (usize, usize),
         fields: usize,
         plan: &[Vec<Message>],
     ) -> Self {
-        let comm = if comm.cart_dims().is_some() {
-            comm.duplicate()
-        } else {
-            let g = layout.decomp.grid;
-            let periodic = [layout.bc.periodic_y(), layout.bc.periodic_x()];
-            comm.cartesian(&[g.py, g.px], &periodic, false)
-                .expect("the layout's process grid holds the communicator's ranks")
-        };
-        let double = unsafe { ffi::RSMPI_DOUBLE };
-        let rounds = plan
+        assert_eq!(plan.len(), 1, "a neighbourhood exchange runs in one round");
+        let msgs = &plan[0];
+        let mut ranks: Vec<usize> = Vec::new();
+        for m in msgs {
+            if !ranks.contains(&m.peer) {
+                ranks.push(m.peer);
+            }
+        }
+        let peers: Vec<Peer> = ranks
             .iter()
-            .map(|msgs| {
-                let mut round = Round {
-                    send: Default::default(),
-                    recv: Default::default(),
-                    send_types: [double; FACES],
-                    recv_types: [double; FACES],
-                    send_counts: [0; FACES],
-                    recv_counts: [0; FACES],
-                };
-                for m in msgs {
-                    let i = m.dir.index();
-                    debug_assert!(i < FACES && Dir::ALL[i] == m.dir, "faces only");
-                    round.send[i] = Some(m.send.clone());
-                    round.recv[i] = Some(m.recv.clone());
+            .map(|&p| {
+                let mut send: Vec<&Message> = msgs.iter().filter(|m| m.peer == p).collect();
+                let mut recv = send.clone();
+                send.sort_by_key(|m| m.dir.index());
+                // The sender's direction towards this rank is the opposite of this rank's.
+                recv.sort_by_key(|m| m.dir.opposite().index());
+                let double = unsafe { ffi::RSMPI_DOUBLE };
+                Peer {
+                    send: send.iter().map(|m| m.send.clone()).collect(),
+                    recv: recv.iter().map(|m| m.recv.clone()).collect(),
+                    send_type: double,
+                    recv_type: double,
                 }
-                round
             })
             .collect();
+        let graph = comm
+            .neighborhood(&ranks)
+            .expect("neighbours are ranks of the communicator, each listed once");
         Neighborhood {
-            comm,
+            comm: graph,
             stride: shape.1,
             fields,
-            rounds,
+            counts: vec![1; peers.len()],
+            peers,
             built_for: None,
         }
     }
 
-    /// Runs every round on `data` (the exchange's fields); returns the bytes and messages sent.
+    /// Runs the update on `data` (the exchange's fields); returns the bytes and messages sent.
     pub(super) fn run(&mut self, data: &mut [&mut Array2<f64>]) -> (u64, u64) {
         debug_assert_eq!(data.len(), self.fields);
         let base = data[0].as_mut_ptr();
@@ -104,84 +105,89 @@ impl Neighborhood {
             self.build_types(&distances);
             self.built_for = Some(distances);
         }
-        let comm = self.comm.raw().as_raw();
-        let zeros = [0 as ffi::MPI_Aint; FACES];
-        let mut sent = (0, 0);
-        for round in &self.rounds {
-            // SAFETY: every datatype was built by `build_types` for these arrays' distances from
-            // `base` and lies inside them: sent regions in the interiors, received ones in the
-            // ghost frames, disjoint from each other (the same base is both buffers, as MPI reads
-            // and writes different cells of it). The arrays are borrowed mutably for the call,
-            // which is blocking, so nothing else touches them while MPI does; the count, type
-            // and displacement arrays hold one entry per neighbour of the 2-dimensional grid.
-            unsafe {
-                ffi::MPI_Neighbor_alltoallw(
-                    base as *const c_void,
-                    round.send_counts.as_ptr(),
-                    zeros.as_ptr(),
-                    round.send_types.as_ptr(),
-                    base as *mut c_void,
-                    round.recv_counts.as_ptr(),
-                    zeros.as_ptr(),
-                    round.recv_types.as_ptr(),
-                    comm,
-                );
-            }
-            for r in round.send.iter().flatten() {
-                sent.0 += 8 * (self.fields * r.cells()) as u64;
-                sent.1 += 1;
-            }
+        let zeros = vec![0 as ffi::MPI_Aint; self.peers.len()];
+        let send_types: Vec<ffi::MPI_Datatype> = self.peers.iter().map(|p| p.send_type).collect();
+        let recv_types: Vec<ffi::MPI_Datatype> = self.peers.iter().map(|p| p.recv_type).collect();
+        // SAFETY: every datatype was built by `build_types` for these arrays' distances from
+        // `base` and lies inside them: sent regions in the interiors, received ones in the ghost
+        // frames, disjoint from each other (the same base is both buffers, as MPI reads and
+        // writes different cells of it). The arrays are borrowed mutably for the call, which is
+        // blocking, so nothing else touches them while MPI does. The count, displacement and
+        // type arrays hold one entry per neighbour of the graph, in its order.
+        unsafe {
+            ffi::MPI_Neighbor_alltoallw(
+                base as *const c_void,
+                self.counts.as_ptr(),
+                zeros.as_ptr(),
+                send_types.as_ptr(),
+                base as *mut c_void,
+                self.counts.as_ptr(),
+                zeros.as_ptr(),
+                recv_types.as_ptr(),
+                self.comm.raw().as_raw(),
+            );
         }
-        sent
+        let cells: usize = self
+            .peers
+            .iter()
+            .flat_map(|p| &p.send)
+            .map(Rect::cells)
+            .sum();
+        (8 * (self.fields * cells) as u64, self.peers.len() as u64)
     }
 
-    /// Builds and commits one datatype per face and direction: a struct of one vector per field.
+    /// Builds and commits each peer's two datatypes: its regions, field by field.
     fn build_types(&mut self, distances: &[isize]) {
-        let (stride, fields) = (self.stride, self.fields);
-        let make = |r: &Rect| -> ffi::MPI_Datatype {
-            let mut vector = unsafe { ffi::RSMPI_DATATYPE_NULL };
+        let stride = self.stride;
+        let make = |rects: &[Rect]| -> ffi::MPI_Datatype {
+            let mut vectors = Vec::with_capacity(rects.len());
+            let mut displs = Vec::with_capacity(rects.len() * distances.len());
+            let mut types = Vec::with_capacity(rects.len() * distances.len());
+            for r in rects {
+                let mut v = unsafe { ffi::RSMPI_DATATYPE_NULL };
+                // SAFETY: a constructor writing the handle it is given.
+                unsafe {
+                    ffi::MPI_Type_vector(
+                        r.rows.len() as c_int,
+                        r.cols.len() as c_int,
+                        stride as c_int,
+                        ffi::RSMPI_DOUBLE,
+                        &mut v,
+                    );
+                }
+                vectors.push(v);
+            }
+            // Field by field, each region in order: the sender and the receiver agree on it.
+            for &d in distances {
+                for (r, &v) in rects.iter().zip(&vectors) {
+                    let offset = (8 * (r.rows.start * stride + r.cols.start)) as isize;
+                    displs.push((d + offset) as ffi::MPI_Aint);
+                    types.push(v);
+                }
+            }
+            let lens = vec![1 as c_int; types.len()];
             let mut whole = unsafe { ffi::RSMPI_DATATYPE_NULL };
-            let offset = (8 * (r.rows.start * stride + r.cols.start)) as isize;
-            let displs: Vec<ffi::MPI_Aint> = distances
-                .iter()
-                .map(|&d| (d + offset) as ffi::MPI_Aint)
-                .collect();
-            // SAFETY: plain constructors writing the handles they are given; the arrays hold
-            // `fields` entries each. The vector may be freed once the struct is built from it
-            // (MPI keeps what the struct needs); the struct is freed in `free_types`.
+            // SAFETY: the three arrays hold `types.len()` entries each; the vectors may be freed
+            // once the struct is built from them (MPI keeps what the struct needs); the struct
+            // is freed in `free_types`.
             unsafe {
-                ffi::MPI_Type_vector(
-                    r.rows.len() as c_int,
-                    r.cols.len() as c_int,
-                    stride as c_int,
-                    ffi::RSMPI_DOUBLE,
-                    &mut vector,
-                );
-                let types = vec![vector; fields];
-                let lens = vec![1 as c_int; fields];
                 ffi::MPI_Type_create_struct(
-                    fields as c_int,
+                    types.len() as c_int,
                     lens.as_ptr(),
                     displs.as_ptr(),
                     types.as_ptr(),
                     &mut whole,
                 );
                 ffi::MPI_Type_commit(&mut whole);
-                ffi::MPI_Type_free(&mut vector);
+                for v in &mut vectors {
+                    ffi::MPI_Type_free(v);
+                }
             }
             whole
         };
-        for round in &mut self.rounds {
-            for i in 0..FACES {
-                if let Some(r) = &round.send[i] {
-                    round.send_types[i] = make(r);
-                    round.send_counts[i] = 1;
-                }
-                if let Some(r) = &round.recv[i] {
-                    round.recv_types[i] = make(r);
-                    round.recv_counts[i] = 1;
-                }
-            }
+        for p in &mut self.peers {
+            p.send_type = make(&p.send);
+            p.recv_type = make(&p.recv);
         }
     }
 
@@ -191,20 +197,12 @@ impl Neighborhood {
             return;
         }
         let double = unsafe { ffi::RSMPI_DOUBLE };
-        for round in &mut self.rounds {
-            for i in 0..FACES {
-                for (t, c) in [
-                    (&mut round.send_types[i], &mut round.send_counts[i]),
-                    (&mut round.recv_types[i], &mut round.recv_counts[i]),
-                ] {
-                    if *c > 0 {
-                        // SAFETY: a committed datatype of ours, no longer used by any call (every
-                        // call using it was blocking and has returned), freed once.
-                        unsafe { ffi::MPI_Type_free(t) };
-                        *t = double;
-                        *c = 0;
-                    }
-                }
+        for p in &mut self.peers {
+            for t in [&mut p.send_type, &mut p.recv_type] {
+                // SAFETY: a committed datatype of ours, no longer used by any call (every call
+                // using it was blocking and has returned), freed once.
+                unsafe { ffi::MPI_Type_free(t) };
+                *t = double;
             }
         }
     }
