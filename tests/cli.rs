@@ -53,6 +53,30 @@ fn info_lists_every_rank() {
             run.stdout
         );
     }
+    // Where MPI_Cart_create put each rank: every grid place once, every world rank once.
+    assert!(
+        run.stdout
+            .contains("Cartesian topology (--topology cart): a "),
+        "{}",
+        run.stdout
+    );
+    let mut placed: Vec<(usize, usize)> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("grid rank "))
+        .map(|l| {
+            let (c, rest) = l
+                .split_once(" at ")
+                .expect("grid rank C at (X,Y): world rank W");
+            let w = rest.rsplit_once("world rank ").expect("a world rank").1;
+            (c.parse().unwrap(), w.parse().unwrap())
+        })
+        .collect();
+    placed.sort_unstable();
+    assert_eq!(placed.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 1, 2]);
+    let mut world: Vec<usize> = placed.iter().map(|p| p.1).collect();
+    world.sort_unstable();
+    assert_eq!(world, [0, 1, 2], "{}", run.stdout);
 }
 
 #[test]

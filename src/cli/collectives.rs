@@ -1,6 +1,7 @@
 //! `halo check` and `halo info`.
 
 use halo::comm::{self, Comm, Mpi};
+use halo::decomp::ProcGrid;
 use halo::grid;
 use halo::node::affinity;
 
@@ -39,7 +40,9 @@ pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// `halo info`: the MPI library, and every rank's host and the cores it may run on.
+/// `halo info`: the MPI library, every rank's host and the cores it may run on, and where
+/// `MPI_Cart_create` (reorder allowed) puts each rank on the squarest process grid, as
+/// `halo solve --topology cart` would.
 pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
     let host = mpi.processor_name();
     let hosts = world
@@ -60,6 +63,26 @@ pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
                 n => format!("cores {} ({n})", affinity::compact(c)),
             };
             println!("rank {rank}: {}, {cores}", String::from_utf8_lossy(h));
+        }
+    }
+    cartesian_mapping(world).map_err(|e| e.to_string())
+}
+
+/// The grid rank and coordinates `MPI_Cart_create` with reorder gives each rank of `world` on
+/// the squarest process grid for its size; rank 0 prints them.
+fn cartesian_mapping(world: &Comm) -> halo::Result<()> {
+    let grid = ProcGrid::auto(world.size(), 1 << 20, 1 << 20)?;
+    let cart = world.cartesian(&[grid.py, grid.px], &[false, false], true)?;
+    let placed = cart.gather(0, &[world.rank() as u64])?;
+    if let Some(placed) = placed {
+        let moved = placed.iter().enumerate().filter(|&(c, &w)| c as u64 != w);
+        println!(
+            "Cartesian topology (--topology cart): a {grid} process grid from MPI_Cart_create with reorder allowed; ranks MPI renumbered: {}",
+            moved.count()
+        );
+        for (c, w) in placed.iter().enumerate() {
+            let (x, y) = grid.coords(c);
+            println!("grid rank {c} at ({x},{y}): world rank {w}");
         }
     }
     Ok(())
