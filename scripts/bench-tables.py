@@ -10,6 +10,8 @@
   bench-tables.py levels < one `halo solve --json` line             # its multigrid levels
   bench-tables.py io < tagged runs                               # checkpoints against dd
   bench-tables.py osu < tagged table rows                        # plain C against halo --raw
+  bench-tables.py exchange < a `halo bench collectives --exchange` table  # methods' verdicts
+  bench-tables.py solves < tagged runs                           # whole runs by exchange method
   bench-tables.py splice FILE HEADING [BEFORE] < section         # put a section into FILE
 Tagged runs are lines `TAG<TAB>JSON`: `triad` for `halo bench triad --json`-style lines, and
 `solve` plus the extra arguments (`solve --time-block 4`) for `halo solve --json` lines.
@@ -326,6 +328,67 @@ def osu():
               "or within the range of C's own rounds.")
 
 
+def exchange():
+    """The table as printed, then the issue's two verdicts: on blocks up to 64x64 the best
+    method's median at most 0.8 of p2p's (the first column), and from 512x512 on no method more
+    than 5 % slower than p2p."""
+    text = sys.stdin.read().rstrip("\n")
+    head = [l for l in text.split("\n") if l.startswith("# Block")]
+    rows = [l.split() for l in text.split("\n") if l and not l.startswith("#")]
+    if not head or not rows:
+        print("(No table: the run failed.)")
+        return
+    names = [h[: -len("(us)")] for h in head[0].split()[4:-2]]
+    print("```text")
+    print(text)
+    print("```")
+    print()
+    small, large = [], []
+    for r in rows:
+        b = int(r[0].split("x")[0])
+        us = [float(x) for x in r[3 : 3 + len(names)]]
+        best = min(range(len(us)), key=lambda i: us[i])
+        if b <= 64:
+            small.append((r[0], names[best], us[best] / us[0]))
+        if b >= 512:
+            worst = max(range(len(us)), key=lambda i: us[i])
+            large.append((r[0], names[worst], us[worst] / us[0]))
+    if small:
+        ok = all(x <= 0.8 for _, _, x in small)
+        each = ", ".join(f"{b}: {n} {x:.2f}" for b, n, x in small)
+        print(f"- Small blocks, best method against {names[0]} (target at most 0.8): {each}. "
+              f"**{'met' if ok else 'not met'}**.")
+    if large:
+        ok = all(x <= 1.05 for _, _, x in large)
+        each = ", ".join(f"{b}: {n} {x:.2f}" for b, n, x in large)
+        print(f"- Large blocks, slowest method against {names[0]} (target at most 1.05): {each}. "
+              f"**{'met' if ok else 'not met'}**.")
+
+
+def solves():
+    """Whole `halo solve` runs by exchange method: tags `CASE|METHOD`, bodies their JSON lines.
+    Per case the median seconds of each method, its ratio to p2p's, and whether every run ended
+    with the same field."""
+    runs, hashes = {}, {}
+    for tag, r in tagged():
+        case, _, method = tag.partition("|")
+        runs.setdefault(case, {}).setdefault(method, []).append(r["seconds"])
+        hashes.setdefault(case, set()).add(r["field_sha256"])
+    print("| run | " + " | ".join(["p2p", "persistent", "neighbor", "two-phase"]) + " | same field |")
+    print("|---|---|---|---|---|---|")
+    for case, by in runs.items():
+        base = st.median(by["p2p"]) if "p2p" in by else None
+        cells = []
+        for m in ["p2p", "persistent", "neighbor", "two-phase"]:
+            if m not in by:
+                cells.append("failed")
+                continue
+            t = st.median(by[m])
+            cells.append(f"{t * 1e3:.1f} ms" + (f" ({t / base:.2f})" if base else ""))
+        same = "yes" if len(hashes[case]) == 1 else f"NO ({len(hashes[case])} hashes)"
+        print(f"| {case} | " + " | ".join(cells) + f" | {same} |")
+
+
 def splice(path, heading, before=None):
     """Replaces the section of `path` that starts with the line `heading` by stdin."""
     new = sys.stdin.read().rstrip("\n").split("\n")
@@ -356,6 +419,10 @@ if __name__ == "__main__":
         rounds(sys.argv[2], sys.argv[3:])
     elif what == "compare":
         compare()
+    elif what == "exchange":
+        exchange()
+    elif what == "solves":
+        solves()
     elif what == "waits":
         waits()
     elif what == "versus":
