@@ -111,14 +111,16 @@ pub fn frame(outer: &Rect, inner: &Rect) -> Vec<Rect> {
 pub enum ExchangeKind {
     /// Fresh `MPI_Irecv`/`MPI_Isend` for every message of every exchange, packed by hand: one
     /// message per neighbour (8 for a box stencil).
-    #[default]
     P2p,
     /// The same messages as persistent requests (`MPI_Recv_init`/`MPI_Send_init` once,
     /// `MPI_Startall` per exchange) on buffers set up once.
     Persistent,
     /// One `MPI_Neighbor_alltoallw` over a graph of the neighbouring ranks, rows, columns and
     /// corners described by derived datatypes so that nothing is packed by hand: one message
-    /// per neighbouring rank, carrying everything the pair exchanges.
+    /// per neighbouring rank, carrying everything the pair exchanges. The default: it measured
+    /// best overall (BENCHMARKS.md, "Halo exchange methods"). It runs whole in
+    /// [`crate::grid::Exchange::end`], so a solver's overlap of computation with it is lost.
+    #[default]
     Neighbor,
     /// For box stencils, x first and then y with the corners in the rows: 4 messages instead of
     /// 8, in two rounds. A star stencil has no corners to carry: it exchanges as `P2p` does.
