@@ -81,6 +81,13 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         message: e.to_string(),
     })?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Each rank gets its --threads cores where the launcher can give them, as in halo scale.
+    let (launcher, mapping) =
+        launcher.give_threads(p.threads, cores, halo::node::affinity::linked_library());
+    if let Some(line) = mapping {
+        eprintln!("refine: {line}");
+    }
+    let oversubscribed = a.ranks * p.threads > cores;
     let options = super::solve::given_options(matches);
     let what = format!(
         "halo solve {}, {} ranks per grid",
@@ -99,7 +106,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         args.extend(["--grid".into(), format!("{nx}x{ny}")]);
         let outcome = match scale::signals::caught() {
             Some(sig) => RunOutcome::Stopped(sig),
-            None => launcher.run(&exe, a.ranks, a.ranks > cores, &args, timeout),
+            None => launcher.run(&exe, a.ranks, oversubscribed, &args, timeout),
         };
         match outcome {
             RunOutcome::Ok(report) => {
