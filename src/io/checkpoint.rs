@@ -281,7 +281,7 @@ pub fn read_checkpoint_if(path: &Path, accept: Accept<'_>) -> Result<Checkpoint>
 /// The header of the checkpoint at `path`, verified, and checked to fit the file's size; asked
 /// of `accept` before it is returned. Only a regular file is read, or a symbolic link to one (a
 /// device, a FIFO, a socket or a directory is refused unopened); the header's length is read from
-/// the first line and at most [`HEADER_LIMIT`] bytes are read.
+/// the first line and at most `HEADER_LIMIT` (256 MiB) bytes are read.
 pub fn read_head(path: &Path, accept: Accept<'_>) -> Result<CheckpointHeader> {
     use std::io::Read;
     let unusable = |why: String| Error::Io {

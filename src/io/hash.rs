@@ -78,8 +78,8 @@ pub(crate) fn digest_of_bands(bands: &Bands, hashes: &[[u8; 32]]) -> String {
 
 /// A fingerprint of the global field computed on every rank at once, without streaming it to one:
 /// each band ([`Bands::new`]) is hashed with SHA-256 on the rank it is assembled on, and the
-/// bands' hashes, gathered in order, are hashed again ([`digest_of_bands`]). Not the field's
-/// SHA-256, but the same for the same field on any rank count, process grid or thread count.
+/// bands' hashes, gathered in order, are hashed again. Not the field's SHA-256, but the same for
+/// the same field on any rank count, process grid or thread count.
 /// Collective; every rank returns it.
 pub fn band_digest(comm: &Comm, field: &DistArray) -> Result<String> {
     let d = &field.layout().decomp;
