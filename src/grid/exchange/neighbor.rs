@@ -13,8 +13,9 @@
 //! of the receiver's).
 //!
 //! Several fields go in the same call: each datatype repeats its regions for every field, at the
-//! fields' distances from the first one. The distances are those of the arrays handed in; when
-//! they change (other arrays), the datatypes are rebuilt.
+//! fields' distances from the first one. The distances are those of the arrays handed in; the
+//! datatypes of the last few sets of distances are kept (a solver that swaps two arrays between
+//! steps alternates between two), others are built when first met.
 
 use super::Message;
 use crate::comm::Comm;
@@ -30,9 +31,18 @@ struct Peer {
     send: Vec<Rect>,
     /// The ghost regions received, in the order of the sender's directions' indices.
     recv: Vec<Rect>,
-    send_type: ffi::MPI_Datatype,
-    recv_type: ffi::MPI_Datatype,
 }
+
+/// Every peer's committed send and receive datatypes for one set of field distances.
+struct Types {
+    /// The byte distances of the fields from the first.
+    distances: Vec<isize>,
+    send: Vec<ffi::MPI_Datatype>,
+    recv: Vec<ffi::MPI_Datatype>,
+}
+
+/// How many sets of datatypes are kept.
+const KEPT: usize = 4;
 
 /// The neighbourhood transport of a [`super::HaloExchange`].
 pub(super) struct Neighborhood {
@@ -40,9 +50,11 @@ pub(super) struct Neighborhood {
     stride: usize,
     fields: usize,
     peers: Vec<Peer>,
+    /// One per peer: a message of one datatype each, at displacement 0.
     counts: Vec<c_int>,
-    /// The byte distances of the fields from the first, for which the datatypes were built.
-    built_for: Option<Vec<isize>>,
+    zeros: Vec<ffi::MPI_Aint>,
+    /// The most recently used last.
+    types: Vec<Types>,
 }
 
 impl Neighborhood {
@@ -70,12 +82,9 @@ impl Neighborhood {
                 send.sort_by_key(|m| m.dir.index());
                 // The sender's direction towards this rank is the opposite of this rank's.
                 recv.sort_by_key(|m| m.dir.opposite().index());
-                let double = unsafe { ffi::RSMPI_DOUBLE };
                 Peer {
                     send: send.iter().map(|m| m.send.clone()).collect(),
                     recv: recv.iter().map(|m| m.recv.clone()).collect(),
-                    send_type: double,
-                    recv_type: double,
                 }
             })
             .collect();
@@ -87,8 +96,9 @@ impl Neighborhood {
             stride: shape.1,
             fields,
             counts: vec![1; peers.len()],
+            zeros: vec![0; peers.len()],
             peers,
-            built_for: None,
+            types: Vec::with_capacity(KEPT),
         }
     }
 
@@ -100,14 +110,20 @@ impl Neighborhood {
             .iter_mut()
             .map(|d| (d.as_mut_ptr() as isize) - (base as isize))
             .collect();
-        if self.built_for.as_ref() != Some(&distances) {
-            self.free_types();
-            self.build_types(&distances);
-            self.built_for = Some(distances);
+        match self.types.iter().position(|t| t.distances == distances) {
+            Some(k) => {
+                let t = self.types.remove(k);
+                self.types.push(t);
+            }
+            None => {
+                if self.types.len() == KEPT {
+                    free(self.types.remove(0));
+                }
+                let t = self.build_types(distances);
+                self.types.push(t);
+            }
         }
-        let zeros = vec![0 as ffi::MPI_Aint; self.peers.len()];
-        let send_types: Vec<ffi::MPI_Datatype> = self.peers.iter().map(|p| p.send_type).collect();
-        let recv_types: Vec<ffi::MPI_Datatype> = self.peers.iter().map(|p| p.recv_type).collect();
+        let t = self.types.last().expect("just made or found");
         // SAFETY: every datatype was built by `build_types` for these arrays' distances from
         // `base` and lies inside them: sent regions in the interiors, received ones in the ghost
         // frames, disjoint from each other (the same base is both buffers, as MPI reads and
@@ -118,12 +134,12 @@ impl Neighborhood {
             ffi::MPI_Neighbor_alltoallw(
                 base as *const c_void,
                 self.counts.as_ptr(),
-                zeros.as_ptr(),
-                send_types.as_ptr(),
+                self.zeros.as_ptr(),
+                t.send.as_ptr(),
                 base as *mut c_void,
                 self.counts.as_ptr(),
-                zeros.as_ptr(),
-                recv_types.as_ptr(),
+                self.zeros.as_ptr(),
+                t.recv.as_ptr(),
                 self.comm.raw().as_raw(),
             );
         }
@@ -136,14 +152,16 @@ impl Neighborhood {
         (8 * (self.fields * cells) as u64, self.peers.len() as u64)
     }
 
-    /// Builds and commits each peer's two datatypes: its regions, field by field.
-    fn build_types(&mut self, distances: &[isize]) {
+    /// Builds and commits each peer's two datatypes for fields at `distances`: its regions,
+    /// field by field.
+    fn build_types(&self, distances: Vec<isize>) -> Types {
         let stride = self.stride;
         let make = |rects: &[Rect]| -> ffi::MPI_Datatype {
             let mut vectors = Vec::with_capacity(rects.len());
             let mut displs = Vec::with_capacity(rects.len() * distances.len());
             let mut types = Vec::with_capacity(rects.len() * distances.len());
             for r in rects {
+                // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
                 let mut v = unsafe { ffi::RSMPI_DATATYPE_NULL };
                 // SAFETY: a constructor writing the handle it is given.
                 unsafe {
@@ -158,7 +176,7 @@ impl Neighborhood {
                 vectors.push(v);
             }
             // Field by field, each region in order: the sender and the receiver agree on it.
-            for &d in distances {
+            for &d in &distances {
                 for (r, &v) in rects.iter().zip(&vectors) {
                     let offset = (8 * (r.rows.start * stride + r.cols.start)) as isize;
                     displs.push((d + offset) as ffi::MPI_Aint);
@@ -166,6 +184,7 @@ impl Neighborhood {
                 }
             }
             let lens = vec![1 as c_int; types.len()];
+            // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
             let mut whole = unsafe { ffi::RSMPI_DATATYPE_NULL };
             // SAFETY: the three arrays hold `types.len()` entries each; the vectors may be freed
             // once the struct is built from them (MPI keeps what the struct needs); the struct
@@ -185,31 +204,27 @@ impl Neighborhood {
             }
             whole
         };
-        for p in &mut self.peers {
-            p.send_type = make(&p.send);
-            p.recv_type = make(&p.recv);
+        Types {
+            send: self.peers.iter().map(|p| make(&p.send)).collect(),
+            recv: self.peers.iter().map(|p| make(&p.recv)).collect(),
+            distances,
         }
     }
+}
 
-    /// Frees the datatypes `build_types` made.
-    fn free_types(&mut self) {
-        if self.built_for.take().is_none() {
-            return;
-        }
-        let double = unsafe { ffi::RSMPI_DOUBLE };
-        for p in &mut self.peers {
-            for t in [&mut p.send_type, &mut p.recv_type] {
-                // SAFETY: a committed datatype of ours, no longer used by any call (every call
-                // using it was blocking and has returned), freed once.
-                unsafe { ffi::MPI_Type_free(t) };
-                *t = double;
-            }
-        }
+/// Frees a set of datatypes `build_types` made.
+fn free(types: Types) {
+    for mut t in types.send.into_iter().chain(types.recv) {
+        // SAFETY: a committed datatype of ours, no longer used by any call (every call using it
+        // was blocking and has returned), freed once: `types` is consumed.
+        unsafe { ffi::MPI_Type_free(&mut t) };
     }
 }
 
 impl Drop for Neighborhood {
     fn drop(&mut self) {
-        self.free_types();
+        for t in self.types.drain(..) {
+            free(t);
+        }
     }
 }
