@@ -10,8 +10,9 @@
 //! 2. [`decomp`]: domain decomposition as pure index math (no MPI): process grids, each rank's
 //!    block of the global grid, neighbours, ghost regions. [`grid`]: the same with MPI: the
 //!    decomposition of a job's ranks, block scatter/gather of a global 2D array, a distributed
-//!    array with ghost cells of width W, boundary conditions, and a halo exchange split into
-//!    `begin` and `end` so computation can overlap communication.
+//!    array with ghost cells of width W, boundary conditions, and a halo exchange by four methods
+//!    (point-to-point, persistent, neighbourhood collective, two-phase), split into `begin` and
+//!    `end` so that computation can overlap communication where the method allows.
 //! 3. [`solver`]: iterative solvers on a grid split across ranks — the Jacobi family for Laplace,
 //!    Poisson and heat, geometric multigrid and conjugate gradients for Laplace and Poisson, and
 //!    the lid-driven cavity — each a small [`solver::Solver`] run by one

@@ -11,9 +11,11 @@
 //!   every side; the block itself is the **interior**;
 //! - the **stencil width** is the ghost width; a **star** stencil needs the faces of the
 //!   neighbours' blocks, a **box** stencil the corners too;
-//! - a ghost update is split into [`HaloExchange::begin`] (pack, post nonblocking sends and
-//!   receives) and [`Exchange::end`] (wait, unpack), so that a solver can update cells that need
-//!   no ghost while the messages travel.
+//! - a ghost update is split into [`HaloExchange::begin`] and [`Exchange::end`], so that a
+//!   solver can update cells that need no ghost while the messages travel; how much travels
+//!   meanwhile depends on the method ([`crate::decomp::ExchangeKind`]): `p2p` and `persistent`
+//!   send everything at `begin`, `two-phase` its first round, and `neighbor` (the default) moves
+//!   everything at `end`.
 //!
 //! Ghost cells on the edge of the global domain hold the [`Boundary`] condition instead:
 //! Dirichlet values, a zero-gradient mirror (Neumann), or the other side's cells (periodic, filled

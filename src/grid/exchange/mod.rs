@@ -70,14 +70,20 @@ pub struct HaloExchange {
     transport: Transport,
     bytes_sent: u64,
     messages_sent: u64,
+    /// The arrays the update in flight began with, which it must end with.
+    begun: Vec<*const f64>,
     /// Keeps `HaloExchange` `!Send` and `!Sync` on its own, not only through its `Comm`.
     _one_thread: PhantomData<*const ()>,
 }
 
-/// A ghost update in flight: returned by [`HaloExchange::begin`], finished by [`Exchange::end`].
+/// A ghost update in flight: returned by [`HaloExchange::begin`], finished by [`Exchange::end`]
+/// with the same array.
 ///
-/// While it lives, the array may be read (to update cells that need no ghost) but the exchange's
-/// buffers are locked. Dropping it without `end` waits for the messages and discards them.
+/// While it lives, the array may be read (to update cells that need no ghost, into another array)
+/// but not changed: the methods read the cells they send at different moments (`p2p` and
+/// `persistent` at `begin`, `neighbor` at `end`, `two-phase` its rows at `end`), so a change
+/// in between would reach some neighbours and not others. The exchange's buffers are locked.
+/// Dropping it without `end` waits for the messages and discards them.
 ///
 /// Not `Send`: it must be ended on the thread that began it.
 ///
@@ -160,6 +166,7 @@ impl HaloExchange {
             transport,
             bytes_sent: 0,
             messages_sent: 0,
+            begun: Vec::with_capacity(fields),
             _one_thread: PhantomData,
         }
     }
@@ -180,6 +187,8 @@ impl HaloExchange {
     /// [`Exchange::end_all`] will be given them.
     pub fn begin_all(&mut self, fields: &[&DistArray]) -> Exchange<'_> {
         self.check(fields.iter().map(|f| f.local().dim()));
+        self.begun.clear();
+        self.begun.extend(fields.iter().map(|f| f.local().as_ptr()));
         if let Transport::Packed(p) = &mut self.transport {
             let data: Vec<&ndarray::Array2<f64>> = fields.iter().map(|f| f.local()).collect();
             let (bytes, messages) = p.post(0, &data);
@@ -247,6 +256,7 @@ impl Exchange<'_> {
     }
 
     /// Waits for every message and writes the received cells into `field`'s ghost cells.
+    /// `field` must be the array the exchange began with (checked).
     pub fn end(self, field: &mut DistArray) {
         self.end_all(&mut [field]);
     }
@@ -255,6 +265,13 @@ impl Exchange<'_> {
     pub fn end_all(self, fields: &mut [&mut DistArray]) {
         let ex = &mut *self.ex;
         ex.check(fields.iter().map(|f| f.local().dim()));
+        assert!(
+            fields
+                .iter()
+                .map(|f| f.local().as_ptr())
+                .eq(ex.begun.iter().copied()),
+            "an exchange must end with the arrays it began with"
+        );
         let mut data: Vec<&mut ndarray::Array2<f64>> =
             fields.iter_mut().map(|f| f.local_mut()).collect();
         let (bytes, messages) = match &mut ex.transport {
