@@ -48,6 +48,7 @@ impl Comm {
             .map(|&d| super::count("process grid", d))
             .collect::<Result<_>>()?;
         let periods: Vec<c_int> = periodic.iter().map(|&p| c_int::from(p)).collect();
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
         let mut raw = unsafe { ffi::RSMPI_COMM_NULL };
         // SAFETY: `dims` and `periods` hold `dims.len()` ints each and are only read by the call;
         // `raw` is written by it. The product of `dims` is this communicator's size, so every
@@ -62,6 +63,7 @@ impl Comm {
                 &mut raw,
             )
         };
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
         if rc != 0 || raw == unsafe { ffi::RSMPI_COMM_NULL } {
             return Err(Error::Config(format!(
                 "MPI_Cart_create failed (error {rc})"
@@ -168,6 +170,7 @@ impl Comm {
                 &mut dst,
             );
         }
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
         let rank = |r: c_int| (r != unsafe { ffi::RSMPI_PROC_NULL }).then_some(r as usize);
         (rank(src), rank(dst))
     }
@@ -192,6 +195,7 @@ impl Comm {
         }
         let peers: Vec<c_int> = peers.iter().map(|&p| p as c_int).collect();
         let n = peers.len() as c_int;
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
         let mut raw = unsafe { ffi::RSMPI_COMM_NULL };
         // SAFETY: `peers` holds `n` ranks of this communicator and is only read; the weights
         // are MPI_UNWEIGHTED and the info MPI_INFO_NULL, both predefined; `raw` is written.
@@ -209,6 +213,7 @@ impl Comm {
                 &mut raw,
             )
         };
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
         if rc != 0 || raw == unsafe { ffi::RSMPI_COMM_NULL } {
             return Err(Error::Config(format!(
                 "MPI_Dist_graph_create_adjacent failed (error {rc})"

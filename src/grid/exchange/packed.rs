@@ -73,6 +73,7 @@ impl Packed {
             let comm = p.comm.raw().as_raw();
             for round in &mut p.rounds {
                 for link in &mut round.links {
+                    // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
                     let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
                     // SAFETY: the buffer's heap block belongs to `link`, which lives in `self`
                     // and is never resized; the request is freed in `Drop` (after any active
@@ -91,6 +92,7 @@ impl Packed {
                     round.requests.push(req);
                 }
                 for link in &round.links {
+                    // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
                     let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
                     // SAFETY: as above, for the send buffer.
                     unsafe {
@@ -133,6 +135,7 @@ impl Packed {
             }
         } else {
             for link in &mut round.links {
+                // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
                 let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
                 // SAFETY: the buffer lives in `self` and is not touched until `wait` has
                 // completed this request; `Drop` waits too, so MPI never writes to freed or
@@ -151,6 +154,7 @@ impl Packed {
                 round.requests.push(req);
             }
             for link in &round.links {
+                // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
                 let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
                 // SAFETY: as above; the send buffer is not written until the request completes.
                 unsafe {
