@@ -468,6 +468,9 @@ fn exchange_methods_are_compared_block_by_block_each_checked() {
         (4, "1", "4/4/2/4"),
         (4, "2", "8/8/3/4"),
         (1, "1", "4/4/1/4"),
+        // Two ranks, one beside the other, periodic: the other rank is the neighbour across one
+        // axis and on every diagonal, the rank itself across the other axis.
+        (2, "2", "8/8/2/4"),
     ] {
         let args = [
             "bench",
@@ -510,7 +513,6 @@ fn exchange_methods_are_compared_block_by_block_each_checked() {
             let slack = 0.01 / us[0] + 2e-3;
             assert!((r[7].parse::<f64>().unwrap() - best).abs() < slack, "{r:?}");
             // Two rounds halve a box stencil's messages; a star has no corners to carry.
-            // Neighbourhood collectives send one message per neighbouring rank.
             // Neighbourhood collectives send one message per neighbouring rank.
             assert_eq!(r[8], msgs, "{r:?}");
         }

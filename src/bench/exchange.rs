@@ -34,6 +34,53 @@ pub fn iters_for(b: usize, iters: usize) -> usize {
     scaled.clamp(20.min(iters), iters)
 }
 
+/// The largest block side [`exchange_latency`] takes: a global grid of at most 2^36 cells on a
+/// process grid a few ranks wide, far beyond any node's memory already.
+pub const MAX_BLOCK: usize = 1 << 18;
+
+/// The bytes a rank holds to time `methods` exchanges of a `block × block` block with `ghost`
+/// layers: the field and, per method, at most two copies of its ghost frame.
+fn block_bytes(block: usize, ghost: usize, methods: usize) -> u64 {
+    let side = (block + 2 * ghost) as u64;
+    let frame = side * side - (block * block) as u64;
+    8 * (side * side + 2 * frame * methods as u64)
+}
+
+/// Refuses, the same on every rank and before anything is allocated, a block side beyond
+/// [`MAX_BLOCK`], narrower than `ghost`, or whose arrays do not fit the node's memory
+/// ([`Error::Invalid`]). Collective. Check the largest side of a sweep first.
+pub fn check_blocks(
+    comm: &Comm,
+    grid: ProcGrid,
+    block: usize,
+    ghost: usize,
+    methods: usize,
+) -> Result<()> {
+    let invalid = |why: String| Error::Invalid {
+        quantity: "block",
+        value: format!("{block}x{block}"),
+        why,
+    };
+    if block > MAX_BLOCK || ghost > MAX_BLOCK || grid.px.max(grid.py) > MAX_BLOCK {
+        return Err(invalid(format!(
+            "at most {MAX_BLOCK} cells a side (and a ghost width below that)"
+        )));
+    }
+    if block < ghost {
+        return Err(invalid(format!(
+            "narrower than the ghost width {ghost}: no neighbour's cells to fill it"
+        )));
+    }
+    crate::node::ensure_fits(
+        comm,
+        &crate::node::Demand::uniform(
+            "block",
+            format!("{block}x{block}"),
+            block_bytes(block, ghost, methods),
+        ),
+    )
+}
+
 /// Times one ghost update of a `block × block` block per rank, ghost width `ghost` (a box
 /// stencil from 2), on `grid`, periodic both ways, by each of `kinds` in turn, `rounds` times;
 /// checks every method's ghosts against the neighbours' cells. Collective.
@@ -51,15 +98,8 @@ pub fn exchange_latency(
             "the exchange benchmark needs a method and a round".into(),
         ));
     }
+    check_blocks(comm, grid, block, ghost, kinds.len())?;
     let (nx, ny) = (block * grid.px, block * grid.py);
-    // The field and, per method, its buffers (at most two copies of the ghost frame).
-    let cells = ((block + 2 * ghost) * (block + 2 * ghost)) as u64;
-    let frame = cells - (block * block) as u64;
-    let need = 8 * (cells + 2 * frame * kinds.len() as u64);
-    crate::node::ensure_fits(
-        comm,
-        &crate::node::Demand::uniform("block", format!("{block}x{block}"), need),
-    )?;
     let decomp = crate::decomp::Decomposition::new(nx, ny, grid)?;
     let stencil = if ghost > 1 {
         Stencil::Box

@@ -69,6 +69,7 @@ pub fn flag_names(e: Error, ghost_from: Option<&'static str>) -> Error {
         "elements" => "--elements",
         "repetitions" => "--reps",
         "message size" => "--message-size",
+        "block" => "--blocks",
         other => other,
     };
     Error::Invalid {

@@ -53,10 +53,16 @@ pub enum BenchCmd {
         /// With --op halo: compare these exchange methods (comma-separated: p2p, persistent,
         /// neighbor, two-phase, or all) on square blocks per rank of --blocks, every rank with
         /// neighbours on all sides, the methods alternating round by round.
-        #[arg(long, value_delimiter = ',', value_name = "METHODS", value_parser = exchange_kinds)]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "METHODS",
+            value_parser = exchange_kinds,
+            conflicts_with = "sizes"
+        )]
         exchange: Option<Vec<Vec<ExchangeKind>>>,
         /// With --exchange: the block sides MIN:MAX per rank, doubling from MIN.
-        #[arg(long, default_value = "8:4096", value_parser = sizes, requires = "exchange")]
+        #[arg(long, default_value = "8:4096", value_parser = sides, requires = "exchange")]
         blocks: (usize, usize),
         /// With --exchange: the ghost width (2 or more makes a box stencil, corners included).
         #[arg(long, default_value_t = 1, requires = "exchange")]
@@ -118,6 +124,11 @@ fn exchange_kinds(s: &str) -> Result<Vec<ExchangeKind>, String> {
         return Ok(ExchangeKind::ALL.to_vec());
     }
     Ok(vec![s.parse::<ExchangeKind>()?])
+}
+
+/// `--blocks MIN:MAX`, in cells a side.
+fn sides(s: &str) -> Result<(usize, usize), String> {
+    sizes(s).map_err(|e| e.replace("number of bytes", "number of cells"))
 }
 
 fn sizes(s: &str) -> Result<(usize, usize), String> {
@@ -317,12 +328,9 @@ fn exchange_sweep(
         None => ProcGrid::auto(world.size(), 1 << 20, 1 << 20)?,
     };
     let (lo, hi) = s.blocks;
-    if lo < s.ghost {
-        return Err(Error::Config(format!(
-            "--blocks {lo}:{hi}: blocks narrower than the ghost width {} have no neighbour's cells to fill it",
-            s.ghost
-        )));
-    }
+    // Every side checked (the largest for memory) before the table starts.
+    bench::check_blocks(world, grid, lo, s.ghost, kinds.len())?;
+    bench::check_blocks(world, grid, hi, s.ghost, kinds.len())?;
     let sides = bench::message_sizes(lo, hi);
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     if world.rank() == 0 {
