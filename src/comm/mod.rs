@@ -156,6 +156,15 @@ impl Comm {
         Comm::new(self.raw.duplicate())
     }
 
+    /// The ranks that pass the same `color`, in a communicator of their own, numbered by `key`
+    /// (ties by their number here) (`MPI_Comm_split`; collective). `None` for a rank that passes
+    /// no colour, and takes part in no new communicator.
+    pub fn split(&self, color: Option<u16>, key: i32) -> Option<Comm> {
+        use mpi::topology::Color;
+        let color = color.map_or(Color::undefined(), |c| Color::with_value(i32::from(c)));
+        self.raw.split_by_color_with_key(color, key).map(Comm::new)
+    }
+
     /// The number of this communicator's ranks that share this rank's node (and so its memory
     /// and last-level cache), from `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`. Collective.
     pub fn node_size(&self) -> usize {
