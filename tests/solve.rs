@@ -38,7 +38,7 @@ fn fields_are_the_bits_the_solvers_gave_before_the_restructure() {
         (
             1,
             &["--grid", "63x47", "--iters", "300"][..],
-            "90abbbd7e0b0056fc7028f8fab8556163c0aacfd8427a6940e26fb83f0319a4d",
+            common::LAPLACE_63X47_300,
         ),
         (
             3,
@@ -52,7 +52,7 @@ fn fields_are_the_bits_the_solvers_gave_before_the_restructure() {
                 "--time-block",
                 "2",
             ],
-            "90abbbd7e0b0056fc7028f8fab8556163c0aacfd8427a6940e26fb83f0319a4d",
+            common::LAPLACE_63X47_300,
         ),
         (
             4,
@@ -71,7 +71,7 @@ fn fields_are_the_bits_the_solvers_gave_before_the_restructure() {
         (
             2,
             &["--problem", "cavity", "--grid", "63x47", "--iters", "300"],
-            "d1247aefbdd9b46c1cbae8b97042737a3d7c0f8144cd4e3a5b688df506986b26",
+            common::CAVITY_63X47_300,
         ),
     ] {
         let r = solve_json(n, args);

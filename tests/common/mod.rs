@@ -6,6 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The field of `halo solve --grid 63x47 --iters 300` (Laplace), as every version since the
+/// solvers were restructured (d933c54) gives it, on any decomposition and by any exchange.
+pub const LAPLACE_63X47_300: &str =
+    "90abbbd7e0b0056fc7028f8fab8556163c0aacfd8427a6940e26fb83f0319a4d";
+
+/// The field of `halo solve --problem cavity --grid 63x47 --iters 300`, pinned the same way.
+pub const CAVITY_63X47_300: &str =
+    "d1247aefbdd9b46c1cbae8b97042737a3d7c0f8144cd4e3a5b688df506986b26";
+
 /// What a finished job printed, how it ended and how long it took.
 pub struct Run {
     /// The exit code of `mpirun` (`None` if killed by a signal).
