@@ -372,8 +372,9 @@ fn check_immediate_all_gather(comm: &Comm, n: usize) -> Result<bool> {
 /// - one owning its buffer, whose memory the allocator is likely to hand to the next vector of
 ///   its size; that vector must keep the values written into it, past a barrier by which the
 ///   root's data has arrived (were the drop not to wait, MPI would write it into freed memory);
-/// - one borrowing its buffer, which, read after the scope with no MPI call in between, must
-///   hold the root's data.
+/// - one borrowing its buffer: once it is dropped, inside the scope, no request may be left in
+///   flight (the scope's own wait at its end would otherwise hide a drop that did not wait), and
+///   the buffer, read after the scope, must hold the root's data.
 fn check_immediate_drop(comm: &Comm, n: usize) -> Result<bool> {
     let (rank, size) = (comm.rank(), comm.size());
     let root = size - 1;
@@ -396,11 +397,11 @@ fn check_immediate_drop(comm: &Comm, n: usize) -> Result<bool> {
     comm.barrier();
     let owned_ok = reused.iter().all(|&x| x == mark);
     let mut buf = data();
-    comm.immediate_scope(|s| -> Result<()> {
+    let settled = comm.immediate_scope(|s| -> Result<bool> {
         drop(s.broadcast_into(root, &mut buf)?);
-        Ok(())
+        Ok(s.in_flight() == 0)
     })?;
-    let handed_ok = buf.iter().enumerate().all(|(i, &x)| x == value(i));
+    let handed_ok = settled && buf.iter().enumerate().all(|(i, &x)| x == value(i));
     Ok(owned_ok && handed_ok)
 }
 

@@ -560,6 +560,12 @@ pub struct ImmediateScope<'scope, 'env: 'scope> {
 }
 
 impl<'scope> ImmediateScope<'scope, '_> {
+    /// The requests started in this scope that have not completed: the scope waits for these
+    /// when it ends. A [`Request`] completes when it is waited for, tested done, or dropped.
+    pub fn in_flight(&self) -> usize {
+        self.slots.borrow().iter().filter(|s| s.taken).count()
+    }
+
     /// Starts reducing every rank's `send` element-wise with `op` into `recv` on every rank
     /// (`MPI_Iallreduce`). Both stay borrowed to the end of the scope; [`Request::wait`] hands
     /// `recv` back with the result.
