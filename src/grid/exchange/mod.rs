@@ -190,8 +190,7 @@ impl HaloExchange {
         self.begun.clear();
         self.begun.extend(fields.iter().map(|f| f.local().as_ptr()));
         if let Transport::Packed(p) = &mut self.transport {
-            let data: Vec<&ndarray::Array2<f64>> = fields.iter().map(|f| f.local()).collect();
-            let (bytes, messages) = p.post(0, &data);
+            let (bytes, messages) = p.post(0, |f| fields[f].local());
             self.bytes_sent += bytes;
             self.messages_sent += messages;
         }
@@ -272,11 +271,9 @@ impl Exchange<'_> {
                 .eq(ex.begun.iter().copied()),
             "an exchange must end with the arrays it began with"
         );
-        let mut data: Vec<&mut ndarray::Array2<f64>> =
-            fields.iter_mut().map(|f| f.local_mut()).collect();
         let (bytes, messages) = match &mut ex.transport {
-            Transport::Packed(p) => p.finish(&mut data),
-            Transport::Neighbor(n) => n.run(&mut data),
+            Transport::Packed(p) => p.finish(fields),
+            Transport::Neighbor(n) => n.run(fields),
         };
         ex.bytes_sent += bytes;
         ex.messages_sent += messages;

@@ -20,9 +20,9 @@
 use super::Message;
 use crate::comm::Comm;
 use crate::decomp::Rect;
+use crate::grid::DistArray;
 use mpi::ffi;
 use mpi::raw::AsRaw;
-use ndarray::Array2;
 use std::os::raw::{c_int, c_void};
 
 /// What travels between this rank and one neighbouring rank.
@@ -103,14 +103,15 @@ impl Neighborhood {
     }
 
     /// Runs the update on `data` (the exchange's fields); returns the bytes and messages sent.
-    pub(super) fn run(&mut self, data: &mut [&mut Array2<f64>]) -> (u64, u64) {
+    pub(super) fn run(&mut self, data: &mut [&mut DistArray]) -> (u64, u64) {
         debug_assert_eq!(data.len(), self.fields);
-        let base = data[0].as_mut_ptr();
-        let distances: Vec<isize> = data
-            .iter_mut()
-            .map(|d| (d.as_mut_ptr() as isize) - (base as isize))
-            .collect();
-        match self.types.iter().position(|t| t.distances == distances) {
+        let first = data[0].local().as_ptr() as isize;
+        let distances = || data.iter().map(|d| d.local().as_ptr() as isize - first);
+        match self
+            .types
+            .iter()
+            .position(|t| t.distances.iter().copied().eq(distances()))
+        {
             Some(k) => {
                 let t = self.types.remove(k);
                 self.types.push(t);
@@ -119,11 +120,14 @@ impl Neighborhood {
                 if self.types.len() == KEPT {
                     free(self.types.remove(0));
                 }
-                let t = self.build_types(distances);
+                let t = self.build_types(distances().collect());
                 self.types.push(t);
             }
         }
         let t = self.types.last().expect("just made or found");
+        // The first field's cells, where every datatype is placed from; taken last, so that no
+        // other borrow of the arrays comes after it.
+        let base = data[0].local_mut().as_mut_ptr();
         // SAFETY: every datatype was built by `build_types` for these arrays' distances from
         // `base` and lies inside them: sent regions in the interiors, received ones in the ghost
         // frames, disjoint from each other (the same base is both buffers, as MPI reads and

@@ -4,6 +4,7 @@
 use super::{pack, unpack, Message};
 use crate::comm::Comm;
 use crate::decomp::Rect;
+use crate::grid::DistArray;
 use mpi::ffi;
 use mpi::raw::AsRaw;
 use ndarray::Array2;
@@ -113,17 +114,21 @@ impl Packed {
         p
     }
 
-    /// Packs round `r`'s cells of `data` and starts its messages; returns the bytes and messages
-    /// sent.
-    pub(super) fn post(&mut self, r: usize, data: &[&Array2<f64>]) -> (u64, u64) {
+    /// Packs round `r`'s cells of the fields (`local(f)` is field `f`'s ghosted array) and starts
+    /// its messages; returns the bytes and messages sent.
+    pub(super) fn post<'a>(
+        &mut self,
+        r: usize,
+        local: impl Fn(usize) -> &'a Array2<f64>,
+    ) -> (u64, u64) {
         self.wait();
         let Some(round) = self.rounds.get_mut(r) else {
             return (0, 0);
         };
         for link in &mut round.links {
             let n = link.send.cells();
-            for (f, field) in data.iter().enumerate() {
-                pack(field, &link.send, &mut link.send_buf[f * n..(f + 1) * n]);
+            for f in 0..self.fields {
+                pack(local(f), &link.send, &mut link.send_buf[f * n..(f + 1) * n]);
             }
         }
         let comm = self.comm.raw().as_raw();
@@ -218,23 +223,26 @@ impl Packed {
     /// Finishes the exchange begun by `post(0, …)`: waits, unpacks, and runs the later rounds
     /// (which send ghost cells the earlier ones filled); returns the later rounds' bytes and
     /// messages.
-    pub(super) fn finish(&mut self, data: &mut [&mut Array2<f64>]) -> (u64, u64) {
+    pub(super) fn finish(&mut self, data: &mut [&mut DistArray]) -> (u64, u64) {
+        debug_assert!(data.len() == self.fields);
         let mut sent = (0, 0);
         for r in 0..self.rounds.len() {
             if r > 0 {
-                let shared: Vec<&Array2<f64>> = data.iter().map(|d| &**d).collect();
-                let (b, m) = self.post(r, &shared);
+                let (b, m) = self.post(r, |f| data[f].local());
                 sent = (sent.0 + b, sent.1 + m);
             }
             self.wait();
             for link in &self.rounds[r].links {
                 let n = link.recv.cells();
                 for (f, field) in data.iter_mut().enumerate() {
-                    unpack(&link.recv_buf[f * n..(f + 1) * n], &link.recv, field);
+                    unpack(
+                        &link.recv_buf[f * n..(f + 1) * n],
+                        &link.recv,
+                        field.local_mut(),
+                    );
                 }
             }
         }
-        debug_assert!(data.len() == self.fields);
         sent
     }
 }
