@@ -125,7 +125,9 @@ pub struct ProblemArgs {
     #[arg(long)]
     pub anderson_window: Option<usize>,
     /// Wait for each halo exchange before computing, instead of updating the cells that need no
-    /// ghost while it is in flight (to measure what overlap saves).
+    /// ghost while it is in flight (to measure what overlap saves). Only the methods that send
+    /// when the exchange begins overlap (p2p, persistent, two-phase's first round): neighbor,
+    /// the default, moves everything when it ends, so this changes nothing there.
     #[arg(long)]
     pub no_overlap: bool,
     /// How sweeps store new values: cached, streaming (non-temporal stores that skip reading the
