@@ -163,22 +163,37 @@ pub fn detect() -> Launch {
     linked_library()
 }
 
+/// The launcher arguments that give each rank `threads` cores: `srun --cpus-per-task=T`,
+/// OpenMPI's `mpirun --map-by slot:PE=T`, MPICH's `mpiexec -bind-to core:T`; none where the
+/// launcher is unknown.
+pub fn binding(launch: Launch, threads: usize) -> Vec<String> {
+    let t = threads;
+    match launch {
+        Launch::Slurm => vec![format!("--cpus-per-task={t}")],
+        Launch::OpenMpi => vec!["--map-by".into(), format!("slot:PE={t}")],
+        Launch::Mpich => vec!["-bind-to".into(), format!("core:{t}")],
+        Launch::Unknown => Vec::new(),
+    }
+}
+
 /// The launch line that gives each rank `threads` cores, e.g. `` `mpirun --map-by slot:PE=2 …`
 /// (or `--bind-to none`) ``; under Slurm, OpenMPI's line comes second when the library `lib` is
 /// [`Launch::OpenMpi`] (`mpirun` inside an allocation).
 pub fn advice(launch: Launch, lib: Launch, threads: usize) -> String {
     let t = threads;
+    let srun = format!("`srun {} …`", binding(Launch::Slurm, t).join(" "));
+    let mpirun = format!("`mpirun {} …`", binding(Launch::OpenMpi, t).join(" "));
     match launch {
-        Launch::Slurm if lib == Launch::OpenMpi => {
-            format!("`srun --cpus-per-task={t} …` (or `mpirun --map-by slot:PE={t} …`)")
-        }
-        Launch::Slurm => format!("`srun --cpus-per-task={t} …`"),
-        Launch::OpenMpi => format!("`mpirun --map-by slot:PE={t} …` (or `--bind-to none`)"),
-        Launch::Mpich => format!("`mpiexec -bind-to core:{t} …` (or no -bind-to)"),
-        Launch::Unknown => format!(
-            "one that gives each rank {t} cores (OpenMPI: `mpirun --map-by slot:PE={t} …`, \
-             Slurm: `srun --cpus-per-task={t} …`)"
+        Launch::Slurm if lib == Launch::OpenMpi => format!("{srun} (or {mpirun})"),
+        Launch::Slurm => srun,
+        Launch::OpenMpi => format!("{mpirun} (or `--bind-to none`)"),
+        Launch::Mpich => format!(
+            "`mpiexec {} …` (or no -bind-to)",
+            binding(Launch::Mpich, t).join(" ")
         ),
+        Launch::Unknown => {
+            format!("one that gives each rank {t} cores (OpenMPI: {mpirun}, Slurm: {srun})")
+        }
     }
 }
 

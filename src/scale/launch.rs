@@ -9,7 +9,7 @@
 //! process of that session: SIGTERM, a grace period, then SIGKILL. On systems without `/proc`
 //! only the job's process group is signalled.
 
-use crate::node::affinity::Launch;
+use crate::node::affinity::{self, Launch};
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -476,27 +476,30 @@ impl Launcher {
             );
             return (self, Some(line));
         }
+        let gets = |args: &[String]| {
+            format!(
+                "each rank gets {t} cores for its {t} threads: {} {}",
+                if srun { "srun" } else { "mpirun" },
+                args.join(" ")
+            )
+        };
         let (add, line): (Vec<String>, String) = match (srun, lib) {
-            (true, _) => (
-                vec![format!("--cpus-per-task={t}")],
-                format!("each rank gets {t} cores for its {t} threads: srun --cpus-per-task={t}"),
-            ),
-            (false, Launch::OpenMpi) if t <= cores => (
-                vec!["--map-by".into(), format!("slot:PE={t}")],
-                format!(
-                    "each rank gets {t} cores for its {t} threads: mpirun --map-by slot:PE={t}"
-                ),
-            ),
+            (true, _) => {
+                let add = affinity::binding(Launch::Slurm, t);
+                let line = gets(&add);
+                (add, line)
+            }
+            (false, Launch::OpenMpi | Launch::Mpich) if t <= cores => {
+                let add = affinity::binding(lib, t);
+                let line = gets(&add).replace("mpirun -bind-to", "mpiexec -bind-to");
+                (add, line)
+            }
             (false, Launch::OpenMpi) => (
                 vec!["--bind-to".into(), "none".into()],
                 format!(
                     "{t} threads per rank, more than this machine's {cores} cores: mpirun \
                      --bind-to none, each rank may run on any core"
                 ),
-            ),
-            (false, Launch::Mpich) if t <= cores => (
-                vec!["-bind-to".into(), format!("core:{t}")],
-                format!("each rank gets {t} cores for its {t} threads: mpiexec -bind-to core:{t}"),
             ),
             (false, Launch::Mpich) => (
                 Vec::new(),
