@@ -454,6 +454,14 @@ impl Launcher {
             } else {
                 &MPIRUN_BINDING[..]
             };
+            // A short option may carry its value glued on: `-c8`.
+            let glued = !a.starts_with("--")
+                && known
+                    .iter()
+                    .any(|k| k.len() == 2 && a.len() > 2 && a.starts_with(k));
+            if glued {
+                return Some(false);
+            }
             known.contains(&name).then_some(name.len() == a.len())
         };
         // Each binding option of the user's, with its value when that is the next argument.
@@ -713,8 +721,19 @@ mod tests {
                 "{line}"
             );
         }
-        let srun = Launcher::Srun(vec!["-c".into(), "8".into()]);
-        assert_eq!(srun.clone().give_threads(2, 2, Launch::OpenMpi).0, srun);
+        for theirs in [vec!["-c", "8"], vec!["-c8"], vec!["--cpus-per-task=8"]] {
+            let srun = Launcher::Srun(theirs.iter().map(|a| a.to_string()).collect());
+            let (l, line) = srun.clone().give_threads(2, 2, Launch::OpenMpi);
+            assert_eq!(l, srun);
+            assert!(line.unwrap().contains(&theirs.join(" ")));
+        }
+        // An option merely starting like one is not a binding.
+        let other = Launcher::Srun(vec!["--constraint=x".into()]);
+        let (l, _) = other.give_threads(2, 2, Launch::OpenMpi);
+        assert_eq!(
+            l,
+            Launcher::Srun(vec!["--constraint=x".into(), "--cpus-per-task=2".into()])
+        );
     }
 
     fn no_env(_: &str) -> Option<String> {
