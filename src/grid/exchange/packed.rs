@@ -73,42 +73,10 @@ impl Packed {
         if persistent {
             let comm = p.comm.raw().as_raw();
             for round in &mut p.rounds {
-                for link in &mut round.links {
-                    // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
-                    let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-                    // SAFETY: the buffer's heap block belongs to `link`, which lives in `self`
-                    // and is never resized; the request is freed in `Drop` (after any active
-                    // use has completed) before the buffers and the communicator are dropped.
-                    unsafe {
-                        ffi::MPI_Recv_init(
-                            link.recv_buf.as_mut_ptr() as *mut c_void,
-                            link.recv_buf.len() as c_int,
-                            ffi::RSMPI_DOUBLE,
-                            link.peer,
-                            link.recv_tag,
-                            comm,
-                            &mut req,
-                        );
-                    }
-                    round.requests.push(req);
-                }
-                for link in &round.links {
-                    // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
-                    let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-                    // SAFETY: as above, for the send buffer.
-                    unsafe {
-                        ffi::MPI_Send_init(
-                            link.send_buf.as_ptr() as *const c_void,
-                            link.send_buf.len() as c_int,
-                            ffi::RSMPI_DOUBLE,
-                            link.peer,
-                            link.send_tag,
-                            comm,
-                            &mut req,
-                        );
-                    }
-                    round.requests.push(req);
-                }
+                // SAFETY: the buffers' heap blocks belong to the links, which live in `self` and
+                // are never resized; the requests are freed in `Drop` (after any active use has
+                // completed) before the buffers and the communicator are dropped.
+                unsafe { make_requests(round, comm, ffi::MPI_Recv_init, ffi::MPI_Send_init) };
             }
         }
         p
@@ -139,42 +107,10 @@ impl Packed {
                 ffi::MPI_Startall(round.requests.len() as c_int, round.requests.as_mut_ptr());
             }
         } else {
-            for link in &mut round.links {
-                // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
-                let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-                // SAFETY: the buffer lives in `self` and is not touched until `wait` has
-                // completed this request; `Drop` waits too, so MPI never writes to freed or
-                // aliased memory. The communicator is `self.comm`, dropped after the wait.
-                unsafe {
-                    ffi::MPI_Irecv(
-                        link.recv_buf.as_mut_ptr() as *mut c_void,
-                        link.recv_buf.len() as c_int,
-                        ffi::RSMPI_DOUBLE,
-                        link.peer,
-                        link.recv_tag,
-                        comm,
-                        &mut req,
-                    );
-                }
-                round.requests.push(req);
-            }
-            for link in &round.links {
-                // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
-                let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-                // SAFETY: as above; the send buffer is not written until the request completes.
-                unsafe {
-                    ffi::MPI_Isend(
-                        link.send_buf.as_ptr() as *const c_void,
-                        link.send_buf.len() as c_int,
-                        ffi::RSMPI_DOUBLE,
-                        link.peer,
-                        link.send_tag,
-                        comm,
-                        &mut req,
-                    );
-                }
-                round.requests.push(req);
-            }
+            // SAFETY: the buffers live in `self` and are not touched until `wait` has completed
+            // these requests; `Drop` waits too, so MPI never reads or writes freed or aliased
+            // memory. The communicator is `self.comm`, dropped after the wait.
+            unsafe { make_requests(round, comm, ffi::MPI_Irecv, ffi::MPI_Isend) };
         }
         self.active = Some(r);
         let bytes = round.links.iter().map(|l| 8 * l.send_buf.len() as u64);
@@ -244,6 +180,74 @@ impl Packed {
             }
         }
         sent
+    }
+}
+
+/// `MPI_Irecv`'s signature, which `MPI_Recv_init` shares.
+type RecvFn = unsafe extern "C" fn(
+    *mut c_void,
+    c_int,
+    ffi::MPI_Datatype,
+    c_int,
+    c_int,
+    ffi::MPI_Comm,
+    *mut ffi::MPI_Request,
+) -> c_int;
+
+/// `MPI_Isend`'s signature, which `MPI_Send_init` shares.
+type SendFn = unsafe extern "C" fn(
+    *const c_void,
+    c_int,
+    ffi::MPI_Datatype,
+    c_int,
+    c_int,
+    ffi::MPI_Comm,
+    *mut ffi::MPI_Request,
+) -> c_int;
+
+/// Makes a request for every message of `round` on `comm` with `recv` and `send` (every receive
+/// first, then every send), appended to its requests: fresh ones (`MPI_Irecv`, `MPI_Isend`) or
+/// persistent ones (`MPI_Recv_init`, `MPI_Send_init`).
+///
+/// # Safety
+/// `recv` and `send` must be one of those pairs, and `comm` a live communicator. The round's
+/// buffers must stay where they are, and untouched, until its requests complete (and persistent
+/// ones until they are freed); `comm` must outlive the requests.
+unsafe fn make_requests(round: &mut Round, comm: ffi::MPI_Comm, recv: RecvFn, send: SendFn) {
+    for link in &mut round.links {
+        // SAFETY: reads a predefined MPI handle, set by the MPI library and never written.
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: the buffer holds `len` doubles and, by the caller's promise, stays put and
+        // untouched while MPI may write it.
+        unsafe {
+            recv(
+                link.recv_buf.as_mut_ptr() as *mut c_void,
+                link.recv_buf.len() as c_int,
+                ffi::RSMPI_DOUBLE,
+                link.peer,
+                link.recv_tag,
+                comm,
+                &mut req,
+            );
+        }
+        round.requests.push(req);
+    }
+    for link in &round.links {
+        // SAFETY: as above.
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: as above, for the send buffer, which MPI only reads.
+        unsafe {
+            send(
+                link.send_buf.as_ptr() as *const c_void,
+                link.send_buf.len() as c_int,
+                ffi::RSMPI_DOUBLE,
+                link.peer,
+                link.send_tag,
+                comm,
+                &mut req,
+            );
+        }
+        round.requests.push(req);
     }
 }
 
