@@ -10,15 +10,19 @@ use common::{example, mpirun, solve_json, CAVITY_63X47_300, LAPLACE_63X47_300};
 const METHODS: [&str; 4] = ["p2p", "persistent", "neighbor", "two-phase"];
 const TOPOLOGIES: [&str; 2] = ["index", "cart"];
 
+/// Every method with every topology, numbered.
+fn every_pair() -> impl Iterator<Item = (usize, (&'static str, &'static str))> {
+    METHODS
+        .into_iter()
+        .flat_map(|m| TOPOLOGIES.into_iter().map(move |t| (m, t)))
+        .enumerate()
+}
+
 #[test]
 fn every_method_and_topology_gives_the_pinned_laplace_field() {
     // Each method and topology on every rank count, the ghost width turning through 1–3 so
     // that every pair meets each width (and so star and box stencils) on several rank counts.
-    for (i, (method, topology)) in METHODS
-        .iter()
-        .flat_map(|m| TOPOLOGIES.iter().map(move |t| (m, t)))
-        .enumerate()
-    {
+    for (i, (method, topology)) in every_pair() {
         for n in 1..=6 {
             let ghost = (1 + (n + i) % 3).to_string();
             let args = [
@@ -37,7 +41,7 @@ fn every_method_and_topology_gives_the_pinned_laplace_field() {
             assert_eq!(r["field_sha256"], LAPLACE_63X47_300, "{n} ranks: {args:?}");
             assert_eq!(
                 (r["exchange"].as_str(), r["topology"].as_str()),
-                (Some(*method), Some(*topology))
+                (Some(method), Some(topology))
             );
         }
     }
@@ -46,11 +50,7 @@ fn every_method_and_topology_gives_the_pinned_laplace_field() {
 #[test]
 fn the_cavity_exchanges_psi_and_omega_together_to_the_same_bits() {
     // Every method and topology, on rank counts and ghost widths turning as for Laplace.
-    for (i, (method, topology)) in METHODS
-        .iter()
-        .flat_map(|m| TOPOLOGIES.iter().map(move |t| (m, t)))
-        .enumerate()
-    {
+    for (i, (method, topology)) in every_pair() {
         let n = 2 + i % 5;
         let ghost = (1 + i % 3).to_string();
         let args = [
@@ -83,11 +83,7 @@ fn multigrid_gives_the_same_bits_by_every_method() {
         "127x95",
     ];
     let reference = solve_json(1, &base);
-    for (i, (method, topology)) in METHODS
-        .iter()
-        .flat_map(|m| TOPOLOGIES.iter().map(move |t| (m, t)))
-        .enumerate()
-    {
+    for (i, (method, topology)) in every_pair() {
         let n = 2 + i % 5;
         let mut args = base.to_vec();
         args.extend(["--exchange", method, "--topology", topology]);
