@@ -124,6 +124,11 @@ pub fn exchange_latency(
         .map(|&k| HaloExchange::new(comm, &layout.clone().with_exchange(k)))
         .collect();
     let mut rounds_us = vec![Vec::with_capacity(rounds); kinds.len()];
+    let (rows, cols) = layout.local_shape();
+    let whole = crate::decomp::Rect {
+        rows: 0..rows,
+        cols: 0..cols,
+    };
     for round in 0..rounds {
         // Which method goes first turns round by round too.
         for i in 0..kinds.len() {
@@ -135,14 +140,13 @@ pub fn exchange_latency(
             })?;
             rounds_us[k].push(us);
             check(comm, &field, &value, kinds[k])?;
-            // Spoil the ghosts so that the next method's update is checked afresh.
-            field.local_mut().iter_mut().for_each(|x| *x = f64::NAN);
-            let inner = layout.interior();
-            for i in inner.rows.clone() {
-                for j in inner.cols.clone() {
-                    let (gr, gc) = layout.global_of(i, j);
-                    field.local_mut()[[i, j]] = value(gr, gc);
-                }
+            // Spoil the ghost frame, and only it, so that the next method's update is checked
+            // afresh.
+            for r in crate::decomp::frame(&whole, &layout.interior()) {
+                field
+                    .local_mut()
+                    .slice_mut(ndarray::s![r.rows, r.cols])
+                    .fill(f64::NAN);
             }
         }
     }
