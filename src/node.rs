@@ -24,6 +24,7 @@
 //! and nothing refused.
 
 pub mod affinity;
+pub mod signals;
 
 use crate::comm::{Comm, ReduceOp};
 use crate::error::{Error, Result};

@@ -2,8 +2,9 @@
 
 use super::solve::ProblemArgs;
 use halo::io::plot::{self, Chart, Corner, Mark, Series};
+use halo::node::signals;
 use halo::scale::refine::{self, Estimate, QUANTITIES};
-use halo::scale::{self, RunOutcome};
+use halo::scale::RunOutcome;
 use halo::solver::Problem;
 use halo::Error;
 use serde_json::{json, Value};
@@ -94,7 +95,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
         options.join(" "),
         a.ranks
     );
-    scale::signals::install().map_err(|e| {
+    signals::install(&signals::STUDY).map_err(|e| {
         Error::Config(format!(
             "cannot catch signals to stop the study cleanly: {e}"
         ))
@@ -104,7 +105,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     for (i, &(nx, ny)) in a.grids.iter().enumerate() {
         let mut args = options.clone();
         args.extend(["--grid".into(), format!("{nx}x{ny}")]);
-        let outcome = match scale::signals::caught() {
+        let outcome = match signals::caught() {
             Some(sig) => RunOutcome::Stopped(sig),
             None => launcher.run(&exe, a.ranks, oversubscribed, &args, timeout),
         };
@@ -130,7 +131,7 @@ pub fn run(a: &RefineArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
                 128 + sig,
                 &format!(
                     "stopped by {} while running the {nx}x{ny} grid",
-                    scale::signals::name(sig)
+                    signals::name(sig)
                 ),
             ),
         }

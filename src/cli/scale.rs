@@ -1,7 +1,7 @@
 //! `halo scale`: a strong or weak scaling study, run without mpirun; it starts the jobs itself.
 
 use super::solve::ProblemArgs;
-use halo::node::affinity;
+use halo::node::{affinity, signals};
 use halo::scale::{self, Launcher, Mode, Point, Study};
 use halo::solver::Problem;
 use halo::Error;
@@ -208,7 +208,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     });
     // From here a SIGINT, SIGTERM or SIGHUP ends the running job whole and stops the study;
     // without this, a signal would end halo scale and leave its job computing.
-    scale::signals::install().map_err(|e| {
+    signals::install(&signals::STUDY).map_err(|e| {
         Error::Config(format!(
             "cannot catch signals to stop the study cleanly: {e}"
         ))
@@ -253,7 +253,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
     }
     // A signal that came after the last run still asked halo scale to stop: say so in the
     // exit code, with the results complete.
-    if let Some(sig) = stopped.map(|s| s.signal).or_else(scale::signals::caught) {
+    if let Some(sig) = stopped.map(|s| s.signal).or_else(signals::caught) {
         let measured: Vec<String> = points
             .iter()
             .filter(|p| p.seconds.is_some())
@@ -263,7 +263,7 @@ pub fn run(a: &ScaleArgs, matches: &clap::ArgMatches) -> halo::Result<()> {
             0 => "nothing was measured".to_string(),
             _ => format!("measured: {} ranks", measured.join(", ")),
         };
-        let name = scale::signals::name(sig);
+        let name = signals::name(sig);
         let line = match stopped {
             None => format!("stopped by {name} after the last run; the results are complete"),
             Some(s) => {
@@ -367,7 +367,7 @@ fn print_table(
     stopped: Option<scale::Stop>,
 ) {
     let partial = match stopped {
-        Some(s) => format!(" (partial: stopped by {})", scale::signals::name(s.signal)),
+        Some(s) => format!(" (partial: stopped by {})", signals::name(s.signal)),
         None => String::new(),
     };
     println!("{mode} scaling: {what}, on a machine with {cores} cores{partial}");

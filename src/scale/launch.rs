@@ -309,7 +309,7 @@ pub enum RunOutcome {
     Ok(serde_json::Value),
     /// It failed: the reason, with rank 0's error line when it printed one.
     Failed(String),
-    /// It was ended whole because this process caught the signal (see [`super::signals`]).
+    /// It was ended whole because this process caught the signal (see [`crate::node::signals`]).
     Stopped(libc::c_int),
 }
 
@@ -346,7 +346,7 @@ impl Launcher {
     }
 
     /// Runs one job; ends the whole job (every process it started: SIGTERM, then SIGKILL after
-    /// [`GRACE`]) after `timeout`, or as soon as a signal is caught (see [`super::signals`]).
+    /// [`GRACE`]) after `timeout`, or as soon as a signal is caught (see [`crate::node::signals`]).
     pub fn run(
         &self,
         exe: &Path,
@@ -362,7 +362,7 @@ impl Launcher {
             cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                 .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
         }
-        let caught = super::signals::caught;
+        let caught = crate::node::signals::caught;
         let run = match Job::start(&mut cmd)
             .and_then(|job| job.wait_until(timeout, || caught().is_some()))
         {

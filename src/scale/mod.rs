@@ -12,12 +12,11 @@
 //!
 //! A run that fails or times out is reported as such; the other points still run. Each run is a
 //! [`Job`]: a timed-out run is ended whole, mpirun and every rank it started, and so is the
-//! running job when the study is stopped by a signal ([`signals`]).
+//! running job when the study is stopped by a signal ([`crate::node::signals`]).
 
 mod launch;
 mod output;
 pub mod refine;
-pub mod signals;
 
 pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
 pub use output::{write_csv, write_json, write_plot};
@@ -25,6 +24,7 @@ pub use output::{write_csv, write_json, write_plot};
 use crate::bench::median;
 use crate::decomp::ProcGrid;
 use crate::error::{Error, Result};
+use crate::node::signals;
 use std::fmt;
 use std::time::Duration;
 
@@ -169,7 +169,7 @@ pub fn derive_speedups(mode: Mode, points: &mut [Point]) {
     }
 }
 
-/// Why a study ended before its last run: a signal caught (see [`signals`]).
+/// Why a study ended before its last run: a signal caught (see [`crate::node::signals`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stop {
     /// The signal, e.g. `libc::SIGINT`.
@@ -192,7 +192,7 @@ pub struct Outcome {
 /// Runs the study, calling `progress(done, total, point_so_far)` after every run. Returns one
 /// point per rank count, in the order of [`rank_order`].
 ///
-/// A SIGINT, SIGTERM or SIGHUP caught meanwhile (once [`signals::install`] was called) ends the
+/// A SIGINT, SIGTERM or SIGHUP caught meanwhile (once [`crate::node::signals::install`] was called) ends the
 /// running job whole and stops the study: the points finished are kept, the others are marked.
 pub fn run_study(
     study: &Study,

@@ -1,9 +1,10 @@
 //! A study's table as CSV and JSON, and its speed-up and efficiency plot.
 
-use super::{signals, Mode, Point, Stop};
+use super::{Mode, Point, Stop};
 use crate::error::Result;
 use crate::io::plot::{self, Chart, Corner, Mark, Series};
 use crate::io::write_atomic;
+use crate::node::signals;
 use std::path::Path;
 
 fn opt(x: Option<f64>) -> String {
