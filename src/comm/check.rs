@@ -413,17 +413,19 @@ const FILE_PIECE: usize = 1000;
 /// (`write_f64_at_all`), closes it, reopens it and reads back the first `n (last - r) / last`
 /// values of the next rank's block (all `n` on one rank, none on the last rank: unequal and
 /// zero lengths) with `read_at_all` in pieces of at most [`FILE_PIECE`] bytes, and checks the
-/// values and the file's size. The file is in [`std::env::temp_dir`] (`TMPDIR`), which must be
-/// one directory for all ranks, named after rank 0's process id, and removed after.
+/// values and the file's size. The file is in the first of [`std::env::temp_dir`] (`TMPDIR`) and
+/// the working directory that every rank sees (see [`shared_dir`]), named after rank 0's process
+/// id, and removed after.
 ///
 /// Returns whether every value on this rank was right, and the bytes this rank wrote and read.
-/// An `Err` (the file could not be created, written or read) is agreed.
+/// An `Err` (no directory is shared, the file could not be created, written or read) is agreed.
 fn check_file(comm: &Comm, n: usize) -> Result<(bool, usize)> {
     let (rank, size) = (comm.rank(), comm.size());
     let last = size - 1;
     let value = |i: usize| i as f64 * 0.25 - 3.0;
     let pid = comm.broadcast(0, std::process::id())?;
-    let path = std::env::temp_dir().join(format!("halo-check-{pid}.bin"));
+    let name = format!("halo-check-{pid}.bin");
+    let path = shared_dir(comm, &name)?.join(name);
     let next = (rank + 1) % size;
     let len = if size == 1 {
         n
@@ -454,6 +456,34 @@ fn check_file(comm: &Comm, n: usize) -> Result<(bool, usize)> {
         let _ = std::fs::remove_file(&path);
     }
     Ok((outcome?, 8 * (n + len)))
+}
+
+/// The first of `TMPDIR` and the working directory in which every rank of `comm` sees the file
+/// `name` that rank 0 makes there (and removes again): a collective MPI-IO open needs one file
+/// for all ranks. On a cluster `TMPDIR` is often local to each node (and OpenMPI's MPI-IO then
+/// waits forever in `MPI_File_open` across nodes), while the directory a job was submitted from
+/// is shared. Collective; the error, when neither is shared, is agreed.
+fn shared_dir(comm: &Comm, name: &str) -> Result<std::path::PathBuf> {
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let candidates = [std::env::temp_dir(), here];
+    for dir in &candidates {
+        let probe = dir.join(name);
+        let made = comm.rank() != 0 || std::fs::write(&probe, b"").is_ok();
+        comm.barrier();
+        let seen = made && probe.exists();
+        let everywhere = comm.all_reduce_value(u8::from(seen), ReduceOp::Min)? == 1;
+        if comm.rank() == 0 {
+            let _ = std::fs::remove_file(&probe);
+        }
+        if everywhere {
+            return Ok(dir.clone());
+        }
+    }
+    Err(Error::Config(format!(
+        "the MPI-IO check needs a directory every rank sees, and neither TMPDIR ({}) nor the working directory ({}) is one: run from a shared directory, or set TMPDIR to one",
+        candidates[0].display(),
+        candidates[1].display()
+    )))
 }
 
 impl CheckResult {
