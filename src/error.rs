@@ -116,6 +116,15 @@ pub enum Error {
         /// That rank's error, as text.
         message: String,
     },
+    /// A run that stopped before its end because it was asked to (a signal caught on some rank):
+    /// where it stopped and what it saved.
+    #[error("{message}")]
+    Stopped {
+        /// The signal that asked, by number.
+        signal: i32,
+        /// Where the run stopped and what it saved, as one line.
+        message: String,
+    },
     /// MPI was initialised already in this process, or could not be.
     #[error("MPI is already initialised in this process")]
     AlreadyInitialized,
@@ -125,7 +134,8 @@ impl Error {
     /// The process exit code for this error, one per kind, so scripts and schedulers can tell
     /// them apart: 2 for what the user asked wrongly (as for bad arguments), 3 for a run that
     /// diverged, 4 for files that could not be read or written, 6 for a run to a steady state
-    /// that reached none, 1 for the rest. (The `halo`
+    /// that reached none, 128 + the signal's number for a run stopped by a signal (the code a shell
+    /// gives a process that signal ended: 143 for SIGTERM, 138 for SIGUSR1), 1 for the rest. (The `halo`
     /// command's watchdog exits with 5 when `--timeout` runs out; no error value carries that.)
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -134,6 +144,7 @@ impl Error {
             Error::NotConverged(_) => 6,
             Error::Io { .. } => 4,
             Error::Agreed { code, .. } => *code,
+            Error::Stopped { signal, .. } => u8::try_from(128 + signal).unwrap_or(1),
             _ => 1,
         }
     }

@@ -120,7 +120,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if world.rank() == 0 {
-                eprintln!("halo: error: {e}");
+                match e {
+                    // Not a failure of the run: it did as it was asked.
+                    Error::Stopped { .. } => eprintln!("halo: {e}"),
+                    _ => eprintln!("halo: error: {e}"),
+                }
             }
             // Errors are agreed, so every rank is here. Leave together: mpirun ends the job at
             // the first non-zero exit, which could otherwise cut rank 0 off before it prints.

@@ -50,6 +50,20 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
         .trim_end_matches(".halo")
         .parse()
         .unwrap();
+    // The ranks caught the SIGTERM mpirun passed on, finished their pass and wrote a last
+    // checkpoint where they stopped (between the regular ones), and rank 0 said so.
+    let said = format!("halo: stopped by SIGTERM after iteration {at} of 10000000; checkpoint {d}/{name} is complete: resume with --restart {d}");
+    assert!(
+        run.stderr.contains(&said),
+        "expected {said:?} in:\n{}",
+        run.stderr
+    );
+    assert!(
+        !at.is_multiple_of(500),
+        "the last checkpoint is a regular one: {name}"
+    );
+    let others = std::fs::read_dir(&dir).unwrap().count() - checkpoints(&dir).len();
+    assert_eq!(others, 0, "temporary files left in {d}");
     let end = (at + 700).to_string();
 
     // Resume on 3 ranks with passes of 3 sweeps on tiles (ghost width 3, so the first period

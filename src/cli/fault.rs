@@ -128,4 +128,12 @@ impl Monitor for Injector<'_> {
     fn progress(&mut self, p: halo::solver::Progress) {
         self.inner.progress(p);
     }
+
+    fn interruptible(&self) -> bool {
+        self.inner.interruptible()
+    }
+
+    fn stop_asked(&self) -> i32 {
+        self.inner.stop_asked()
+    }
 }

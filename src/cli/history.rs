@@ -9,6 +9,7 @@
 
 use super::progress::ProgressView;
 use halo::io::plot::{self, Chart, Corner, Mark, Series};
+use halo::node::signals;
 use halo::solver::{Monitor, Progress, Stopping};
 
 /// One residual check.
@@ -120,13 +121,16 @@ impl History {
 }
 
 /// Rank 0's monitor: shows progress when asked, and records the history when `--out` will
-/// write it. On other ranks it holds neither and watches nothing.
+/// write it. On other ranks it holds neither. On every rank it passes on the stopping signals
+/// caught (see [`signals`]) when `interruptible`.
 #[derive(Default)]
 pub struct Watch {
     /// The progress display, if any.
     pub view: Option<ProgressView>,
     /// The history being recorded, if any.
     pub history: Option<History>,
+    /// Whether the signals of [`signals::SOLVE`] are caught, and stop the run.
+    pub interruptible: bool,
 }
 
 impl Watch {
@@ -148,6 +152,14 @@ impl Monitor for Watch {
             h.record(p);
         }
     }
+
+    fn interruptible(&self) -> bool {
+        self.interruptible
+    }
+
+    fn stop_asked(&self) -> i32 {
+        signals::caught().unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +180,7 @@ mod tests {
         let mut w = Watch {
             view: None,
             history: Some(History::default()),
+            interruptible: false,
         };
         w.progress(at(1, None, None));
         w.progress(at(2, None, Some(0.1 + 0.2)));

@@ -4,8 +4,9 @@ use super::args;
 use super::fault::{Fault, Injector};
 use super::history::{History, Watch};
 use super::progress::ProgressView;
-use halo::comm::Comm;
+use halo::comm::{Comm, ReduceOp};
 use halo::decomp::{ExchangeKind, ProcGrid};
+use halo::node::signals;
 use halo::solver::cavity::CavityQuantities;
 use halo::solver::kernels::Stores;
 use halo::solver::multigrid::{Cycle, Cycling, Smoother};
@@ -616,10 +617,21 @@ pub fn run(world: &Comm, args: &SolveArgs) -> halo::Result<()> {
         world.agree(ready)?;
     }
     let show = root && args.progress && !args.quiet;
+    // From here SIGTERM, SIGINT and SIGUSR1 (a scheduler's warning before it kills the job)
+    // end the run at the end of a pass, with a checkpoint when checkpoints were asked for.
+    // Every rank tries alike; a rank that cannot catch them says so, and the run goes on.
+    let caught = world.all_reduce_value(
+        u8::from(signals::install(&signals::SOLVE).is_ok()),
+        ReduceOp::Min,
+    )? == 1;
+    if !caught && root {
+        eprintln!("halo: warning: cannot catch SIGTERM: a scheduler's stop will end the run without a last checkpoint");
+    }
     // Rank 0 shows progress if asked, and records the residual checks for --out's history.
     let mut monitor = Watch {
         view: show.then(|| ProgressView::new(cfg.stop.iters)),
         history: (root && args.out.is_some()).then(History::default),
+        interruptible: caught,
     };
     let shown: &mut dyn Monitor = &mut monitor;
     // What --out will hold: every rank writes its piece and samples its pictures (rank 0's

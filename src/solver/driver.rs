@@ -166,6 +166,20 @@ pub trait Monitor {
 
     /// Called after every pass with where the run is (after the residual check, if any).
     fn progress(&mut self, _p: Progress) {}
+
+    /// Whether the run may be asked to stop from outside ([`Monitor::stop_asked`]). The same on
+    /// every rank: when it is, the ranks agree after every pass whether any was asked (one
+    /// allreduce of one integer).
+    fn interruptible(&self) -> bool {
+        false
+    }
+
+    /// Non-zero when this rank has been asked to stop, naming why (a signal's number). The
+    /// driver ends the run at the end of the pass with [`Error::Stopped`], after writing a
+    /// checkpoint if the run writes them.
+    fn stop_asked(&self) -> i32 {
+        0
+    }
 }
 
 /// The monitor that watches nothing.
@@ -321,8 +335,70 @@ pub fn drive(
         });
         (run.residual, run.converged, run.stalled) =
             (trail.residual, trail.converged, trail.stalled);
+        let finished = run.done >= stop.iters || run.converged || run.stalled.is_some();
+        if monitor.interruptible() && !finished {
+            let t = Comm::wtime();
+            let asked = comm.all_reduce_value(monitor.stop_asked(), ReduceOp::Max)?;
+            run.time.reduce += Comm::wtime() - t;
+            if asked != 0 {
+                return Err(stopped(
+                    comm,
+                    solver,
+                    checkpoints,
+                    &trail,
+                    run.done,
+                    stop,
+                    asked,
+                ));
+            }
+        }
     }
     Ok(run)
+}
+
+/// Ends a run that was asked to stop by signal `signal` after iteration `done`: writes a
+/// checkpoint when the run writes them and none was just written, and says where the run
+/// stopped and how to resume it. Collective.
+fn stopped(
+    comm: &Comm,
+    solver: &mut dyn Solver,
+    checkpoints: Option<&Checkpointer>,
+    trail: &Trail,
+    done: usize,
+    stop: &Stopping,
+    signal: i32,
+) -> Error {
+    let name = crate::node::signals::name(signal);
+    let at = format!("stopped by {name} after iteration {done} of {}", stop.iters);
+    let Some(c) = checkpoints else {
+        return Error::Stopped {
+            signal,
+            message: format!(
+                "{at}; no checkpoint was asked for, so nothing is saved (--checkpoint-every and --checkpoint-dir make one)"
+            ),
+        };
+    };
+    if !done.is_multiple_of(c.every) {
+        let saved = finite(comm, solver, done).and_then(|()| {
+            let time = solver.time(done).unwrap_or(0.0);
+            c.save(comm, done, time, &solver.state(), &trail.write())
+        });
+        if let Err(e) = saved {
+            return Error::Stopped {
+                signal,
+                message: format!("{at}; its checkpoint could not be written: {e}"),
+            };
+        }
+    }
+    let path = c.dir.join(crate::io::checkpoint_name(done));
+    Error::Stopped {
+        signal,
+        message: format!(
+            "{at}; checkpoint {} is complete: resume with --restart {}",
+            path.display(),
+            c.dir.display()
+        ),
+    }
 }
 
 /// What the stopping rules have seen so far: all a restart needs to stop where the
