@@ -52,7 +52,7 @@ impl LaunchArgs {
             }
         }
         Ok(if self.launcher == "srun" {
-            Launcher::Srun(extra)
+            Launcher::Srun(srun_extra(extra)?)
         } else {
             Launcher::Mpirun(extra)
         })
@@ -63,6 +63,28 @@ impl LaunchArgs {
         // Positive and at most a year: the parser saw to it.
         Duration::from_secs_f64(self.timeout)
     }
+}
+
+/// `srun`'s arguments for a study: the user's, with `--mpi=pmix` added when they and
+/// `SLURM_MPI_TYPE` choose no PMI plugin and this srun offers PMIx ([`scale::srun_mpi`]).
+/// Outside an allocation, or without srun, one line says so before any run.
+fn srun_extra(mut extra: Vec<String>) -> halo::Result<Vec<String>> {
+    if std::env::var_os("SLURM_JOB_ID").is_none() {
+        return Err(Error::Config(
+            "--launcher srun runs inside a Slurm allocation (salloc, or a batch script), and SLURM_JOB_ID is not set; outside one, use --launcher mpirun".into(),
+        ));
+    }
+    let listed = scale::run_with_timeout(
+        std::process::Command::new("srun").arg("--mpi=list"),
+        Duration::from_secs(30),
+    )
+    .map_err(|e| Error::Config(format!("--launcher srun: cannot run srun: {e}")))?;
+    let offered = format!("{}{}", listed.stdout, listed.stderr);
+    let mpi_type = std::env::var("SLURM_MPI_TYPE").ok();
+    if let Some(mpi) = scale::srun_mpi(&extra, mpi_type.as_deref(), &offered) {
+        extra.push(mpi);
+    }
+    Ok(extra)
 }
 
 /// `halo scale`'s options.

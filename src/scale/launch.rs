@@ -400,6 +400,21 @@ impl Launcher {
     }
 }
 
+/// The `--mpi` option `srun` needs to start halo when neither the user's arguments (`extra`) nor
+/// `SLURM_MPI_TYPE` (`mpi_type`) choose a plugin: `--mpi=pmix` when this srun offers PMIx
+/// (`offered`: what `srun --mpi=list` printed). OpenMPI 4 as Linux distributions build it starts
+/// under srun only through PMIx ("OMPI was not built with SLURM's PMI support" otherwise), and
+/// many sites keep Slurm's `MpiDefault=none`.
+pub fn srun_mpi(extra: &[String], mpi_type: Option<&str>, offered: &str) -> Option<String> {
+    let chosen = extra
+        .iter()
+        .any(|a| a == "--mpi" || a.starts_with("--mpi="));
+    let pmix = offered
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+        .any(|w| w == "pmix");
+    (!chosen && mpi_type.is_none_or(str::is_empty) && pmix).then(|| "--mpi=pmix".to_string())
+}
+
 /// `mpirun` options that choose where ranks run (OpenMPI's and Hydra's spellings): when the user
 /// passes one, their choice stands and [`Launcher::give_threads`] adds nothing. `=VALUE` forms
 /// are matched by their name.
@@ -734,6 +749,23 @@ mod tests {
             l,
             Launcher::Srun(vec!["--constraint=x".into(), "--cpus-per-task=2".into()])
         );
+    }
+
+    #[test]
+    fn srun_gets_pmix_unless_the_user_or_the_site_chose() {
+        // What Debian's Slurm 22.05 prints.
+        let offered = "MPI plugin types are...\n\tpmix\n\tnone\n\tcray_shasta\n\tpmi2\nspecific pmix plugin versions available: pmix_v3\n";
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(srun_mpi(&[], None, offered), Some("--mpi=pmix".into()));
+        assert_eq!(srun_mpi(&[], Some(""), offered), Some("--mpi=pmix".into()));
+        assert_eq!(srun_mpi(&[], Some("pmi2"), offered), None);
+        assert_eq!(srun_mpi(&args(&["--mpi=pmi2"]), None, offered), None);
+        assert_eq!(srun_mpi(&args(&["--mpi", "none"]), None, offered), None);
+        assert_eq!(
+            srun_mpi(&[], None, "MPI plugin types are...\n\tnone\n\tpmi2\n"),
+            None
+        );
+        assert_eq!(srun_mpi(&[], None, "\tpmix_v3\n"), None);
     }
 
     fn no_env(_: &str) -> Option<String> {

@@ -18,7 +18,7 @@ mod launch;
 mod output;
 pub mod refine;
 
-pub use launch::{run_with_timeout, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
+pub use launch::{run_with_timeout, srun_mpi, Finished, Job, Launcher, RunOutcome, Slots, GRACE};
 pub use output::{write_csv, write_json, write_plot};
 
 use crate::bench::median;
