@@ -20,7 +20,9 @@
 //!    threads inside each rank; bitwise identical for any decomposition.
 //!
 //! Beside them, [`io`] writes what people open (VTK files for ParaView, PNG pictures, hashes of
-//! fields) and the checkpoints runs restart from; [`bench`](mod@bench) and [`scale`] measure.
+//! fields) and the checkpoints runs restart from; [`bench`](mod@bench) and [`scale`] measure;
+//! [`node`] knows the machine under a rank (memory, cores, signals) and [`sched`] the batch
+//! allocation a job runs in.
 //!
 //! ```no_run
 //! use halo::comm::ReduceOp;
@@ -50,6 +52,7 @@ pub mod grid;
 pub mod io;
 pub mod node;
 pub mod scale;
+pub mod sched;
 pub mod solver;
 
 pub use error::{Error, Result};

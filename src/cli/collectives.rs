@@ -4,6 +4,7 @@ use halo::comm::{self, Comm, Mpi};
 use halo::decomp::ProcGrid;
 use halo::grid;
 use halo::node::affinity;
+use halo::sched::allocation::{Allocation, Launcher, Scheduler};
 
 /// `halo check`: every collective, and block scatter/gather, verified; rank 0 prints a line each.
 pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
@@ -40,7 +41,8 @@ pub fn check(world: &Comm, mpi: &Mpi, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// `halo info`: the MPI library, every rank's host and the cores it may run on, and where
+/// `halo info`: the MPI library, what launched the job and the batch allocation it runs in (if
+/// any), every rank's host and the cores it may run on, and where
 /// `MPI_Cart_create` (reorder allowed) puts each rank on the squarest process grid, as
 /// `halo solve --topology cart` would.
 pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
@@ -55,6 +57,37 @@ pub fn info(world: &Comm, mpi: &Mpi) -> Result<(), String> {
             "ranks: {}, thread support: {:?}",
             world.size(),
             mpi.threading()
+        );
+        // Rank 0's environment says what started the job and in which allocation.
+        let env = |k: &str| std::env::var(k).ok();
+        let launcher = Launcher::from_env(env);
+        println!("launched by: {launcher}");
+        let read = |p: &str| std::fs::read_to_string(p).ok();
+        match Allocation::from_env(env, read) {
+            Some(mut a) => {
+                // Inside an allocation OpenMPI starts its daemons with srun, and the ranks see
+                // that step's task count (one per node), not the job's.
+                if launcher == Launcher::OpenMpi && a.scheduler == Scheduler::Slurm {
+                    a.tasks = None;
+                }
+                println!("allocation: {}", a.describe());
+            }
+            None => println!("allocation: none (not inside a Slurm or PBS job)"),
+        }
+        let mut placed: Vec<(String, usize)> = Vec::new();
+        for h in hosts.iter() {
+            let h = String::from_utf8_lossy(h).into_owned();
+            match placed.iter_mut().find(|(name, _)| *name == h) {
+                Some((_, n)) => *n += 1,
+                None => placed.push((h, 1)),
+            }
+        }
+        let list: Vec<String> = placed.iter().map(|(h, n)| format!("{h} ({n})")).collect();
+        println!(
+            "ranks per host: {} host{}: {}",
+            placed.len(),
+            if placed.len() == 1 { "" } else { "s" },
+            list.join(", ")
         );
         for (rank, (h, c)) in hosts.iter().zip(&cores).enumerate() {
             let cores = match c.len() {
