@@ -1,7 +1,7 @@
 //! A real multi-host run: scripts/sim-cluster makes two "hosts" (network namespaces on a private
 //! bridge), mpirun launches across them from a hostfile over TCP, and the field must be the one
-//! a single host computes. Then one host's link is cut mid-run: the job must end with an error,
-//! not hang.
+//! a single host computes; the PBS job script launches over a node file of the two hosts. Then one
+//! host's link is cut mid-run: the job must end with an error, not hang.
 //!
 //! Building the cluster needs root and working network namespaces. Where it cannot be built (no
 //! root, no `ip`, a chroot where `ip netns add` cannot mount) the test prints `SKIPPED:` and the
@@ -142,6 +142,55 @@ fn across(args: &[&str]) -> Finished {
     out
 }
 
+/// hostfiles/pbs.qsub, run as PBS runs a job script: from another directory, with the
+/// environment PBS gives a job (`PBS_NODEFILE` listing one line per rank on the simulated hosts,
+/// `PBS_O_WORKDIR`, `PBS_JOBID`, …) and OpenMPI's settings for reaching the hosts, where a
+/// site's mpirun would use ssh or PBS's tm. Its ranks must land on both hosts and pass every check.
+fn the_pbs_script_launches_over_its_node_file() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let nodefile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("pbs-nodefile-{}", std::process::id()));
+    std::fs::write(
+        &nodefile,
+        "10.231.0.1\n10.231.0.1\n10.231.0.2\n10.231.0.2\n",
+    )
+    .unwrap();
+    let settings = sim(&["env"]).unwrap().stdout;
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!("{settings}\nexec bash \"$0\""))
+        .arg(repo.join("hostfiles/pbs.qsub"))
+        .current_dir("/")
+        .env("PBS_NODEFILE", &nodefile)
+        .env("PBS_O_WORKDIR", &repo)
+        .env("PBS_JOBID", "7.sim")
+        .env("PBS_JOBNAME", "halo")
+        .env("PBS_QUEUE", "workq")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    // Long enough for the script's own `cargo build --release` where no release build exists.
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(1800)).unwrap();
+    let _ = std::fs::remove_file(&nodefile);
+    let all = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.status.success() && !out.timed_out,
+        "pbs.qsub: {}\n{all}",
+        why(&out)
+    );
+    for line in [
+        "launched by: mpirun (OpenMPI)",
+        "allocation: PBS job 7.sim (halo) in queue workq: 2 nodes (10.231.0.1, 10.231.0.2), 4 tasks",
+        "ranks per host: 2 hosts: halo-h1 (2), halo-h2 (2)",
+    ] {
+        assert!(out.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{all}");
+    }
+    let verdict = out.stdout.lines().find(|l| l.starts_with("check: "));
+    assert!(
+        verdict.is_some_and(|v| v.ends_with(" passed, 0 failed")),
+        "{all}"
+    );
+}
+
 #[test]
 fn a_two_host_run_matches_one_host_and_a_cut_link_ends_the_job() {
     mpirun_path();
@@ -222,6 +271,8 @@ fn a_two_host_run_matches_one_host_and_a_cut_link_ends_the_job() {
     );
     assert_eq!(sha(&resumed.stdout), sha(&one_host.stdout));
     let _ = std::fs::remove_dir_all(&dir);
+
+    the_pbs_script_launches_over_its_node_file();
 
     // Cut host 2 off mid-run: the job must end, with an error. The run could not finish by
     // itself; the keepalives end it within seconds, and the limit (generous for a loaded 2-core
