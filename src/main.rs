@@ -51,6 +51,10 @@ enum Cmd {
     /// each quantity's observed order and extrapolated value, writes refine.csv, refine.json
     /// and refine.png.
     Refine(cli::refine::RefineArgs),
+    /// Print a Slurm or PBS job script for one `halo solve` run, ready to submit, with
+    /// checkpoints and restarts (no MPI): `halo batch --scheduler slurm --nodes 2
+    /// --ranks-per-node 32 -- solve --grid 8192x8192 > halo.sbatch`.
+    Batch(cli::batch::BatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
                 .expect("the refine subcommand");
             Some(cli::refine::run(args, given))
         }
+        Cmd::Batch(args) => Some(cli::batch::run(args)),
         _ => None,
     };
     if let Some(outcome) = without_mpi {
@@ -114,7 +119,9 @@ fn main() -> ExitCode {
         }
         Cmd::Info => cli::collectives::info(&world, &mpi).map_err(Error::Config),
         Cmd::Bench(b) => cli::bench::run(&world, &b),
-        Cmd::Decomp(_) | Cmd::Scale(_) | Cmd::Refine(_) => unreachable!("these run without MPI"),
+        Cmd::Decomp(_) | Cmd::Scale(_) | Cmd::Refine(_) | Cmd::Batch(_) => {
+            unreachable!("these run without MPI")
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

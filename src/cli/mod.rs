@@ -2,6 +2,7 @@
 //! the library.
 
 pub mod args;
+pub mod batch;
 pub mod bench;
 pub mod collectives;
 pub mod decomp;
