@@ -2,7 +2,10 @@
 //! uninterrupted run does; damaged or foreign checkpoints are refused.
 
 mod common;
-use common::{checkpoints, halo_bin, mpirun, solve_json, start_mpirun, wait_for_checkpoints};
+use common::{
+    checkpoints, halo_bin, mpirun, newest_checkpoint, solve_json, start_mpirun,
+    wait_for_checkpoints,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,13 +46,7 @@ fn a_killed_run_restarts_on_another_rank_count_and_ends_bit_for_bit_the_same() {
         "mpirun did not stop within 2 minutes of SIGTERM"
     );
     assert!(!run.status.success(), "the job should have been stopped");
-    let newest = checkpoints(&dir).last().unwrap().clone();
-    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
-    let at: usize = name
-        .trim_start_matches("ckpt-")
-        .trim_end_matches(".halo")
-        .parse()
-        .unwrap();
+    let (at, name) = newest_checkpoint(&dir);
     // The ranks caught the SIGTERM mpirun passed on, finished their pass and wrote a last
     // checkpoint where they stopped (between the regular ones), and rank 0 said so.
     let said = format!("halo: stopped by SIGTERM after iteration {at} of 10000000; checkpoint {d}/{name} is complete: resume with --restart {d}");

@@ -10,7 +10,7 @@
 //! capture, and passes: cargo has no skipped status. Whatever happens, the cluster is taken down.
 
 mod common;
-use common::{checkpoints, halo_bin, solve_json};
+use common::{checkpoints, halo_bin, newest_checkpoint, solve_json};
 use halo::scale::{run_with_timeout, Finished};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -340,13 +340,7 @@ fn a_cancelled_job_leaves_its_last_checkpoint() {
             .collect();
         assert!(names.is_empty(), "ranks left on {node}: {names:?}");
     }
-    let newest = checkpoints(&ckpt).last().unwrap().clone();
-    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
-    let at: usize = name
-        .trim_start_matches("ckpt-")
-        .trim_end_matches(".halo")
-        .parse()
-        .unwrap();
+    let (at, _) = newest_checkpoint(&ckpt);
     let said = format!("halo: stopped by SIGTERM after iteration {at} of 100000000");
     assert!(
         out.contains(&said),

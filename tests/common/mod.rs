@@ -235,6 +235,19 @@ pub fn checkpoints(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The newest checkpoint in `dir`: its iteration and its file name.
+pub fn newest_checkpoint(dir: &Path) -> (usize, String) {
+    let newest = checkpoints(dir).last().cloned();
+    let newest = newest.unwrap_or_else(|| panic!("no checkpoint in {}", dir.display()));
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    let at = name
+        .trim_start_matches("ckpt-")
+        .trim_end_matches(".halo")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a checkpoint's name: {name}"));
+    (at, name)
+}
+
 /// A live process, as /proc tells it (independently of the launcher's own bookkeeping).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proc {
