@@ -9,6 +9,9 @@
 //!     check              allreduce of the residual: divergence, convergence
 //!     checkpoint         when one is due, of a state checked to be finite
 //!     progress           the monitor's display
+//!     stop asked?        the answer to the question asked after the previous pass (was any
+//!                        rank signalled?): if so, a last checkpoint and Error::Stopped; then
+//!                        the question again, as a nonblocking allreduce across the next pass
 //! ```
 //!
 //! Time is split the way `-log_view` splits it: computation, halo exchanges (and of those, waiting
@@ -24,7 +27,7 @@
 //! caller's process (the `halo` command's `--timeout` is such a watchdog).
 
 use super::options::Stopping;
-use crate::comm::{Comm, ReduceOp};
+use crate::comm::{AllReduce, Comm, ReduceOp};
 use crate::error::{Error, Result};
 use crate::grid::DistArray;
 use crate::io::Checkpointer;
@@ -150,6 +153,13 @@ pub trait Solver {
     /// history beside its state (which checkpoints do not hold) forgets it here, so that a run
     /// restarted from this checkpoint, which starts with none, goes on exactly as this one does.
     fn checkpointed(&mut self) {}
+
+    /// Whether the solver keeps such a history (see [`Solver::checkpointed`]): a run restarted
+    /// from a checkpoint written off the regular interval (where a stopped run writes its last)
+    /// then starts a new history where the uninterrupted run went on with its old one.
+    fn keeps_history(&self) -> bool {
+        false
+    }
 }
 
 /// Watches a run from outside, on every rank: where it must stop to be seen, what to do after each
@@ -168,14 +178,15 @@ pub trait Monitor {
     fn progress(&mut self, _p: Progress) {}
 
     /// Whether the run may be asked to stop from outside ([`Monitor::stop_asked`]). The same on
-    /// every rank: when it is, the ranks agree after every pass whether any was asked (one
-    /// allreduce of one integer).
+    /// every rank: when it is, the ranks agree whether any was asked without waiting for one
+    /// another: the question asked after a pass (a nonblocking allreduce of one integer) is
+    /// answered after the next one, so a run stops one pass after it was asked.
     fn interruptible(&self) -> bool {
         false
     }
 
     /// Non-zero when this rank has been asked to stop, naming why (a signal's number). The
-    /// driver ends the run at the end of the pass with [`Error::Stopped`], after writing a
+    /// driver ends the run at the end of the next pass with [`Error::Stopped`], after writing a
     /// checkpoint if the run writes them.
     fn stop_asked(&self) -> i32 {
         0
@@ -260,6 +271,8 @@ pub fn drive(
         stalled: trail.stalled,
         checkpoints: (0, 0, 0.0),
     };
+    // The question whether any rank was asked to stop, in flight across a pass.
+    let mut asking: Option<AllReduce<'_, i32>> = None;
     while run.done < stop.iters && !run.converged && run.stalled.is_none() {
         let until = next_stop(run.done, stop, &every, &at);
         let pass = Pass {
@@ -338,19 +351,13 @@ pub fn drive(
         let finished = run.done >= stop.iters || run.converged || run.stalled.is_some();
         if monitor.interruptible() && !finished {
             let t = Comm::wtime();
-            let asked = comm.all_reduce_value(monitor.stop_asked(), ReduceOp::Max)?;
-            run.time.reduce += Comm::wtime() - t;
+            let asked = asking.take().map_or(0, |q| q.wait()[0]);
             if asked != 0 {
-                return Err(stopped(
-                    comm,
-                    solver,
-                    checkpoints,
-                    &trail,
-                    run.done,
-                    stop,
-                    asked,
-                ));
+                run.time.reduce += Comm::wtime() - t;
+                return stopped(comm, solver, checkpoints, &trail, run.done, stop, asked);
             }
+            asking = Some(comm.immediate_all_reduce(vec![monitor.stop_asked()], ReduceOp::Max)?);
+            run.time.reduce += Comm::wtime() - t;
         }
     }
     Ok(run)
@@ -358,8 +365,9 @@ pub fn drive(
 
 /// Ends a run that was asked to stop by signal `signal` after iteration `done`: writes a
 /// checkpoint when the run writes them and none was just written, and says where the run
-/// stopped and how to resume it. Collective.
-fn stopped(
+/// stopped and how to resume it ([`Error::Stopped`]). A state that is no longer finite is not
+/// saved: the run ends as diverged. Collective; the same `Err` on every rank.
+fn stopped<T>(
     comm: &Comm,
     solver: &mut dyn Solver,
     checkpoints: Option<&Checkpointer>,
@@ -367,38 +375,40 @@ fn stopped(
     done: usize,
     stop: &Stopping,
     signal: i32,
-) -> Error {
+) -> Result<T> {
     let name = crate::node::signals::name(signal);
     let at = format!("stopped by {name} after iteration {done} of {}", stop.iters);
     let Some(c) = checkpoints else {
-        return Error::Stopped {
+        return Err(Error::Stopped {
             signal,
             message: format!(
                 "{at}; no checkpoint was asked for, so nothing is saved (--checkpoint-every and --checkpoint-dir make one)"
             ),
-        };
-    };
-    if !done.is_multiple_of(c.every) {
-        let saved = finite(comm, solver, done).and_then(|()| {
-            let time = solver.time(done).unwrap_or(0.0);
-            c.save(comm, done, time, &solver.state(), &trail.write())
         });
-        if let Err(e) = saved {
-            return Error::Stopped {
+    };
+    let mut caveat = "";
+    if !done.is_multiple_of(c.every) {
+        finite(comm, solver, done)?;
+        let time = solver.time(done).unwrap_or(0.0);
+        if let Err(e) = c.save(comm, done, time, &solver.state(), &trail.write()) {
+            return Err(Error::Stopped {
                 signal,
                 message: format!("{at}; its checkpoint could not be written: {e}"),
-            };
+            });
+        }
+        if solver.keeps_history() {
+            caveat = " (off the checkpoint interval: the resumed run starts a new acceleration history here, so it will not end bit for bit as an uninterrupted run)";
         }
     }
     let path = c.dir.join(crate::io::checkpoint_name(done));
-    Error::Stopped {
+    Err(Error::Stopped {
         signal,
         message: format!(
-            "{at}; checkpoint {} is complete: resume with --restart {}",
+            "{at}; checkpoint {} is complete{caveat}: resume with --restart {}",
             path.display(),
             c.dir.display()
         ),
-    }
+    })
 }
 
 /// What the stopping rules have seen so far: all a restart needs to stop where the

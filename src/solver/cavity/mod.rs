@@ -379,6 +379,10 @@ impl Solver for CavitySolver {
         }
     }
 
+    fn keeps_history(&self) -> bool {
+        self.accel.is_some()
+    }
+
     fn traffic(&self) -> (u64, u64) {
         let (p, o) = (&self.ex_psi, &self.ex_both);
         (
