@@ -15,6 +15,8 @@ pub enum FaultKind {
     Panic,
     /// Crash at once (`abort`), as a killed process would vanish.
     Abort,
+    /// Send itself SIGTERM, as a scheduler stopping the job would (only this rank gets it).
+    Term,
 }
 
 /// A failure to inject: `KIND@ITER[:RANK]`, e.g. `nan@30:1` (rank 1 writes NaN into its field
@@ -34,13 +36,14 @@ impl FromStr for Fault {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || {
-            Error::Config(format!("'{s}' is not a fault: KIND@ITER[:RANK] with KIND nan, panic or abort, e.g. nan@30:1"))
+            Error::Config(format!("'{s}' is not a fault: KIND@ITER[:RANK] with KIND nan, panic, abort or term, e.g. nan@30:1"))
         };
         let (kind, at) = s.split_once('@').ok_or_else(bad)?;
         let kind = match kind {
             "nan" => FaultKind::Nan,
             "panic" => FaultKind::Panic,
             "abort" => FaultKind::Abort,
+            "term" => FaultKind::Term,
             _ => return Err(bad()),
         };
         let (iter, rank) = at.split_once(':').unwrap_or((at, "0"));
@@ -81,6 +84,7 @@ impl FaultKind {
             FaultKind::Nan => "nan",
             FaultKind::Panic => "panic",
             FaultKind::Abort => "abort",
+            FaultKind::Term => "term",
         }
     }
 }
@@ -122,6 +126,11 @@ impl Monitor for Injector<'_> {
             }
             FaultKind::Panic => panic!("injected fault: rank {rank} panics after iteration {done}"),
             FaultKind::Abort => std::process::abort(),
+            FaultKind::Term => {
+                // SAFETY: raise(3) has no memory-safety preconditions; the signal's handler
+                // (node::signals, installed by halo solve) only sets an atomic flag.
+                unsafe { libc::raise(libc::SIGTERM) };
+            }
         }
     }
 

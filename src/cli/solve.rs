@@ -299,7 +299,8 @@ pub struct SolveArgs {
     #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds)]
     pub timeout: Option<f64>,
     /// Inject a failure on purpose, to see how the job fails: KIND@ITER[:RANK] with KIND nan
-    /// (poison one cell), panic, or abort (crash at once), e.g. nan@30:1. For testing.
+    /// (poison one cell), panic, abort (crash at once) or term (SIGTERM to that rank alone, as
+    /// a scheduler's stop), e.g. nan@30:1. For testing.
     #[arg(long, value_name = "KIND@ITER[:RANK]", value_parser = args::fault)]
     pub fault: Option<Fault>,
     /// Print one JSON object line with the run's figures (rank 0) instead of the summary.
