@@ -12,7 +12,7 @@ use halo::Error;
 #[derive(clap::Args)]
 #[command(after_long_help = HELP_AFTER)]
 pub struct BatchArgs {
-    /// The batch scheduler: slurm (sbatch, srun) or pbs (PBS Pro 2020+ and OpenPBS: qsub,
+    /// The batch scheduler: slurm (sbatch, srun) or pbs (PBS Professional and OpenPBS: qsub,
     /// select, mpirun).
     #[arg(long, value_enum)]
     pub scheduler: SchedulerArg,

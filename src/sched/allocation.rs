@@ -2,25 +2,8 @@
 //! and the MPI launchers give every process they start. Pure: each reader takes the environment
 //! as a function, so tests give it any.
 
+pub use super::Scheduler;
 use std::fmt;
-
-/// A batch scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheduler {
-    /// Slurm (`SLURM_JOB_ID`).
-    Slurm,
-    /// PBS Pro, OpenPBS or Torque (`PBS_JOBID`).
-    Pbs,
-}
-
-impl fmt::Display for Scheduler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scheduler::Slurm => "Slurm",
-            Scheduler::Pbs => "PBS",
-        })
-    }
-}
 
 /// A batch job's allocation, as its environment describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! (the `halo batch` command checks it): names without shell metacharacters, arguments without
 //! line breaks.
 
+pub use super::Scheduler;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -18,33 +19,6 @@ pub const DEFAULT_LEAD: u64 = 120;
 
 /// The longest warning Slurm's `--signal=SIG@TIME` takes, in seconds.
 pub const MAX_LEAD: u64 = 65535;
-
-/// The batch schedulers halo writes scripts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheduler {
-    /// Slurm: `sbatch`, `#SBATCH` directives, `srun`.
-    Slurm,
-    /// PBS Pro 2020+ and OpenPBS: `qsub`, `#PBS` directives with `select`, `mpirun`.
-    Pbs,
-}
-
-impl Scheduler {
-    /// Its name, as people write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheduler::Slurm => "Slurm",
-            Scheduler::Pbs => "PBS",
-        }
-    }
-
-    /// The command that submits a script.
-    pub fn submit(self) -> &'static str {
-        match self {
-            Scheduler::Slurm => "sbatch",
-            Scheduler::Pbs => "qsub",
-        }
-    }
-}
 
 /// One `halo solve` run as a batch job: everything its script says.
 #[derive(Debug, Clone, PartialEq, Eq)]
