@@ -99,7 +99,7 @@ fn slurm_script_asks_for_the_job_and_launches_with_srun() {
         "set -euo pipefail",
         "# module load openmpi",
         "export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK",
-        "if [ -z \"${SLURM_MPI_TYPE:-}\" ] && srun --mpi=list 2>&1 | grep -qw pmix; then",
+        "if [ -z \"${SLURM_MPI_TYPE:-}\" ] && srun --mpi=list 2>&1 | grep -w pmix >/dev/null; then",
         "CKPT=ckpt-lap",
         // iterations / 20 between checkpoints; the path with a space quoted.
         "srun \"$HALO\" solve --grid 512x512 --iters 4000 --threads 2 --out 'my results' --checkpoint-dir ckpt-lap --checkpoint-every 200 --checkpoint-keep 2 ${RESTART[@]+\"${RESTART[@]}\"} || status=$?",

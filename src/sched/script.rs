@@ -120,8 +120,8 @@ impl Job {
                     s,
                     "# Resume:  the same script resumes from the newest checkpoint in {dir}/ when there is one;\n\
                      #   submit it again after a time limit, a preemption or a failure{}.\n\
-                     #   A finished run's newest checkpoint is at its last iteration, and halo refuses to\n\
-                     #   restart from that: delete {dir}/ to start over, or regenerate with more --iters.",
+                     #   A finished run resubmitted resumes from its newest checkpoint, and halo refuses when\n\
+                     #   that is at its last iteration: delete {dir}/ to start over, or regenerate with more --iters.",
                     if self.requeue {
                         " (ahead of the time limit it requeues itself)"
                     } else {
@@ -275,7 +275,7 @@ impl Job {
              # pmi2 for halo built against MPICH or Intel MPI, cray_shasta on a Cray.\n\
              # (Where srun offers no PMI your MPI speaks, launch with mpirun inside the allocation instead:\n\
              #  mpirun \"$HALO\" solve ..., the same arguments.)\n\
-             if [ -z \"${{SLURM_MPI_TYPE:-}}\" ] && srun --mpi=list 2>&1 | grep -qw pmix; then\n\
+             if [ -z \"${{SLURM_MPI_TYPE:-}}\" ] && srun --mpi=list 2>&1 | grep -w pmix >/dev/null; then\n\
              \x20 export SLURM_MPI_TYPE=pmix\n\
              fi\n\
              status=0\n\
@@ -340,10 +340,13 @@ impl Job {
         }
         if self.checkpoint_dir.is_some() {
             s.push_str(
-                "# Exit 2 is a request halo refuses (resubmitting would not help); after anything else, go on.\n\
-                 if [ \"$status\" -ne 0 ] && [ \"$status\" -ne 2 ] && ls \"$CKPT\"/ckpt-*.halo > /dev/null 2>&1; then\n\
-                 \x20 echo \"halo batch: submit this script again to resume from the newest checkpoint in $CKPT\"\n\
-                 fi\n",
+                "# Resubmitting does not help after a request halo refuses (2), a run that diverged (3) or\n\
+                 # one that reached no steady state (6); after a stop, a time-out or a failed node it does.\n\
+                 case \"$status\" in 0 | 2 | 3 | 6) ;; *)\n\
+                 \x20 if ls \"$CKPT\"/ckpt-*.halo > /dev/null 2>&1; then\n\
+                 \x20   echo \"halo batch: submit this script again to resume from the newest checkpoint in $CKPT\"\n\
+                 \x20 fi ;;\n\
+                 esac\n",
             );
         }
         s.push_str("exit \"$status\"\n");
@@ -524,7 +527,7 @@ mod tests {
     fn slurm_chooses_pmix_when_srun_offers_it() {
         let s = job(Scheduler::Slurm).script();
         assert!(s.contains(
-            "if [ -z \"${SLURM_MPI_TYPE:-}\" ] && srun --mpi=list 2>&1 | grep -qw pmix; then\n  export SLURM_MPI_TYPE=pmix\nfi\n"
+            "if [ -z \"${SLURM_MPI_TYPE:-}\" ] && srun --mpi=list 2>&1 | grep -w pmix >/dev/null; then\n  export SLURM_MPI_TYPE=pmix\nfi\n"
         ));
         assert!(s.contains("pmi2"));
         assert!(s.contains("cray_shasta"));
