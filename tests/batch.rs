@@ -114,6 +114,7 @@ fn slurm_script_asks_for_the_job_and_launches_with_srun() {
     let exe = halo_bin().canonicalize().unwrap();
     assert!(has(&s, &format!("HALO=${{HALO:-{}}}", exe.display())));
     assert!(s.contains("sbatch THIS_FILE"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -156,6 +157,7 @@ fn pbs_script_selects_chunks_and_launches_with_mpirun() {
     assert!(s.contains("qsub THIS_FILE"));
     assert!(s.contains("kill_delay"));
     assert!(!s.contains("#SBATCH") && !s.contains("srun") && !s.contains("--signal"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -198,6 +200,7 @@ fn checkpoints_the_run_asks_for_are_kept_and_a_solver_without_them_starts_over()
     parses(&s, &dir);
     assert!(!s.contains("--checkpoint-dir") && !s.contains("--signal"));
     assert!(s.contains("writes no checkpoints"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -426,6 +429,7 @@ fn a_pbs_script_runs_then_resumes_from_its_checkpoint() {
     );
     assert!(second.stdout.contains("iterations 50"));
     assert!(second.stdout.contains("halo exited with 0"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -469,6 +473,7 @@ fn a_pbs_script_checkpoints_by_default_and_a_finished_run_is_not_run_again() {
     );
     assert!(second.stdout.contains("halo exited with 2"));
     assert!(!second.stdout.contains("submit this script again"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -502,4 +507,5 @@ fn a_missing_binary_is_named_before_anything_runs() {
         "{err}"
     );
     assert!(!dir.join("ckpt-halo").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
