@@ -6,8 +6,9 @@
 //! checkpoint that a restart resumes to the uninterrupted run's bits.
 //!
 //! The daemons need root, Slurm and munge (scripts/setup --slurm), network, mount and UTS
-//! namespaces. Where they cannot run the test prints `SKIPPED:` and why, past cargo's output
-//! capture, and passes: cargo has no skipped status. Whatever happens, the cluster is taken down.
+//! namespaces and cgroups. Where these are missing the test prints `SKIPPED:` and why, past
+//! cargo's output capture, and passes: cargo has no skipped status. Where they are all there,
+//! a cluster that does not come up fails the test. Whatever happens, the cluster is taken down.
 
 mod common;
 use common::{checkpoints, halo_bin, newest_checkpoint, solve_json};
@@ -82,20 +83,35 @@ impl Slurm {
                 ));
             }
         }
+        // What the nodes are made of: network namespaces, and mount and UTS namespaces for
+        // their own /tmp and host name; slurmd reads cgroups. A machine without them cannot
+        // run the daemons (a skip); one with them must (a failure of sim-slurm otherwise).
+        let works = |script: &str| {
+            Command::new("sh")
+                .args(["-c", script])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !works("ip netns add halo-sprobe && ip netns del halo-sprobe") {
+            return Err("no network namespaces (ip netns add fails)".into());
+        }
+        if !works("unshare --mount --uts --propagation private true") {
+            return Err("no mount or UTS namespaces (unshare fails)".into());
+        }
+        if !Path::new("/sys/fs/cgroup").is_dir() {
+            return Err("no /sys/fs/cgroup, which slurmd reads".into());
+        }
         let out = run_with_timeout(
             Command::new(repo().join("scripts/sim-slurm")).args(["up", "2"]),
             Duration::from_secs(120),
         )
         .map_err(|e| format!("could not run scripts/sim-slurm: {e}"))?;
-        if out.status.success() && !out.timed_out {
-            return Ok(Slurm);
-        }
         let why = out.stderr.trim().replace('\n', "; ");
         assert!(
-            !Path::new("/tmp/halo-sim-slurm").exists(),
-            "sim-slurm up failed ({why}) and left /tmp/halo-sim-slurm behind"
+            out.status.success() && !out.timed_out,
+            "sim-slurm up failed on a machine that has what it needs: {why}"
         );
-        Err(why)
+        Ok(Slurm)
     }
 }
 
