@@ -3,7 +3,8 @@
 //! it the shipped hostfiles/slurm.sbatch is submitted with sbatch as a user would (only its size
 //! overridden), `halo scale --launcher srun` runs inside an allocation, and a solve running from
 //! a script `halo batch` wrote is cancelled with scancel: its ranks must end cleanly with a last
-//! checkpoint that a restart resumes to the uninterrupted run's bits.
+//! checkpoint that a restart resumes to the uninterrupted run's bits. A `--requeue` job warned
+//! with SIGUSR1 (as Slurm warns ahead of a time limit) must requeue itself and resume.
 //!
 //! The daemons need root, Slurm and munge (scripts/setup --slurm), network, mount and UTS
 //! namespaces and cgroups. Where these are missing the test prints `SKIPPED:` and why, past
@@ -43,7 +44,9 @@ fn slurm(prog: &str, dir: &Path) -> Command {
         .env("SLURM_CONF", CONF)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        // Ranks on two simulated nodes share this machine's cores: waiting ranks yield them.
+        .env("OMPI_MCA_mpi_yield_when_idle", "1");
     c
 }
 
@@ -138,11 +141,12 @@ impl Drop for Slurm {
     }
 }
 
-/// How a batch job ended: Slurm's state and `exit:signal` code.
+/// How a batch job ended: Slurm's state, `exit:signal` code and how often it was requeued.
 #[derive(Debug)]
 struct Ended {
     state: String,
     exit: String,
+    restarts: String,
 }
 
 /// Waits up to `limit` for job `id` to leave the queue, and says how it ended.
@@ -177,6 +181,7 @@ fn wait_job(id: &str, limit: Duration) -> Ended {
     Ended {
         state: field("JobState"),
         exit: field("ExitCode"),
+        restarts: field("Restarts"),
     }
 }
 
@@ -217,6 +222,7 @@ fn slurm_runs_the_shipped_script_a_scaling_study_and_a_cancelled_solve() {
     shipped_script_runs_across_two_nodes();
     scaling_inside_an_allocation_measures_every_point();
     a_cancelled_job_leaves_its_last_checkpoint();
+    a_warned_job_requeues_itself_and_resumes();
 }
 
 /// hostfiles/slurm.sbatch, submitted from the repository with only its size changed: its output
@@ -376,5 +382,103 @@ fn a_cancelled_job_leaves_its_last_checkpoint() {
     assert_eq!(resumed["restarted_from"].as_u64(), Some(at as u64));
     let straight = solve_json(2, &["--grid", "200x150", "--iters", &end]);
     assert_eq!(resumed["field_sha256"], straight["field_sha256"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `halo batch --requeue` job warned with SIGUSR1, as Slurm warns ahead of the time limit
+/// (`--signal=USR1@120`): the ranks stop with a checkpoint (exit 138), the script requeues the
+/// job, and the job, started again, resumes from that checkpoint to the uninterrupted run's bits.
+fn a_warned_job_requeues_itself_and_resumes() {
+    let dir = shared("requeue");
+    let exe = halo_bin();
+    let solve = ["solve", "--grid", "120x90", "--iters", "3000"];
+    let mut args = vec![
+        "batch",
+        "--scheduler",
+        "slurm",
+        "--nodes",
+        "2",
+        "--ranks-per-node",
+        "2",
+        "--time",
+        "00:10:00",
+        "--requeue",
+        "--",
+    ];
+    args.extend_from_slice(&solve);
+    let script = ok(Command::new(&exe).args(&args), Duration::from_secs(30)).stdout;
+    let path = dir.join("solve.sbatch");
+    std::fs::write(&path, &script).unwrap();
+    let id = sbatch(&dir, &[path.to_str().unwrap()]);
+    let ckpt = dir.join("ckpt-halo");
+    let start = Instant::now();
+    while checkpoints(&ckpt).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no checkpoint from job {id} in {}",
+            ckpt.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(
+        slurm("scancel", &dir).args(["--signal=USR1", &id]),
+        Duration::from_secs(30),
+    );
+    // Requeued: pending again, held by Slurm's begin time for requeued jobs (about two
+    // minutes), which an operator may lift; the test does.
+    let start = Instant::now();
+    loop {
+        let show = ok(
+            slurm("scontrol", &dir).args(["show", "job", &id]),
+            Duration::from_secs(30),
+        );
+        if show.stdout.contains("Restarts=1") && show.stdout.contains("JobState=PENDING") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "job {id} was not requeued:\n{}\n{}",
+            show.stdout,
+            std::fs::read_to_string(dir.join(format!("halo-{id}.out"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(
+        slurm("scontrol", &dir).args(["update", &format!("jobid={id}"), "StartTime=now"]),
+        Duration::from_secs(30),
+    );
+    let ended = wait_job(&id, Duration::from_secs(600));
+    let out = std::fs::read_to_string(dir.join(format!("halo-{id}.out"))).unwrap_or_default();
+    assert_eq!(
+        (
+            ended.state.as_str(),
+            ended.exit.as_str(),
+            ended.restarts.as_str()
+        ),
+        ("COMPLETED", "0:0", "1"),
+        "job {id}:\n{out}"
+    );
+    let at = out
+        .lines()
+        .find_map(|l| l.strip_prefix("halo: stopped by SIGUSR1 after iteration "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no stop line in job {id}'s output:\n{out}"));
+    for line in [
+        "halo exited with 138".to_string(),
+        format!("halo batch: requeueing job {id} to resume from ckpt-halo"),
+        format!("restarted from the checkpoint at iteration {at}"),
+        "halo exited with 0".to_string(),
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "no line {line:?} in:\n{out}"
+        );
+    }
+    let sha = out
+        .lines()
+        .find_map(|l| l.split("field sha256 ").nth(1))
+        .unwrap_or_else(|| panic!("no field hash in:\n{out}"));
+    let straight = solve_json(1, &solve[1..]);
+    assert_eq!(straight["field_sha256"].as_str(), Some(sha), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
