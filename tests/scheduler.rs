@@ -299,44 +299,25 @@ fn scaling_inside_an_allocation_measures_every_point() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A solve from a script `halo batch` wrote, cancelled with scancel once it has checkpointed:
-/// every rank ends, the job's output says where it stopped, the last checkpoint is complete (no
-/// temporary left), and a restart from it ends at the bits of an uninterrupted run.
-fn a_cancelled_job_leaves_its_last_checkpoint() {
-    let dir = shared("cancel");
-    let ckpt = dir.join("ckpt");
-    let exe = halo_bin();
+/// Writes the script `halo batch --scheduler slurm --nodes 2 --ranks-per-node 2 OPTIONS -- SOLVE`
+/// into `dir`, submits it from there, and waits until `ckpt` holds `k` checkpoints of the
+/// running job: its id.
+fn submit_batch(dir: &Path, options: &[&str], solve: &[&str], ckpt: &Path, k: usize) -> String {
+    let mut args = vec!["batch", "--scheduler", "slurm", "--nodes", "2"];
+    args.extend_from_slice(&["--ranks-per-node", "2", "--time", "00:10:00"]);
+    args.extend_from_slice(options);
+    args.push("--");
+    args.extend_from_slice(solve);
     let script = ok(
-        Command::new(&exe).args([
-            "batch",
-            "--scheduler",
-            "slurm",
-            "--nodes",
-            "2",
-            "--ranks-per-node",
-            "2",
-            "--time",
-            "00:10:00",
-            "--",
-            "solve",
-            "--grid",
-            "200x150",
-            "--iters",
-            "100000000",
-            "--checkpoint-every",
-            "500",
-            "--checkpoint-dir",
-            ckpt.to_str().unwrap(),
-        ]),
+        Command::new(halo_bin()).args(&args),
         Duration::from_secs(30),
     )
     .stdout;
     let path = dir.join("solve.sbatch");
     std::fs::write(&path, &script).unwrap();
-    let id = sbatch(&dir, &[path.to_str().unwrap()]);
-    // Running once two checkpoints are complete.
+    let id = sbatch(dir, &[path.to_str().unwrap()]);
     let start = Instant::now();
-    while checkpoints(&ckpt).len() < 2 {
+    while checkpoints(ckpt).len() < k {
         assert!(
             start.elapsed() < Duration::from_secs(300),
             "no checkpoints from job {id} in {}",
@@ -344,6 +325,28 @@ fn a_cancelled_job_leaves_its_last_checkpoint() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    id
+}
+
+/// A solve from a script `halo batch` wrote, cancelled with scancel once it has checkpointed:
+/// every rank ends, the job's output says where it stopped, the last checkpoint is complete (no
+/// temporary left), and a restart from it ends at the bits of an uninterrupted run.
+fn a_cancelled_job_leaves_its_last_checkpoint() {
+    let dir = shared("cancel");
+    let ckpt = dir.join("ckpt");
+    let solve = [
+        "solve",
+        "--grid",
+        "200x150",
+        "--iters",
+        "100000000",
+        "--checkpoint-every",
+        "500",
+        "--checkpoint-dir",
+        ckpt.to_str().unwrap(),
+    ];
+    // Running once two checkpoints are complete.
+    let id = submit_batch(&dir, &[], &solve, &ckpt, 2);
     ok(slurm("scancel", &dir).arg(&id), Duration::from_secs(30));
     let ended = wait_job(&id, Duration::from_secs(120));
     let out = std::fs::read_to_string(dir.join(format!("halo-{id}.out"))).unwrap_or_default();
@@ -390,36 +393,8 @@ fn a_cancelled_job_leaves_its_last_checkpoint() {
 /// job, and the job, started again, resumes from that checkpoint to the uninterrupted run's bits.
 fn a_warned_job_requeues_itself_and_resumes() {
     let dir = shared("requeue");
-    let exe = halo_bin();
     let solve = ["solve", "--grid", "120x90", "--iters", "3000"];
-    let mut args = vec![
-        "batch",
-        "--scheduler",
-        "slurm",
-        "--nodes",
-        "2",
-        "--ranks-per-node",
-        "2",
-        "--time",
-        "00:10:00",
-        "--requeue",
-        "--",
-    ];
-    args.extend_from_slice(&solve);
-    let script = ok(Command::new(&exe).args(&args), Duration::from_secs(30)).stdout;
-    let path = dir.join("solve.sbatch");
-    std::fs::write(&path, &script).unwrap();
-    let id = sbatch(&dir, &[path.to_str().unwrap()]);
-    let ckpt = dir.join("ckpt-halo");
-    let start = Instant::now();
-    while checkpoints(&ckpt).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "no checkpoint from job {id} in {}",
-            ckpt.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let id = submit_batch(&dir, &["--requeue"], &solve, &dir.join("ckpt-halo"), 1);
     ok(
         slurm("scancel", &dir).args(["--signal=USR1", &id]),
         Duration::from_secs(30),
